@@ -1,0 +1,409 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+)
+
+// Versions of the control plane binaries. They must match hack/envtest/go.mod
+// (a test checks); the cache directory is keyed by them.
+const (
+	KubernetesVersion = "v1.37.2"
+	EtcdVersion       = "v3.7.0"
+)
+
+// BuildCommand is what a developer runs to build the binaries.
+const BuildCommand = "hack/envtest/build.sh (or: make envtest)"
+
+//go:embed testdata/crds/*.yaml
+var crdFiles embed.FS
+
+// ControlPlane is a running kube-apiserver + etcd with admin credentials.
+type ControlPlane struct {
+	// Config reaches the API server as a cluster admin.
+	Config *rest.Config
+	// Typed and Dynamic are admin clients for Config.
+	Typed   kubernetes.Interface
+	Dynamic dynamic.Interface
+
+	env    *envtest.Environment
+	mapper meta.ResettableRESTMapper
+	nsSeq  atomic.Int64
+}
+
+// shared is the one control plane of a test binary.
+var shared struct {
+	mu      sync.Mutex
+	started bool
+	cp      *ControlPlane
+	err     error
+}
+
+// AssetsDir returns the directory holding kube-apiserver and etcd:
+// $KUBEBUILDER_ASSETS when set, else the cache directory build.sh fills.
+func AssetsDir() string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	root := os.Getenv("COCKPIT_ENVTEST_CACHE")
+	if root == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		root = filepath.Join(cache, "cockpit", "envtest")
+	}
+	name := fmt.Sprintf("kube-%s-etcd-%s-%s-%s", KubernetesVersion, EtcdVersion, runtime.GOOS, runtime.GOARCH)
+	return filepath.Join(root, name)
+}
+
+// Required reports whether a missing or broken control plane must fail the
+// test run rather than skip it.
+func Required() bool {
+	return os.Getenv("CI") == "true" ||
+		os.Getenv("COCKPIT_REQUIRE_CONTROLPLANE") == "1" ||
+		os.Getenv("KUBEBUILDER_ASSETS") != ""
+}
+
+// Main runs the tests of a package and then stops the control plane, if one
+// was started. Call it from TestMain.
+func Main(m *testing.M) int {
+	code := m.Run()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.cp != nil {
+		if err := shared.cp.env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "controlplane: stop: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+		shared.cp = nil
+	}
+	return code
+}
+
+// Start returns the test binary's control plane, starting it on first use.
+// Without binaries it skips the test (or fails it when [Required]).
+func Start(t testing.TB) *ControlPlane {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.started {
+		shared.started = true
+		shared.cp, shared.err = start()
+	}
+	if shared.err != nil {
+		if errors.Is(shared.err, errNoBinaries) && !Required() {
+			t.Skipf("controlplane: %v\n\tbuild it with %s, or run the whole suite with 'make test'", shared.err, BuildCommand)
+		}
+		t.Fatalf("controlplane: %v", shared.err)
+	}
+	return shared.cp
+}
+
+var errNoBinaries = errors.New("kube-apiserver/etcd binaries not found")
+
+func start() (*ControlPlane, error) {
+	dir := AssetsDir()
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return nil, fmt.Errorf("%w in %s: %v", errNoBinaries, dir, err)
+		}
+	}
+	crds, err := loadCRDs()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    dir,
+		CRDs:                     crds,
+		ControlPlaneStartTimeout: 90 * time.Second,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("start kube-apiserver %s + etcd %s from %s: %w", KubernetesVersion, EtcdVersion, dir, err)
+	}
+	return newControlPlane(env, cfg)
+}
+
+func newControlPlane(env *envtest.Environment, cfg *rest.Config) (*ControlPlane, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 400 // tests are bursty; the default 5 QPS throttles them
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("typed client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	return &ControlPlane{
+		Config:  cfg,
+		Typed:   typed,
+		Dynamic: dyn,
+		env:     env,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	}, nil
+}
+
+// loadCRDs decodes the embedded CRD manifests.
+func loadCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	err := fs.WalkDir(crdFiles, "testdata/crds", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := crdFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, crd); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		crds = append(crds, crd)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load CRDs: %w", err)
+	}
+	return crds, nil
+}
+
+// Namespace creates a namespace with a unique name derived from the test's
+// and returns its name. Extra labels are added to the namespace (the API
+// server adds kubernetes.io/metadata.name itself). There is no namespace
+// controller, so namespaces are not deleted; names never collide.
+func (cp *ControlPlane) Namespace(t testing.TB, labels ...map[string]string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", dnsLabel(t.Name(), 50), cp.nsSeq.Add(1))
+	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}
+	if len(labels) > 0 {
+		l := map[string]any{}
+		for _, m := range labels {
+			for k, v := range m {
+				l[k] = v
+			}
+		}
+		ns["metadata"].(map[string]any)["labels"] = l
+	}
+	cp.Create(t, &unstructured.Unstructured{Object: ns})
+	return name
+}
+
+// dnsLabel turns s into a lowercase DNS label of at most n characters.
+func dnsLabel(s string, n int) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if b.Len() >= n {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		out = "test"
+	}
+	return out
+}
+
+// ResourceFor maps an object's kind to its resource and scope through
+// discovery (CRDs included).
+func (cp *ControlPlane) ResourceFor(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := cp.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		cp.mapper.Reset() // a CRD installed after the cache filled
+		m, err = cp.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", gvk, err)
+	}
+	return m, nil
+}
+
+func (cp *ControlPlane) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	m, err := cp.ResourceFor(obj.GroupVersionKind())
+	if err != nil {
+		return nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			return nil, fmt.Errorf("%s %q: namespaced, but no namespace set", obj.GetKind(), obj.GetName())
+		}
+		return cp.Dynamic.Resource(m.Resource).Namespace(ns), nil
+	}
+	return cp.Dynamic.Resource(m.Resource), nil
+}
+
+// Create creates obj (any kind, CRDs included) and returns the stored
+// object. A status in obj is dropped by the API server; write it afterwards
+// with SetStatus.
+func (cp *ControlPlane) Create(t testing.TB, obj *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	ri, err := cp.resource(obj)
+	if err != nil {
+		t.Fatalf("controlplane: create: %v", err)
+	}
+	out, err := ri.Create(context.Background(), obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("controlplane: create %s %s: %v", obj.GetKind(), key(obj), err)
+	}
+	return out
+}
+
+// CreateYAML creates every object in a multi-document YAML stream, in order.
+// Objects with a top-level status get it written through the status
+// subresource after creation, as a controller would have.
+func (cp *ControlPlane) CreateYAML(t testing.TB, manifests string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := DecodeYAML(manifests)
+	if err != nil {
+		t.Fatalf("controlplane: %v", err)
+	}
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, obj := range objs {
+		status, hasStatus := obj.Object["status"]
+		created := cp.Create(t, obj)
+		if hasStatus {
+			st, ok := status.(map[string]any)
+			if !ok {
+				t.Fatalf("controlplane: %s %s: status is %T, want a map", obj.GetKind(), key(obj), status)
+			}
+			var err error
+			created, err = cp.SetStatus(context.Background(), created, st)
+			if err != nil {
+				t.Fatalf("controlplane: %v", err)
+			}
+		}
+		out = append(out, created)
+	}
+	return out
+}
+
+// DecodeYAML splits a multi-document YAML stream into objects.
+func DecodeYAML(manifests string) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewBufferString(manifests), 4096)
+	var objs []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("manifest document %d: %w", i, err)
+		}
+		if len(obj.Object) == 0 {
+			continue // an empty document between two ---
+		}
+		objs = append(objs, obj)
+	}
+}
+
+// SetStatus replaces obj's status through the status subresource, the way a
+// controller writes it, retrying on update conflicts with a fresh read. It
+// returns the stored object.
+func (cp *ControlPlane) SetStatus(ctx context.Context, obj *unstructured.Unstructured, status map[string]any) (*unstructured.Unstructured, error) {
+	ri, err := cp.resource(obj)
+	if err != nil {
+		return nil, fmt.Errorf("set status: %w", err)
+	}
+	cur := obj
+	for range 5 {
+		next := cur.DeepCopy()
+		next.Object["status"] = status
+		out, err := ri.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		if err == nil {
+			return out, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return nil, fmt.Errorf("set status of %s %s: %w", obj.GetKind(), key(obj), err)
+		}
+		if cur, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("set status of %s %s: re-read after conflict: %w", obj.GetKind(), key(obj), err)
+		}
+	}
+	return nil, fmt.Errorf("set status of %s %s: still conflicting after 5 tries", obj.GetKind(), key(obj))
+}
+
+// UserConfig provisions a user authenticated by client certificate, with the
+// given groups and no permissions beyond what RBAC objects the test creates
+// grant it, and returns a config that acts as that user.
+func (cp *ControlPlane) UserConfig(t testing.TB, name string, groups ...string) *rest.Config {
+	t.Helper()
+	u, err := cp.env.ControlPlane.AddUser(envtest.User{Name: name, Groups: groups}, cp.Config)
+	if err != nil {
+		t.Fatalf("controlplane: add user %q: %v", name, err)
+	}
+	return u.Config()
+}
+
+// Kubeconfig writes a kubeconfig file for the admin credentials, with one
+// context named contextName, and returns its path.
+func (cp *ControlPlane) Kubeconfig(t testing.TB, contextName string) string {
+	t.Helper()
+	c := cp.Config
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertData, ClientKeyData: c.KeyData, Token: c.BearerToken}
+	cfg.Contexts[contextName] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: "default"}
+	cfg.CurrentContext = contextName
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatalf("controlplane: write kubeconfig: %v", err)
+	}
+	return path
+}
+
+func key(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return ns + "/" + obj.GetName()
+	}
+	return obj.GetName()
+}
