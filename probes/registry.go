@@ -1,0 +1,100 @@
+package probes
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrUnknownKind is returned for a probe kind the registry does not hold.
+var ErrUnknownKind = errors.New("unknown probe kind")
+
+// Spec is a probe's configuration as decoded from a runbook (strictly: the
+// runbook decoder rejects unknown fields). The runbook parser gets a zero
+// Spec from the registry, decodes the step's probe mapping into it, then
+// calls Validate and, when the run starts, Build.
+type Spec interface {
+	// Validate checks the spec's fields, outcome rules included. Its errors
+	// are *FieldError values (joined), naming fields relative to the spec.
+	Validate() error
+	// Values names the values the probe observes: what outcome rules and
+	// gates may read.
+	Values() []string
+	// Build makes the probe. The spec has been validated.
+	Build(env Env) (Probe, Outcomes, error)
+}
+
+// Env is what probes get from the process that runs them.
+type Env struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// now returns the env's clock.
+func (e Env) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// Definition describes one probe kind.
+type Definition struct {
+	Kind string
+	// Summary is one line for `cockpit check` and the README.
+	Summary string
+	// NewSpec returns a zero spec to decode a runbook's mapping into.
+	NewSpec func() Spec
+}
+
+// registry is the table of kinds (kubectl's StatusViewerFor shape): one
+// entry per probe file.
+var registry = []Definition{
+	{Kind: "http", Summary: "an HTTP request: status, body, latency", NewSpec: func() Spec { return &HTTPSpec{} }},
+}
+
+// Lookup returns the definition of kind.
+func Lookup(kind string) (Definition, error) {
+	for _, d := range registry {
+		if d.Kind == kind {
+			return d, nil
+		}
+	}
+	return Definition{}, fmt.Errorf("probe %q: %w (known: %s)", kind, ErrUnknownKind, strings.Join(Kinds(), ", "))
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	kinds := make([]string, 0, len(registry))
+	for _, d := range registry {
+		kinds = append(kinds, d.Kind)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// Duration is a time.Duration written as "5s", "1m30s" in runbooks.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration like 5s or 1m30s: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Or returns d, or def when d is zero.
+func (d Duration) Or(def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}
