@@ -1,0 +1,133 @@
+package runbook
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cockpit-dev/cockpit/probes"
+)
+
+// APIVersion and Kind identify a runbook file.
+const (
+	APIVersion = "cockpit/v1"
+	Kind       = "Runbook"
+)
+
+// Runbook is a parsed, validated go-live runbook.
+type Runbook struct {
+	APIVersion string             `yaml:"apiVersion"`
+	Kind       string             `yaml:"kind"`
+	Metadata   Metadata           `yaml:"metadata"`
+	Vars       map[string]string  `yaml:"vars"`
+	Clusters   map[string]Cluster `yaml:"clusters"`
+	Phases     []Phase            `yaml:"phases"`
+
+	// File is the path the runbook was read from.
+	File string `yaml:"-"`
+	// Digest is the SHA-256 of the runbook's bytes with its variables
+	// resolved ("sha256:…"); a journal records it and refuses to resume
+	// under another.
+	Digest string `yaml:"-"`
+}
+
+// Metadata names the runbook.
+type Metadata struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Owner       string `yaml:"owner"`
+}
+
+// Cluster is a named Kubernetes target: a kubeconfig context (and
+// optionally file and default namespace). Steps pick one with `cluster:`;
+// without any, the command line's kubeconfig flags apply.
+type Cluster struct {
+	Context    string `yaml:"context"`
+	Kubeconfig string `yaml:"kubeconfig"`
+	Namespace  string `yaml:"namespace"`
+}
+
+// Phase is a stage of the go-live with a gate at its end.
+type Phase struct {
+	ID    string `yaml:"id"`
+	Title string `yaml:"title"`
+	// Duration is how long a monitor phase watches (its repeating probes
+	// must hold for that long).
+	Duration Duration `yaml:"duration"`
+	Gate     *Gate    `yaml:"gate"`
+	Steps    []Step   `yaml:"steps"`
+}
+
+// Gate judges a phase from its steps' results. Without outcome rules, the
+// default gate passes when every non-optional step passed (or was
+// overridden).
+type Gate struct {
+	Outcomes []probes.OutcomeSpec `yaml:"outcomes"`
+}
+
+// Step is one thing to do: exactly one of Probe, Manual (and, with their
+// features, Load and Action) is set.
+type Step struct {
+	ID    string `yaml:"id"`
+	Title string `yaml:"title"`
+
+	Probe  *ProbeStep  `yaml:"probe"`
+	Manual *ManualStep `yaml:"manual"`
+
+	// Cluster names an entry of Runbook.Clusters for Kubernetes probes.
+	Cluster string `yaml:"cluster"`
+	// Timeout bounds one attempt (default: 30s for probes).
+	Timeout Duration `yaml:"timeout"`
+	// Retries re-runs a failed attempt that many times before failing.
+	Retries int `yaml:"retries"`
+	// Every repeats the probe at this interval (monitor phases).
+	Every Duration `yaml:"every"`
+	// Optional steps do not hold the default gate.
+	Optional bool `yaml:"optional"`
+	// Needs lists steps (by id, any earlier phase or this one) that must
+	// have passed before this one runs.
+	Needs []string `yaml:"needs"`
+}
+
+// StepKind names what a step does.
+func (s *Step) StepKind() string {
+	switch {
+	case s.Probe != nil:
+		return "probe"
+	case s.Manual != nil:
+		return "manual"
+	}
+	return ""
+}
+
+// ProbeStep is a probe of a registered kind with its decoded spec.
+type ProbeStep struct {
+	Kind string
+	Spec probes.Spec
+}
+
+// ManualStep is confirmed by the operator.
+type ManualStep struct {
+	Prompt string `yaml:"prompt"`
+	// Note is "required" when the confirmation must carry a note, else
+	// "optional" (the default).
+	Note string `yaml:"note"`
+}
+
+// Duration is a time.Duration written "30s", "5m", "2h" in runbooks.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration like 30s, 5m or 2h, got %q", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
