@@ -317,3 +317,12 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// Describe implements Describer.
+func (s *HTTPSpec) Describe() string {
+	m := s.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return m + " " + redactURL(s.URL)
+}

@@ -98,3 +98,10 @@ func (d Duration) Or(def time.Duration) time.Duration {
 	}
 	return time.Duration(d)
 }
+
+// Describer is implemented by specs that can say in one line what they
+// look at ("GET https://gravl.app/health"), for `cockpit check` and the
+// report. The line never carries secrets.
+type Describer interface {
+	Describe() string
+}

@@ -47,6 +47,7 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 
 	root.AddCommand(
 		newVersionCmd(s, opts),
+		newCheckCmd(s, opts),
 	)
 	for _, c := range append(root.Commands(), root) {
 		c.SetUsageTemplate(c.UsageTemplate() + "\n" + exitCodesHelp + "\n")
