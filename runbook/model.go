@@ -81,6 +81,9 @@ type Step struct {
 	Retries int `yaml:"retries"`
 	// Every repeats the probe at this interval (monitor phases).
 	Every Duration `yaml:"every"`
+	// FailAfter is how many failed results in a row of a repeating probe
+	// make a sustained breach that fails the step (default 1).
+	FailAfter int `yaml:"failAfter"`
 	// Optional steps do not hold the default gate.
 	Optional bool `yaml:"optional"`
 	// Needs lists steps (by id, any earlier phase or this one) that must

@@ -147,6 +147,11 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 			d.errorAtPath(sp+".cluster", "defined clusters: "+strings.Join(known, ", "), "cluster %q is not defined under clusters:", st.Cluster)
 		}
 	}
+	if st.FailAfter < 0 {
+		d.errorAtPath(sp+".failAfter", "", "failAfter must not be negative")
+	} else if st.FailAfter > 0 && st.Every == 0 {
+		d.errorAtPath(sp+".failAfter", "set every: as well", "failAfter counts failures of a repeating probe")
+	}
 	if st.Retries < 0 {
 		d.errorAtPath(sp+".retries", "", "retries must not be negative")
 	}

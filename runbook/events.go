@@ -1,0 +1,132 @@
+package runbook
+
+import (
+	"time"
+
+	"github.com/cockpit-dev/cockpit/probes"
+)
+
+// Event is something that happened: an operator's decision, a probe's
+// result, the passing of time. The engine applies events to a State; the
+// journal records every applied event; replaying the journal's events
+// rebuilds the State after a crash.
+type Event interface {
+	// EventType names the event in the journal ("probe.result").
+	EventType() string
+}
+
+// Started begins a run of the runbook (the first event of a journal).
+type Started struct {
+	Operator string `json:"operator"`
+	Headless bool   `json:"headless,omitempty"`
+}
+
+// Tick is the passing of time: monitor windows and repeating probes are
+// driven by it, never by a clock inside the engine.
+type Tick struct{}
+
+// RunStep asks to (re-)run a step of the current phase.
+type RunStep struct {
+	Step string `json:"step"`
+}
+
+// RunPhase asks to run every runnable step of the current phase.
+type RunPhase struct{}
+
+// ProbeResult is a probe's result for one run of a step.
+type ProbeResult struct {
+	Step   string        `json:"step"`
+	RunID  uint64        `json:"runId"`
+	Result probes.Result `json:"result"`
+}
+
+// Confirmed is the operator confirming a manual step.
+type Confirmed struct {
+	Step     string `json:"step"`
+	Operator string `json:"operator"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Skipped is the operator skipping an optional step.
+type Skipped struct {
+	Step     string `json:"step"`
+	Operator string `json:"operator"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Overridden is the operator accepting a red step or gate, with a reason.
+// Exactly one of Step or Phase is set.
+type Overridden struct {
+	Step     string `json:"step,omitempty"`
+	Phase    string `json:"phase,omitempty"`
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+}
+
+// Advance asks to leave the current phase for the next one.
+type Advance struct {
+	Operator string `json:"operator"`
+}
+
+// Aborted ends the run early.
+type Aborted struct {
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+}
+
+// EventType implementations.
+func (Started) EventType() string     { return "run.started" }
+func (Tick) EventType() string        { return "tick" }
+func (RunStep) EventType() string     { return "step.run" }
+func (RunPhase) EventType() string    { return "phase.run" }
+func (ProbeResult) EventType() string { return "probe.result" }
+func (Confirmed) EventType() string   { return "step.confirmed" }
+func (Skipped) EventType() string     { return "step.skipped" }
+func (Overridden) EventType() string  { return "override" }
+func (Advance) EventType() string     { return "phase.advance" }
+func (Aborted) EventType() string     { return "run.aborted" }
+
+// Effect is work the engine asks the runner to do. The engine never does
+// I/O itself.
+type Effect interface{ isEffect() }
+
+// StartProbe runs the probe of a step; its result comes back as a
+// ProbeResult carrying RunID (results of older runs are dropped).
+type StartProbe struct {
+	Phase   string
+	Step    string
+	RunID   uint64
+	Attempt int // 1 for the first try
+}
+
+// Refused tells the operator why an event changed nothing ("gate red:
+// 1 required step failed").
+type Refused struct {
+	Event  string
+	Reason string
+}
+
+// PhaseEntered and PhaseLeft mark the phase changes an event caused.
+type PhaseEntered struct{ Phase string }
+
+// PhaseLeft is emitted when a phase is left, with its gate's verdict.
+type PhaseLeft struct {
+	Phase   string
+	Verdict GateVerdict
+}
+
+// Finished is emitted once, when the last phase is left or the run aborts.
+type Finished struct{ Outcome Outcome }
+
+func (StartProbe) isEffect()   {}
+func (Refused) isEffect()      {}
+func (PhaseEntered) isEffect() {}
+func (PhaseLeft) isEffect()    {}
+func (Finished) isEffect()     {}
+
+// At pairs an event with the time it happened. The engine reads time only
+// from here.
+type At struct {
+	Time  time.Time
+	Event Event
+}
