@@ -258,6 +258,8 @@ func (e *engine) apply(ev Event) {
 		e.override(ev)
 	case Advance:
 		e.advance(ev)
+	case Resumed:
+		e.resume()
 	case Aborted:
 		s.Phases[s.Current].Status = PhaseAborted
 		s.Phases[s.Current].LeftAt = s.Now
@@ -321,6 +323,22 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 		ss.Consecutive, ss.Breached = 0, false
 	}
 	e.emit(StartProbe{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
+}
+
+// resume re-runs what was in flight when the previous process died.
+func (e *engine) resume() {
+	ph, ps := e.phase()
+	for i := range ph.Steps {
+		st, ss := &ph.Steps[i], &ps.Steps[i]
+		if ss.RunID == 0 {
+			continue
+		}
+		if st.Every > 0 {
+			ss.RunID = 0 // the next Tick schedules it
+			continue
+		}
+		e.start(st, ss, ss.Attempt)
+	}
 }
 
 func (e *engine) runStep(ev RunStep) {

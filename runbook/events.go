@@ -74,6 +74,13 @@ type Aborted struct {
 	Reason   string `json:"reason"`
 }
 
+// Resumed marks a restart from the journal: steps that were in flight when
+// the cockpit died are run again.
+type Resumed struct {
+	Operator string `json:"operator"`
+	Events   int    `json:"events"` // how many journaled events were replayed
+}
+
 // EventType implementations.
 func (Started) EventType() string     { return "run.started" }
 func (Tick) EventType() string        { return "tick" }
@@ -85,6 +92,7 @@ func (Skipped) EventType() string     { return "step.skipped" }
 func (Overridden) EventType() string  { return "override" }
 func (Advance) EventType() string     { return "phase.advance" }
 func (Aborted) EventType() string     { return "run.aborted" }
+func (Resumed) EventType() string     { return "run.resumed" }
 
 // Effect is work the engine asks the runner to do. The engine never does
 // I/O itself.

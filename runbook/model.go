@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
@@ -28,7 +29,13 @@ type Runbook struct {
 	// resolved ("sha256:…"); a journal records it and refuses to resume
 	// under another.
 	Digest string `yaml:"-"`
+
+	secrets []string // values read from ${env:…}
 }
+
+// Secrets returns the values the runbook read from the environment. They
+// are secrets: the journal and the report redact them wherever they appear.
+func (rb *Runbook) Secrets() []string { return slices.Clone(rb.secrets) }
 
 // Metadata names the runbook.
 type Metadata struct {

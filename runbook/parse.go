@@ -44,6 +44,15 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
+	var secrets []string
+	lookup := opts.LookupEnv
+	opts.LookupEnv = func(name string) (string, bool) {
+		v, ok := lookup(name)
+		if ok && v != "" && !slices.Contains(secrets, v) {
+			secrets = append(secrets, v)
+		}
+		return v, ok
+	}
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		return nil, ErrorList{syntaxError(file, err)}
@@ -74,6 +83,7 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 		return nil, d.errs.sorted()
 	}
 	rb.Digest = digest(data, opts.Vars)
+	rb.secrets = secrets
 	return rb, nil
 }
 
