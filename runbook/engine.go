@@ -199,6 +199,16 @@ func (s State) Find(step string) (phase, index int, ok bool) {
 	return 0, 0, false
 }
 
+// UnmetNeeds names the needs of a step that have not passed, or "".
+func (s State) UnmetNeeds(step string) string {
+	pi, si, ok := s.Find(step)
+	if !ok {
+		return ""
+	}
+	e := engine{s: &s}
+	return e.unmetNeeds(&s.Runbook.Phases[pi].Steps[si])
+}
+
 // Finished reports whether the run has ended.
 func (s State) Finished() bool { return s.Outcome != OutcomeRunning }
 

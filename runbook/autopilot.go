@@ -1,0 +1,96 @@
+package runbook
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cockpit-dev/cockpit/probes"
+)
+
+// Autopilot stands in for the operator in a headless run (CI): it confirms
+// the manual steps and overrides the steps it was told to up front, with
+// the given notes and reasons, advances when the gate is settled green,
+// and aborts when it is settled red. It never overrides anything it was
+// not told to.
+type Autopilot struct {
+	Operator string
+	// Confirm maps a manual step id to the note of its confirmation.
+	Confirm map[string]string
+	// Override maps a step id (or "phase:ID") to the reason for accepting
+	// it red.
+	Override map[string]string
+	// Skip lists optional steps not to run.
+	Skip []string
+}
+
+// Next returns the operator events the autopilot sends in state s (none
+// while it waits for probes).
+func (a Autopilot) Next(s State) []Event {
+	if !s.Started || s.Finished() {
+		return nil
+	}
+	ph, ps := &s.Runbook.Phases[s.Current], &s.Phases[s.Current]
+	var out []Event
+	for i, st := range ph.Steps {
+		ss := ps.Steps[i]
+		switch {
+		case st.Manual != nil && ss.Status == StepPending:
+			if note, ok := a.Confirm[st.ID]; ok && s.UnmetNeeds(st.ID) == "" {
+				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
+			}
+		case ss.Status == StepFailed && ss.Override == nil:
+			if reason, ok := a.Override[st.ID]; ok {
+				out = append(out, Overridden{Step: st.ID, Operator: a.Operator, Reason: reason})
+			}
+		case st.Optional && slices.Contains(a.Skip, st.ID) && ss.Status != StepSkipped:
+			out = append(out, Skipped{Step: st.ID, Operator: a.Operator, Reason: "--skip"})
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	v := s.Gate(s.Current)
+	switch {
+	case v.Status.OK() || ps.Override != nil:
+		return []Event{Advance{Operator: a.Operator}}
+	case v.Status == probes.StatusPending:
+		if waiting := a.unconfirmable(s); len(waiting) > 0 && !a.probesOut(s) {
+			return []Event{Aborted{Operator: a.Operator, Reason: fmt.Sprintf(
+				"manual step(s) %s need a confirmation; headless runs take it from --confirm STEP=NOTE", strings.Join(waiting, ", "))}}
+		}
+		return nil
+	}
+	if reason, ok := a.Override["phase:"+ps.ID]; ok {
+		return []Event{Overridden{Phase: ps.ID, Operator: a.Operator, Reason: reason}}
+	}
+	if a.probesOut(s) {
+		return nil // a retry or a repeating probe may still change it
+	}
+	return []Event{Aborted{Operator: a.Operator, Reason: fmt.Sprintf("gate of phase %q is %s: %s", ps.ID, v.Status, v.Message)}}
+}
+
+// unconfirmable lists pending manual steps the autopilot has no note for.
+func (a Autopilot) unconfirmable(s State) []string {
+	var out []string
+	ph, ps := &s.Runbook.Phases[s.Current], &s.Phases[s.Current]
+	for i, st := range ph.Steps {
+		if st.Manual != nil && ps.Steps[i].Status == StepPending && !st.Optional {
+			if _, ok := a.Confirm[st.ID]; !ok {
+				out = append(out, st.ID)
+			}
+		}
+	}
+	return out
+}
+
+// probesOut reports whether any step of the current phase still awaits a
+// probe result or is watching.
+func (a Autopilot) probesOut(s State) bool {
+	for _, ss := range s.Phases[s.Current].Steps {
+		if ss.Status == StepRunning {
+			return true
+		}
+	}
+	return false
+}
