@@ -57,9 +57,10 @@ type ControlPlane struct {
 	Typed   kubernetes.Interface
 	Dynamic dynamic.Interface
 
-	env    *envtest.Environment
-	mapper meta.ResettableRESTMapper
-	nsSeq  atomic.Int64
+	env     *envtest.Environment
+	certDir string // the API server's certificates, kept across restarts
+	mapper  meta.ResettableRESTMapper
+	nsSeq   atomic.Int64
 }
 
 // shared is the one control plane of a test binary.
@@ -109,6 +110,7 @@ func Main(m *testing.M) int {
 				code = 1
 			}
 		}
+		_ = os.RemoveAll(shared.cp.certDir)
 		shared.cp = nil
 	}
 	return code
@@ -152,12 +154,47 @@ func start() (*ControlPlane, error) {
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// A certificate directory of our own: envtest regenerates the serving
+	// certificate in a directory it allocated itself when the API server
+	// restarts, which would invalidate every client's CA (RestartAPIServer).
+	certDir, err := os.MkdirTemp("", "cockpit-apiserver-")
+	if err != nil {
+		return nil, fmt.Errorf("API server certificate directory: %w", err)
+	}
+	env.ControlPlane.GetAPIServer().CertDir = certDir
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("start kube-apiserver %s + etcd %s from %s: %w", KubernetesVersion, EtcdVersion, dir, err)
 	}
-	return newControlPlane(env, cfg)
+	cp, err := newControlPlane(env, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cp.certDir = certDir
+	return cp, nil
+}
+
+// StopAPIServer stops the kube-apiserver process (etcd keeps running), as
+// an outage would: clients get connection refused on the same address.
+// Tests that call it must not run in parallel with others using the
+// control plane, and must call StartAPIServer before they end.
+func (cp *ControlPlane) StopAPIServer() error {
+	if err := cp.env.ControlPlane.APIServer.Stop(); err != nil {
+		return fmt.Errorf("stop kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts the kube-apiserver stopped by StopAPIServer again,
+// on the same address with the same certificates and users, and returns
+// once it is healthy.
+func (cp *ControlPlane) StartAPIServer() error {
+	if err := cp.env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("start kube-apiserver: %w", err)
+	}
+	return nil
 }
 
 func newControlPlane(env *envtest.Environment, cfg *rest.Config) (*ControlPlane, error) {
