@@ -27,7 +27,8 @@ type Observation struct {
 	// "failing", "ready", "status_code", "latency_ms", "days_left".
 	Values map[string]float64
 	// Err is set when the probe could not observe. A *ForbiddenError means
-	// the credentials may not look.
+	// the credentials may not look; an error wrapping ErrPending means
+	// there is nothing to judge yet.
 	Err error
 }
 
@@ -69,6 +70,11 @@ func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("forbidden: %s %s", e.Verb, e.Resource)
 }
 
+// ErrPending marks an observation that cannot be judged yet — a rate with
+// one scrape so far, a watch cache not yet synced. Judge turns an Err that
+// wraps it into StatusPending, with the error's text as the message.
+var ErrPending = errors.New("pending")
+
 // Run observes with p and judges the observation with rules. now is the
 // clock (injected; time.Now in production).
 func Run(ctx context.Context, p Probe, rules Outcomes, now func() time.Time) Result {
@@ -88,8 +94,11 @@ func Judge(obs Observation, rules Outcomes) Result {
 	if obs.Err != nil {
 		res.Status = StatusError
 		var fe *ForbiddenError
-		if errors.As(obs.Err, &fe) {
+		switch {
+		case errors.As(obs.Err, &fe):
 			res.Status = StatusForbidden
+		case errors.Is(obs.Err, ErrPending):
+			res.Status = StatusPending
 		}
 		res.Message = obs.Err.Error()
 		if res.Summary == "" {

@@ -30,6 +30,11 @@ type Spec interface {
 type Env struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Kube returns the Kubernetes cluster of a kubeconfig context name
+	// ("" is the default context); Kubernetes probes share its informers.
+	// (*KubeClusters).Cluster is the usual value. Nil means no Kubernetes
+	// access: Kubernetes probes then fail to build.
+	Kube func(context string) (*Cluster, error)
 }
 
 // now returns the env's clock.
@@ -53,6 +58,13 @@ type Definition struct {
 // entry per probe file.
 var registry = []Definition{
 	{Kind: "http", Summary: "an HTTP request: status, body, latency", NewSpec: func() Spec { return &HTTPSpec{} }},
+	{Kind: "k8s.workload", Summary: "Deployments, StatefulSets, DaemonSets rolled out (kubectl rollout status)", NewSpec: func() Spec { return &WorkloadSpec{} }},
+	{Kind: "k8s.condition", Summary: "a status condition of any resource (ClusterIssuer Ready, SealedSecret Synced)", NewSpec: func() Spec { return &ConditionSpec{} }},
+	{Kind: "k8s.exists", Summary: "Kubernetes objects present, missing ones named", NewSpec: func() Spec { return &ExistsSpec{} }},
+	{Kind: "k8s.certificate", Summary: "cert-manager Certificates and their TLS Secrets: expiry, issuer, renewal", NewSpec: func() Spec { return &CertificateSpec{} }},
+	{Kind: "k8s.sealed-secrets", Summary: "sealed-secrets controller, endpoints and active sealing key", NewSpec: func() Spec { return &SealedSecretsSpec{} }},
+	{Kind: "k8s.dns-egress", Summary: "NetworkPolicies let workloads reach cluster DNS on UDP and TCP 53", NewSpec: func() Spec { return &DNSEgressSpec{} }},
+	{Kind: "k8s.pods", Summary: "pod health: not ready, restarts, CrashLoopBackOff", NewSpec: func() Spec { return &PodsSpec{} }},
 }
 
 // Lookup returns the definition of kind.
