@@ -46,8 +46,9 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 	opts.kube.addFlags(root.PersistentFlags())
 
 	root.AddCommand(
-		newVersionCmd(s, opts),
+		newDemoCmd(s, opts),
 		newCheckCmd(s, opts),
+		newVersionCmd(s, opts),
 	)
 	for _, c := range append(root.Commands(), root) {
 		c.SetUsageTemplate(c.UsageTemplate() + "\n" + exitCodesHelp + "\n")

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cockpit-dev/cockpit/internal/sandbox"
+)
+
+// demoOptions are the flags of `cockpit demo`.
+type demoOptions struct {
+	host string
+	seed uint64
+}
+
+func newDemoCmd(s streams, _ *globalOptions) *cobra.Command {
+	opts := &demoOptions{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the cockpit's sandbox: the gravl go-live on loopback",
+		Long: `Start the demo sandbox in-process, on loopback only: the gravl API over HTTP
+and HTTPS (a CA and leaf certificate generated at start), its /metrics, an
+authoritative DNS server for gravl.app, and a simulated cluster seeded with the
+seed go-live report's state (cert-manager with internal-ca-issuer not Ready,
+sealed-secrets, the gravl-staging NetworkPolicies).
+
+The sandbox serves until interrupted (Ctrl-C). Its endpoints are printed with
+commands to try against them; the simulated cluster is in-process and labelled
+as such, never a real cluster.`,
+		Example: `  cockpit demo
+  cockpit demo --host 127.0.0.2 --seed 7`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), s, opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.host, "host", sandbox.DefaultHost, "loopback IP to listen on (127.0.0.0/8 or ::1)")
+	cmd.Flags().Uint64Var(&opts.seed, "seed", 1, "seed of the sandbox's random latency, errors and names")
+	return cmd
+}
+
+// runDemo starts the sandbox, prints what it serves and blocks until ctx
+// ends (SIGINT/SIGTERM), then shuts it down.
+func runDemo(ctx context.Context, s streams, opts *demoOptions) error {
+	if ip := net.ParseIP(opts.host); ip == nil || !ip.IsLoopback() {
+		return invalidInputf("--host %q: want a loopback IP literal such as 127.0.0.1 or ::1", opts.host)
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{Host: opts.host, Seed: opts.seed})
+	if err != nil {
+		return fmt.Errorf("start the demo sandbox: %w", err)
+	}
+	if err := writeDemoBanner(s.out, sb); err != nil {
+		return errorsJoinClose(err, sb)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(s.err, "cockpit demo: shutting down the sandbox")
+	if err := sb.Close(); err != nil {
+		return fmt.Errorf("stop the demo sandbox: %w", err)
+	}
+	return nil
+}
+
+// errorsJoinClose closes the sandbox after err, keeping err first.
+func errorsJoinClose(err error, sb *sandbox.Sandbox) error {
+	if cerr := sb.Close(); cerr != nil {
+		return fmt.Errorf("%w (and closing the sandbox: %v)", err, cerr)
+	}
+	return err
+}
+
+// writeDemoBanner prints the sandbox's endpoints and a few commands to try.
+func writeDemoBanner(w io.Writer, sb *sandbox.Sandbox) error {
+	var b strings.Builder
+	b.WriteString("Cockpit demo sandbox — loopback only, Ctrl-C to stop\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, ep := range sb.Endpoints() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ep.Name, ep.Address, ep.Description)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(sb.HTTPSURL, "https://"))
+	if err != nil {
+		return fmt.Errorf("sandbox HTTPS address %q: %w", sb.HTTPSURL, err)
+	}
+	dnsHost, dnsPort, err := net.SplitHostPort(sb.DNSAddr)
+	if err != nil {
+		return fmt.Errorf("sandbox DNS address %q: %w", sb.DNSAddr, err)
+	}
+	fmt.Fprintf(&b, "\nTry:\n")
+	fmt.Fprintf(&b, "  curl %s/health\n", sb.HTTPURL)
+	fmt.Fprintf(&b, "  curl %s/api/exercises\n", sb.HTTPURL)
+	fmt.Fprintf(&b, "  curl %s/metrics\n", sb.HTTPURL)
+	fmt.Fprintf(&b, "  curl --insecure --resolve %s:%s:%s https://%s:%s/health   (the CA is generated per run)\n",
+		sb.ServerName, port, host, sb.ServerName, port)
+	fmt.Fprintf(&b, "  dig @%s -p %s %s A\n", dnsHost, dnsPort, sb.ServerName)
+	fmt.Fprintf(&b, "\nThe simulated cluster (%s) is an in-process demo fake, not reachable from outside.\n", sb.Cluster.Name())
+	_, err = io.WriteString(w, b.String())
+	return err
+}
