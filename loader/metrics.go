@@ -226,13 +226,6 @@ func (a *aggregator) rotate(end time.Duration) {
 	}
 }
 
-// advance rotates every interval boundary up to now.
-func (a *aggregator) advance(now time.Duration) {
-	for now >= a.curAt+interval {
-		a.rotate(a.curAt + interval)
-	}
-}
-
 // view is a span of the run: either the totals or a window of intervals
 // plus (while running) the current partial one.
 type view struct {

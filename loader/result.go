@@ -40,6 +40,16 @@ var classNames = [numClasses]string{
 	classInterrupted: "interrupted",
 }
 
+// ErrorClasses returns every error class a request can have, in the order
+// the summary lists them.
+func ErrorClasses() []ErrorClass {
+	out := make([]ErrorClass, 0, ClassCheckFailed)
+	for c := ClassRefused; c <= ClassCheckFailed; c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
 func (c ErrorClass) String() string {
 	if c < numClasses {
 		return classNames[c]

@@ -104,7 +104,9 @@ func TestRunClassifiesFailures(t *testing.T) {
 		{"5xx", Request{URL: srv.URL + "/5xx"}, func(s Stats) bool { return s.Errors.HTTP5xx == 20 && s.Failed == 20 && s.Status[503] == 20 }},
 		{"4xx", Request{URL: srv.URL + "/4xx"}, func(s Stats) bool { return s.Errors.HTTP4xx == 20 && s.Failed == 20 }},
 		{"check", Request{URL: srv.URL + "/ok", Checks: Checks{BodyContains: "exercises"}},
-			func(s Stats) bool { return s.Errors.CheckFailed == 20 && s.Failed == 0 && s.Errored == 20 && s.ChecksFailed == 20 }},
+			func(s Stats) bool {
+				return s.Errors.CheckFailed == 20 && s.Failed == 0 && s.Errored == 20 && s.ChecksFailed == 20
+			}},
 		{"refused", Request{URL: refused}, func(s Stats) bool { return s.Errors.Refused == 20 && s.Failed == 20 }},
 	}
 	for _, client := range clients {

@@ -142,8 +142,8 @@ type certificateProbe struct {
 }
 
 var (
-	_ Probe    = (*certificateProbe)(nil)
-	_ Changer  = (*certificateProbe)(nil)
+	_ Probe   = (*certificateProbe)(nil)
+	_ Changer = (*certificateProbe)(nil)
 )
 
 func (p *certificateProbe) Observe(ctx context.Context) Observation {

@@ -174,8 +174,8 @@ type conditionProbe struct {
 }
 
 var (
-	_ Probe    = (*conditionProbe)(nil)
-	_ Changer  = (*conditionProbe)(nil)
+	_ Probe   = (*conditionProbe)(nil)
+	_ Changer = (*conditionProbe)(nil)
 )
 
 func (p *conditionProbe) Observe(ctx context.Context) Observation {

@@ -359,8 +359,8 @@ type dnsEgressProbe struct {
 }
 
 var (
-	_ Probe    = (*dnsEgressProbe)(nil)
-	_ Changer  = (*dnsEgressProbe)(nil)
+	_ Probe   = (*dnsEgressProbe)(nil)
+	_ Changer = (*dnsEgressProbe)(nil)
 )
 
 // egressWorkload is one workload's pod selector and template labels.

@@ -81,8 +81,8 @@ type existsProbe struct {
 }
 
 var (
-	_ Probe    = (*existsProbe)(nil)
-	_ Changer  = (*existsProbe)(nil)
+	_ Probe   = (*existsProbe)(nil)
+	_ Changer = (*existsProbe)(nil)
 )
 
 func (p *existsProbe) Observe(ctx context.Context) Observation {

@@ -122,8 +122,8 @@ type podsProbe struct {
 }
 
 var (
-	_ Probe    = (*podsProbe)(nil)
-	_ Changer  = (*podsProbe)(nil)
+	_ Probe   = (*podsProbe)(nil)
+	_ Changer = (*podsProbe)(nil)
 )
 
 func (p *podsProbe) Observe(ctx context.Context) Observation {

@@ -121,8 +121,8 @@ type sealedSecretsProbe struct {
 }
 
 var (
-	_ Probe    = (*sealedSecretsProbe)(nil)
-	_ Changer  = (*sealedSecretsProbe)(nil)
+	_ Probe   = (*sealedSecretsProbe)(nil)
+	_ Changer = (*sealedSecretsProbe)(nil)
 )
 
 // isSealingKey reports whether a Secret is an active sealing key.

@@ -2,16 +2,8 @@ package probes
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -83,34 +75,6 @@ func waitResult(t *testing.T, p Probe, rules Outcomes, within time.Duration, wha
 }
 
 func statusIs(st Status) func(Result) bool { return func(r Result) bool { return r.Status == st } }
-
-// kubeTestCert returns a PEM certificate (and a PEM key, to put next to it in
-// a Secret) valid from notBefore to notAfter.
-func kubeTestCert(t *testing.T, cn string, dnsNames []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"gravl test CA"}},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		DNSNames:     dnsNames,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // deploymentYAML is a Deployment with a status, as the controller would
 // have written it.

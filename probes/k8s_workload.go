@@ -327,8 +327,8 @@ type workloadProbe struct {
 }
 
 var (
-	_ Probe    = (*workloadProbe)(nil)
-	_ Changer  = (*workloadProbe)(nil)
+	_ Probe   = (*workloadProbe)(nil)
+	_ Changer = (*workloadProbe)(nil)
 )
 
 func (p *workloadProbe) Observe(ctx context.Context) Observation {

@@ -137,8 +137,6 @@ type expectation struct {
 	num float64
 }
 
-func (e expectation) holds(v float64) bool { return compare(v, e.op, e.num) }
-
 // parseExpect reads "< 0.01"; errors are *FieldError on "expect".
 func parseExpect(src string) (expectation, error) {
 	const prefix = "value "
@@ -150,7 +148,7 @@ func parseExpect(src string) (expectation, error) {
 		}
 		return expectation{}, fieldErr("expect", "%v", err)
 	}
-	if len(e.or) != 1 || len(e.or[0]) != 1 || e.or[0][0].name != "value" {
+	if len(e.or) != 1 || len(e.or[0]) != 1 || e.or[0][0].name != "value" || e.or[0][0].ref != "" {
 		return expectation{}, fieldErr("expect", "want one comparison like \"< 0.01\" or \">= 100\", got %q (write outcomes for more)", src)
 	}
 	c := e.or[0][0]

@@ -109,9 +109,10 @@ func CompileOutcomes(specs []OutcomeSpec, known []string) (Outcomes, error) {
 //
 //	expr := and ("||" and)*
 //	and  := cmp ("&&" cmp)*
-//	cmp  := NAME OP NUMBER        OP: < <= > >= == !=
+//	cmp  := NAME OP (NUMBER | NAME)   OP: < <= > >= == !=
 //
-// The empty expression is always true.
+// e.g. "failing > 0 || ready < desired". The empty expression is always
+// true.
 type Expr struct {
 	src string
 	or  [][]cmp // disjunction of conjunctions
@@ -121,6 +122,7 @@ type cmp struct {
 	name string
 	op   string
 	num  float64
+	ref  string // when set, the right-hand side is this value, not num
 }
 
 // ExprError is a syntax error at a 1-based column.
@@ -140,6 +142,9 @@ func (e Expr) Names() []string {
 	for _, and := range e.or {
 		for _, c := range and {
 			names = append(names, c.name)
+			if c.ref != "" {
+				names = append(names, c.ref)
+			}
 		}
 	}
 	slices.Sort(names)
@@ -159,7 +164,13 @@ func (e Expr) Eval(values map[string]float64) (bool, error) {
 			if !ok {
 				return false, fmt.Errorf("%q: no value %q was observed", e.src, c.name)
 			}
-			if !compare(v, c.op, c.num) {
+			n := c.num
+			if c.ref != "" {
+				if n, ok = values[c.ref]; !ok {
+					return false, fmt.Errorf("%q: no value %q was observed", e.src, c.ref)
+				}
+			}
+			if !compare(v, c.op, n) {
 				all = false
 				break
 			}
@@ -278,13 +289,20 @@ func (p *exprParser) cmp() (cmp, error) {
 	}
 	p.space()
 	start = p.pos
+	if p.pos < len(p.src) && isNameByte(p.src[p.pos], true) {
+		for p.pos < len(p.src) && isNameByte(p.src[p.pos], p.pos == start) {
+			p.pos++
+		}
+		c.ref = p.src[start:p.pos]
+		return c, nil
+	}
 	for p.pos < len(p.src) && strings.IndexByte("+-0123456789.eE", p.src[p.pos]) >= 0 {
 		p.pos++
 	}
 	num, err := strconv.ParseFloat(p.src[start:p.pos], 64)
 	if err != nil || p.pos == start {
 		p.pos = start
-		return cmp{}, p.errorf("want a number, got %q", p.rest())
+		return cmp{}, p.errorf("want a number or a value name, got %q", p.rest())
 	}
 	c.num = num
 	return c, nil

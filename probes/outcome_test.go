@@ -2,6 +2,7 @@ package probes
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,9 @@ func TestParseExpr(t *testing.T) {
 		{src: "failing == 0 || ready == 3", want: true},
 		{src: "failing == 0 || ready == 2 && days_left > 0", want: false}, // && binds tighter
 		{src: "ready > -1", want: true},
+		{src: "failing < ready", want: true}, // a value on the right
+		{src: "ready < failing", want: false},
+		{src: "ready<=ready && failing != 0", want: true},
 	}
 	for _, tt := range tests {
 		e, err := ParseExpr(tt.src)
@@ -54,7 +58,7 @@ func TestParseExprErrors(t *testing.T) {
 		{src: "> 0", wantCol: 1, wantMsg: "want a value name"},
 		{src: "failing", wantCol: 8, wantMsg: "want one of < <= > >= == !="},
 		{src: "failing >", wantCol: 10, wantMsg: "want a number"},
-		{src: "failing > abc", wantCol: 11, wantMsg: `want a number, got "abc"`},
+		{src: "failing > #abc", wantCol: 11, wantMsg: `want a number or a value name, got "#abc"`},
 		{src: "failing > 0 ready < 1", wantCol: 13, wantMsg: "want && or ||"},
 		{src: "failing > 0 &&", wantCol: 15, wantMsg: "got the end"},
 		{src: "failing = 0", wantCol: 9, wantMsg: "want one of"},
@@ -81,6 +85,16 @@ func TestExprEvalMissingValue(t *testing.T) {
 	}
 	if _, err := e.Eval(map[string]float64{"other": 1}); err == nil {
 		t.Error("Eval with the value missing: no error")
+	}
+	e, err = ParseExpr("ready < desired")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.Names(), []string{"desired", "ready"}) {
+		t.Errorf("Names() = %v, want both sides", e.Names())
+	}
+	if _, err := e.Eval(map[string]float64{"ready": 1}); err == nil || !strings.Contains(err.Error(), `"desired"`) {
+		t.Errorf("Eval with the right-hand value missing: %v", err)
 	}
 }
 

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,15 +180,53 @@ func start() (*ControlPlane, error) {
 	return cp, nil
 }
 
-// StopAPIServer stops the kube-apiserver process (etcd keeps running), as
-// an outage would: clients get connection refused on the same address.
+// StopAPIServer kills the kube-apiserver process (etcd keeps running), as
+// a crash would: clients get connection refused on the same address. (A
+// graceful SIGTERM can wait a minute for clients' open requests to drain.)
 // Tests that call it must not run in parallel with others using the
 // control plane, and must call StartAPIServer before they end.
 func (cp *ControlPlane) StopAPIServer() error {
+	pid, err := cp.apiServerPID()
+	if err != nil {
+		return fmt.Errorf("stop kube-apiserver: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("stop kube-apiserver: kill %d: %w", pid, err)
+	}
+	// envtest reaps its child and notices it has exited.
 	if err := cp.env.ControlPlane.APIServer.Stop(); err != nil {
 		return fmt.Errorf("stop kube-apiserver: %w", err)
 	}
 	return nil
+}
+
+// apiServerPID finds the kube-apiserver serving cp.Config.Host among this
+// machine's processes: envtest keeps its process to itself.
+func (cp *ControlPlane) apiServerPID() (int, error) {
+	u, err := url.Parse(cp.Config.Host)
+	if err != nil {
+		return 0, fmt.Errorf("API server address %q: %w", cp.Config.Host, err)
+	}
+	port := "--secure-port=" + u.Port()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("list processes: %w", err)
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue // gone meanwhile, or not ours to read
+		}
+		args := strings.Split(string(raw), "\x00")
+		if len(args) > 0 && filepath.Base(args[0]) == "kube-apiserver" && slices.Contains(args, port) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no kube-apiserver process with %s", port)
 }
 
 // StartAPIServer starts the kube-apiserver stopped by StopAPIServer again,
