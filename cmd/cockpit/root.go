@@ -48,6 +48,7 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 	root.AddCommand(
 		newDemoCmd(s, opts),
 		newCheckCmd(s, opts),
+		newLoadCmd(s, opts),
 		newVersionCmd(s, opts),
 	)
 	for _, c := range append(root.Commands(), root) {

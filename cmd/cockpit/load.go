@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/loader/report"
+	"github.com/cockpit-dev/cockpit/loader/threshold"
+)
+
+// loadOptions are the flags of `cockpit load`.
+type loadOptions struct {
+	vus        int
+	maxVUs     int
+	duration   time.Duration
+	iterations int64
+	rate       float64
+	stages     string
+	think      time.Duration
+	maxLag     time.Duration
+	grace      time.Duration
+	thresholds []string
+	headers    []string
+	method     string
+	body       string
+	timeout    time.Duration
+	http2      bool
+	insecure   bool
+	cacert     string
+	output     string
+	hdrLog     string
+	window     time.Duration
+}
+
+func newLoadCmd(s streams, _ *globalOptions) *cobra.Command {
+	opts := &loadOptions{}
+	cmd := &cobra.Command{
+		Use:   "load URL...",
+		Short: "Load-test HTTP endpoints: k6-style executors and thresholds, HdrHistogram percentiles",
+		Long: `Send load to one or more URLs (iterations are spread over them in turn) and
+report latency percentiles from HdrHistogram, errors by class and k6-style
+thresholds.
+
+The executor follows from the flags, with k6's names:
+  --vus N --duration D              constant-vus (closed model: a VU sends its
+                                    next request when the last one is done)
+  --stages 30s:10,1m:50             ramping-vus from --vus to each target
+  --rate R --duration D             constant-arrival-rate (open model: R
+                                    requests/s in total whatever the target
+                                    does; --vus pre-allocated, --max-vus cap)
+  --rate R --stages 30s:100,1m:500  ramping-arrival-rate from R
+
+In the open models latency is measured from each request's intended start
+(corrected for coordinated omission) and from its actual send (raw); the
+summary shows both. Iterations later than --max-lag are dropped and counted.
+
+Thresholds use k6's grammar, one per --threshold, plus an optional window:
+  --threshold 'http_req_duration: p(95)<200'
+  --threshold 'http_req_failed: rate<0.01, abortOnFail'
+  --threshold 'http_req_duration: p(99)<500 over 30s'
+A threshold with no samples fails. Metrics: ` + strings.Join(threshold.Metrics(), ", ") + `.
+
+A progress line is written to stderr every second; the summary (or, with
+--output json, a JSON document of schema version ` + strconv.Itoa(report.SchemaVersion) + `) goes to stdout.`,
+		Example: `  cockpit load --vus 10 --duration 30s http://127.0.0.1:8080/health
+  cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 \
+      --threshold 'http_req_duration: p(95)<200' http://127.0.0.1:8080/api/exercises
+  cockpit load -m POST -H 'Content-Type: application/json' --body @order.json https://staging.example/api/orders
+  cockpit load --output json --hdr-log run.hlog --vus 4 --duration 10s http://127.0.0.1:8080/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return flagError(cmd, errors.New("at least one URL is required"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLoad(cmd.Context(), s, opts, args, cmd.Flags().Changed("vus"))
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.vus, "vus", 1, "VUs (closed models), or pre-allocated VUs with --rate")
+	f.IntVar(&opts.maxVUs, "max-vus", 0, "with --rate: the most VUs to start when the pre-allocated ones are busy (default --vus)")
+	f.DurationVarP(&opts.duration, "duration", "d", 10*time.Second, "how long to run (not with --stages)")
+	f.Int64VarP(&opts.iterations, "iterations", "i", 0, "stop after this many requests in total (0: no limit)")
+	f.Float64VarP(&opts.rate, "rate", "r", 0, "total requests per second: an open, arrival-rate model")
+	f.StringVar(&opts.stages, "stages", "", "ramp as DURATION:TARGET,… (VUs, or requests/s with --rate)")
+	f.DurationVar(&opts.think, "think-time", 0, "pause after each request of a closed model")
+	f.DurationVar(&opts.maxLag, "max-lag", loader.DefaultMaxLag, "with --rate: drop iterations that cannot start within this")
+	f.DurationVar(&opts.grace, "graceful-stop", loader.DefaultGracefulStop, "time in-flight requests get to finish at the end")
+	f.StringArrayVar(&opts.thresholds, "threshold", nil, "a k6 threshold 'metric: expr[, abortOnFail][, delayAbortEval=D]' (repeatable)")
+	f.StringArrayVarP(&opts.headers, "header", "H", nil, "a request header 'Name: value' (repeatable)")
+	f.StringVarP(&opts.method, "method", "m", http.MethodGet, "request method")
+	f.StringVar(&opts.body, "body", "", "request body, or @FILE to read it from a file")
+	f.DurationVar(&opts.timeout, "timeout", loader.DefaultTimeout, "per-request timeout, connection set-up included")
+	f.BoolVar(&opts.http2, "http2", false, "speak HTTP/2 (ALPN over TLS, prior knowledge over http://)")
+	f.BoolVarP(&opts.insecure, "insecure", "k", false, "skip TLS certificate verification")
+	f.StringVar(&opts.cacert, "cacert", "", "PEM file of CA certificates to verify servers with, instead of the system's")
+	f.StringVarP(&opts.output, "output", "o", "text", "summary format: text or json")
+	f.StringVar(&opts.hdrLog, "hdr-log", "", "write per-second latency histograms to FILE in HdrHistogram's interval-log format")
+	f.DurationVar(&opts.window, "window", loader.DefaultWindow, "span of the live percentiles in the progress line")
+	return cmd
+}
+
+// loadConfig turns the flags into a loader configuration. Errors name the
+// flag or argument and are invalid input (exit 2).
+func loadConfig(opts *loadOptions, urls []string, vusSet bool) (loader.Config, error) {
+	cfg := loader.Config{Timeout: opts.timeout, HTTP2: opts.http2, Insecure: opts.insecure, Window: opts.window}
+	if opts.output != "text" && opts.output != "json" {
+		return cfg, invalidInputf("--output: want text or json, got %q", opts.output)
+	}
+	e := loader.Executor{Duration: opts.duration, Iterations: opts.iterations, ThinkTime: opts.think,
+		MaxLag: opts.maxLag, GracefulStop: opts.grace}
+	if opts.stages != "" {
+		stages, err := parseStages(opts.stages)
+		if err != nil {
+			return cfg, invalidInputf("--stages: %w", err)
+		}
+		e.Stages, e.Duration = stages, 0
+	}
+	switch {
+	case opts.rate != 0 || opts.maxVUs != 0:
+		e.Kind = loader.ConstantArrivalRate
+		if e.Stages != nil {
+			e.Kind = loader.RampingArrivalRate
+		}
+		e.Rate, e.PreAllocatedVUs, e.MaxVUs = opts.rate, opts.vus, opts.maxVUs
+		if opts.maxVUs != 0 && opts.rate == 0 && e.Stages == nil {
+			return cfg, invalidInputf("--max-vus applies with --rate only")
+		}
+	case e.Stages != nil:
+		e.Kind = loader.RampingVUs
+		e.VUs = 0
+		if vusSet {
+			e.VUs = opts.vus
+		}
+	default:
+		e.Kind = loader.ConstantVUs
+		e.VUs = opts.vus
+	}
+	cfg.Executor = e
+	header := make(http.Header)
+	for _, h := range opts.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return cfg, invalidInputf("-H %q: want 'Name: value'", redactHeader(h))
+		}
+		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	var body []byte
+	if path, ok := strings.CutPrefix(opts.body, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, invalidInputf("--body: %w", err)
+		}
+		body = b
+	} else if opts.body != "" {
+		body = []byte(opts.body)
+	}
+	for _, u := range urls {
+		cfg.Requests = append(cfg.Requests, loader.Request{URL: u, Method: opts.method, Header: header, Body: body})
+	}
+	for _, line := range opts.thresholds {
+		th, err := threshold.ParseLine(line)
+		if err != nil {
+			var se *threshold.SyntaxError
+			if errors.As(err, &se) {
+				return cfg, invalidInputf("--threshold: %v\n%s", err, se.Caret())
+			}
+			return cfg, invalidInputf("--threshold %q: %w", line, err)
+		}
+		cfg.Thresholds = append(cfg.Thresholds, th)
+	}
+	if opts.cacert != "" {
+		pem, err := os.ReadFile(opts.cacert)
+		if err != nil {
+			return cfg, invalidInputf("--cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, invalidInputf("--cacert %s: no PEM certificate found", opts.cacert)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// redactHeader hides a header's value: a malformed -H may hold a token.
+func redactHeader(h string) string {
+	if name, _, ok := strings.Cut(h, ":"); ok {
+		return name + ": …"
+	}
+	if len(h) > 12 {
+		return h[:4] + "…"
+	}
+	return h
+}
+
+// parseStages reads "30s:10,1m:50".
+func parseStages(src string) ([]loader.Stage, error) {
+	var out []loader.Stage
+	for i, part := range strings.Split(src, ",") {
+		d, t, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok {
+			return nil, fmt.Errorf("stage %d %q: want DURATION:TARGET, e.g. 30s:10", i+1, part)
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d %q: duration: %w", i+1, part, err)
+		}
+		target, err := strconv.ParseFloat(t, 64)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d %q: target %q is not a number", i+1, part, t)
+		}
+		out = append(out, loader.Stage{Duration: dur, Target: target})
+	}
+	return out, nil
+}
+
+// flagOf names the flag or argument behind a loader configuration field.
+func flagOf(path string, open bool) string {
+	switch {
+	case strings.HasPrefix(path, "executor.stages"):
+		return "--stages" + strings.TrimPrefix(path, "executor.stages")
+	case strings.HasPrefix(path, "thresholds["):
+		return "--threshold"
+	case strings.HasPrefix(path, "requests["):
+		i, rest, _ := strings.Cut(strings.TrimPrefix(path, "requests["), "]")
+		n, _ := strconv.Atoi(i)
+		switch {
+		case strings.HasPrefix(rest, ".url"):
+			return fmt.Sprintf("URL argument %d", n+1)
+		case strings.HasPrefix(rest, ".method"):
+			return "--method"
+		case strings.HasPrefix(rest, ".headers"):
+			return "--header" + strings.TrimPrefix(rest, ".headers")
+		}
+	}
+	switch path {
+	case "executor.vus", "executor.preAllocatedVUs":
+		return "--vus"
+	case "executor.maxVUs":
+		return "--max-vus"
+	case "executor.rate":
+		if open {
+			return "--rate"
+		}
+		return "--rate/--max-vus"
+	case "executor.duration":
+		return "--duration"
+	case "executor.iterations":
+		return "--iterations"
+	case "executor.thinkTime":
+		return "--think-time"
+	case "executor.maxLag":
+		return "--max-lag"
+	case "timeout":
+		return "--timeout"
+	case "window":
+		return "--window"
+	}
+	return path
+}
+
+func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, vusSet bool) error {
+	cfg, err := loadConfig(opts, urls, vusSet)
+	if err != nil {
+		return err
+	}
+	if opts.hdrLog != "" {
+		f, err := os.Create(opts.hdrLog)
+		if err != nil {
+			return invalidInputf("--hdr-log: %w", err)
+		}
+		defer f.Close()
+		cfg.HDRLog = f
+	}
+	snaps, _, err := loader.Run(ctx, cfg)
+	if err != nil {
+		var fe *loader.FieldError
+		if errors.As(err, &fe) {
+			return invalidInputf("%s: %w", flagOf(fe.Path, cfg.Executor.Kind.Open()), fe.Err)
+		}
+		return invalidInput(err)
+	}
+	var last loader.Snapshot
+	printed := time.Duration(0)
+	for snap := range snaps {
+		last = snap
+		if !snap.Done && snap.Elapsed-printed >= time.Second {
+			printed = snap.Elapsed.Truncate(time.Second)
+			fmt.Fprintln(s.err, progressLine(snap, cfg.Executor))
+		}
+	}
+	if opts.hdrLog != "" {
+		if err := cfg.HDRLog.(*os.File).Close(); err != nil {
+			return fmt.Errorf("--hdr-log: %w", err)
+		}
+	}
+	var out error
+	if opts.output == "json" {
+		out = report.WriteJSON(s.out, last)
+	} else {
+		out = report.Summary(s.out, last)
+	}
+	if out != nil {
+		return out
+	}
+	switch {
+	case last.Reason == loader.ReasonCancelled:
+		return errors.New("interrupted: the summary covers the run up to the interruption")
+	case !last.Passed():
+		return verdict{code: exitFailed}
+	}
+	return nil
+}
+
+// progressLine is the once-a-second status of a run, for stderr.
+func progressLine(s loader.Snapshot, e loader.Executor) string {
+	var b strings.Builder
+	total := e.Duration
+	for _, st := range e.Stages {
+		total += st.Duration
+	}
+	fmt.Fprintf(&b, "running %5.1fs/%s", s.Elapsed.Seconds(), total)
+	if s.Executor.Open() {
+		fmt.Fprintf(&b, "  rate %.0f/s (target %.0f)  vus %d/%d", s.Window.Rate, s.TargetRate, s.VUs, s.MaxVUs)
+		if s.Total.Dropped > 0 {
+			fmt.Fprintf(&b, "  dropped %d", s.Total.Dropped)
+		}
+	} else {
+		fmt.Fprintf(&b, "  rate %.0f/s  vus %d", s.Window.Rate, s.VUs)
+	}
+	w := s.Window
+	fmt.Fprintf(&b, "  reqs %d  p50 %s  p95 %s  p99 %s", s.Total.Requests,
+		report.Duration(w.Latency.P50), report.Duration(w.Latency.P95), report.Duration(w.Latency.P99))
+	if w.Requests > 0 {
+		fmt.Fprintf(&b, "  failed %.2f%%", 100*float64(w.Failed)/float64(w.Requests))
+	}
+	if n := len(s.Thresholds); n > 0 {
+		pass := 0
+		for _, t := range s.Thresholds {
+			if t.Pass {
+				pass++
+			}
+		}
+		fmt.Fprintf(&b, "  thresholds ✓%d ✗%d", pass, n-pass)
+	}
+	if s.Paused {
+		b.WriteString("  PAUSED")
+	}
+	return b.String()
+}
