@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/load.sh — `cockpit load` next to wrk, vegeta and hey, in one run.
+#
+# Every tool drives the same minimal loopback server (bench/target) with the
+# same connections and duration. The server is pinned to one core and the
+# load generator to the other (taskset), and each generator's CPU time comes
+# from /usr/bin/time -v. Requests per loader CPU-second is the figure that
+# stays stable on a shared machine; requests/s and percentiles are printed
+# too. Loopback only.
+#
+#   bench/load.sh                 # 50 connections, 10 s each
+#   CONNS=100 DURATION=20 bench/load.sh
+#
+# Needs: Go, taskset and /usr/bin/time (util-linux, time), python3 for the
+# table, wrk (apt-get install wrk). vegeta and hey are installed into the
+# cache with `go install` when missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CONNS=${CONNS:-50}
+DURATION=${DURATION:-10}
+ADDR=${ADDR:-127.0.0.1:18080}
+URL="http://$ADDR/"
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/cockpit/bench
+mkdir -p "$CACHE/bin"
+work=$(mktemp -d)
+trap 'kill "${target_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+need() { command -v "$1" >/dev/null || { echo "bench: $1 not found: $2" >&2; exit 1; }; }
+need taskset "apt-get install util-linux"
+need /usr/bin/time "apt-get install time"
+need python3 "apt-get install python3"
+need wrk "apt-get install wrk"
+[ -x "$CACHE/bin/vegeta" ] || GOBIN="$CACHE/bin" go install github.com/tsenart/vegeta/v12@v12.13.0
+[ -x "$CACHE/bin/hey" ] || GOBIN="$CACHE/bin" go install github.com/rakyll/hey@v0.1.4
+[ "$(nproc)" -ge 2 ] || { echo "bench: needs 2 cores (server and loader each pinned to one)" >&2; exit 1; }
+
+go build -o "$work/cockpit" ./cmd/cockpit
+go build -o "$work/target" ./bench/target
+taskset -c 1 "$work/target" --addr "$ADDR" & target_pid=$!
+# Wait for the server: a bounded number of tries, each a real connection.
+for _ in $(seq 100); do
+	if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
+	sleep 0.05
+done
+
+run() { # name, command…
+	local name=$1; shift
+	echo "bench: $name…" >&2
+	/usr/bin/time -v -o "$work/$name.time" taskset -c 0 "$@" >"$work/$name.out" 2>"$work/$name.err"
+}
+run cockpit "$work/cockpit" load --vus "$CONNS" --duration "${DURATION}s" --output json "$URL"
+run wrk wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$URL"
+echo "GET $URL" >"$work/targets"
+run vegeta "$CACHE/bin/vegeta" attack -targets "$work/targets" -rate 0 -workers "$CONNS" -max-workers "$CONNS" \
+	-duration "${DURATION}s" -output "$work/vegeta.bin"
+"$CACHE/bin/vegeta" report -type json "$work/vegeta.bin" >"$work/vegeta.out"
+run hey "$CACHE/bin/hey" -c "$CONNS" -z "${DURATION}s" "$URL"
+
+python3 - "$work" "$CONNS" "$DURATION" <<'PY'
+import json, re, sys
+work, conns, dur = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+def cpu_rss(name):
+    t = open(f"{work}/{name}.time").read()
+    f = lambda k: float(re.search(k + r": ([0-9.]+)", t).group(1))
+    return f("User time \\(seconds\\)") + f("System time \\(seconds\\)"), f("Maximum resident set size \\(kbytes\\)") / 1024
+
+def unit(v, u):  # to milliseconds
+    return float(v) * {"us": 1e-3, "µs": 1e-3, "ms": 1, "s": 1e3}[u]
+
+rows = {}
+d = json.load(open(f"{work}/cockpit.out"))
+rows["cockpit load"] = (d["requests"], d["duration_s"], d["http_req_duration"]["med_ms"], d["http_req_duration"]["p99_ms"], "cockpit")
+w = open(f"{work}/wrk.out").read()
+n = int(re.search(r"(\d+) requests in", w).group(1))
+lat = {m.group(1): unit(m.group(2), m.group(3)) for m in re.finditer(r"^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$", w, re.M)}
+rows["wrk"] = (n, dur, lat["50"], lat["99"], "wrk")
+v = json.load(open(f"{work}/vegeta.out"))
+rows["vegeta"] = (v["requests"], v["duration"] / 1e9, v["latencies"]["50th"] / 1e6, v["latencies"]["99th"] / 1e6, "vegeta")
+h = open(f"{work}/hey.out").read()
+n = sum(int(x) for x in re.findall(r"\[\d+\]\s+(\d+) responses", h))
+hl = {m.group(1): float(m.group(2)) * 1e3 for m in re.finditer(r"(50|99)%% in ([0-9.]+) secs", h)}
+rows["hey"] = (n, dur, hl["50"], hl["99"], "hey")
+
+out = {}
+for tool, (n, secs, p50, p99, f) in rows.items():
+    cpu, rss = cpu_rss(f)
+    out[tool] = dict(rps=n / secs, per_cpu=n / cpu, p50=p50, p99=p99, rss=rss, n=n)
+c = out["cockpit load"]
+print(f"{conns} connections, {dur:.0f} s, server and loader pinned to separate cores\n")
+print("| tool | requests | req/s | req per loader CPU-s | p50 ms | p99 ms | peak RSS MB | cockpit req/s ÷ | cockpit req/CPU-s ÷ |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for tool, r in out.items():
+    ratio = "" if tool == "cockpit load" else f"{c['rps']/r['rps']:.2f}×"
+    ratio2 = "" if tool == "cockpit load" else f"{c['per_cpu']/r['per_cpu']:.2f}×"
+    print(f"| {tool} | {r['n']} | {r['rps']:,.0f} | {r['per_cpu']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rss']:.0f} | {ratio} | {ratio2} |")
+PY
