@@ -32,3 +32,7 @@ unit:
 
 demo:
 	$(GO) run ./cmd/cockpit demo
+
+# bench-load: cockpit load next to wrk, vegeta and hey (README, Performance).
+bench-load:
+	bench/load.sh
