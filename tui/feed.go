@@ -1,0 +1,125 @@
+package tui
+
+import (
+	"sync"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/runbook"
+)
+
+// maxQueued bounds a Feed's backlog; beyond it the oldest load snapshots
+// are dropped first (a newer one supersedes them), state messages never.
+const maxQueued = 4096
+
+// Feed carries the runner's observations to a Bubble Tea program without
+// ever blocking the runner: Observe and Load queue, one goroutine sends.
+// Runner.Observe must not block, and tea.Program.Send blocks until the
+// program reads.
+type Feed struct {
+	send func(tea.Msg)
+
+	mu     sync.Mutex
+	queue  []tea.Msg
+	seq    uint64
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
+}
+
+// NewFeed starts a feed that delivers with send (tea.Program.Send). Close
+// stops it.
+func NewFeed(send func(tea.Msg)) *Feed {
+	f := &Feed{send: send, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go f.loop()
+	return f
+}
+
+// Observe is a runbook.Runner Observe callback.
+func (f *Feed) Observe(s runbook.State, at runbook.At, effects []runbook.Effect) {
+	f.mu.Lock()
+	f.seq++
+	f.push(StateMsg{State: s, At: at, Effects: effects, Seq: f.seq})
+	f.mu.Unlock()
+}
+
+// Load queues a load step's snapshot (a Runner.OnLoad callback). Only the
+// latest queued snapshot of a step is kept.
+func (f *Feed) Load(step string, snap loader.Snapshot) {
+	f.mu.Lock()
+	for i, m := range f.queue {
+		if lm, ok := m.(LoadMsg); ok && lm.Step == step {
+			f.queue[i] = LoadMsg{Step: step, Snapshot: snap}
+			f.mu.Unlock()
+			return
+		}
+	}
+	f.push(LoadMsg{Step: step, Snapshot: snap})
+	f.mu.Unlock()
+}
+
+// Send queues any message.
+func (f *Feed) Send(msg tea.Msg) {
+	f.mu.Lock()
+	f.push(msg)
+	f.mu.Unlock()
+}
+
+func (f *Feed) push(msg tea.Msg) {
+	if f.closed {
+		return
+	}
+	if len(f.queue) >= maxQueued {
+		for i, m := range f.queue {
+			if _, ok := m.(LoadMsg); ok {
+				f.queue = append(f.queue[:i], f.queue[i+1:]...)
+				break
+			}
+		}
+	}
+	f.queue = append(f.queue, msg)
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *Feed) loop() {
+	defer close(f.done)
+	for range f.wake {
+		for {
+			f.mu.Lock()
+			if len(f.queue) == 0 || f.closed {
+				closed := f.closed
+				f.mu.Unlock()
+				if closed {
+					return
+				}
+				break
+			}
+			msg := f.queue[0]
+			f.queue = f.queue[1:]
+			f.mu.Unlock()
+			f.send(msg)
+		}
+	}
+}
+
+// Close stops the feed; queued messages are dropped. It waits for a send
+// in progress, so call it after the program has stopped reading only if
+// send returns once the program has quit (tea.Program.Send does).
+func (f *Feed) Close() {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+	<-f.done
+}

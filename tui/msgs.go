@@ -1,0 +1,50 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/runbook"
+)
+
+// StateMsg is one applied engine event: the state after it, the event with
+// its time, and the effects it caused (a Refused among them is shown to the
+// operator). Runner.Observe forwards it, through a Feed.
+type StateMsg struct {
+	State   runbook.State
+	At      runbook.At
+	Effects []runbook.Effect
+	// Seq orders messages (a Feed numbers them from 1); a message whose Seq
+	// is not newer than the last one seen is stale and dropped. Zero means
+	// unnumbered.
+	Seq uint64
+}
+
+// LoadMsg is a load step's latest snapshot (at most ~10 a second).
+type LoadMsg struct {
+	Step     string
+	Snapshot loader.Snapshot
+}
+
+// RunDoneMsg tells the cockpit the runner has stopped: the run finished,
+// was cancelled, or could not write its journal (Err).
+type RunDoneMsg struct {
+	Err error
+	// Report is where the sign-off report or journal can be read, when known.
+	Report string
+}
+
+// tickMsg refreshes ages and the elapsed window time.
+type tickMsg time.Time
+
+// sentMsg reports that an operator event reached the runner (or not).
+type sentMsg struct {
+	event string
+	err   error
+}
+
+// noticeMsg is the outcome of a load control or sandbox command.
+type noticeMsg struct {
+	text string
+	err  error
+}

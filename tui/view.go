@@ -1,0 +1,525 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+)
+
+// View draws the cockpit.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "cockpit"
+	if m.hasState {
+		v.WindowTitle = "cockpit · " + m.state.Runbook.Metadata.Name
+	}
+	return v
+}
+
+// render draws the screen as a string: what View shows and golden tests
+// compare.
+func (m *Model) render() string {
+	if m.width == 0 || m.height == 0 {
+		return "cockpit: starting…"
+	}
+	l := m.lay
+	if l.TooSmall {
+		return fit(fmt.Sprintf("cockpit needs %d×%d; the terminal is %d×%d", MinWidth, MinHeight, m.width, m.height), m.width)
+	}
+	rows := []string{
+		fit(m.header(), l.Header.W),
+		fit(m.rail(), l.Rail.W),
+	}
+	if m.help.ShowAll {
+		h := l.Steps.H
+		rows = append(rows, m.box(Rect{W: l.Width, H: h}, "keys", true, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")))
+	} else {
+		left := m.box(l.Steps, m.stepsTitle(), m.dlg == nil, m.stepLines(l.Steps.W-frameSize, l.Steps.H-frameSize))
+		var right string
+		if m.dlg != nil {
+			right = m.box(l.Detail, m.dlg.title, true, m.dialogLines(l.Detail.W-frameSize))
+		} else {
+			title, lines := m.detail(l.Detail.W - frameSize)
+			right = m.box(l.Detail, title, false, lines)
+		}
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, left, right))
+	}
+	if !l.Load.Empty() {
+		title, lines := m.loadPane(l.Load.W - frameSize)
+		rows = append(rows, m.box(l.Load, title, false, lines))
+	}
+	rows = append(rows, m.box(l.Journal, m.journalTitle(), false, m.journalLines(l.Journal.H-frameSize)))
+	rows = append(rows, fit(m.helpBar(), l.Help.W))
+	return m.redact(strings.Join(rows, "\n"))
+}
+
+// redact removes the runbook's secrets from anything drawn.
+func (m *Model) redact(s string) string {
+	if !m.hasState {
+		return s
+	}
+	if m.redactFor != m.state.Runbook {
+		m.redactFor, m.redactor = m.state.Runbook, nil
+		var pairs []string
+		for _, sec := range m.state.Runbook.Secrets() {
+			if sec != "" {
+				pairs = append(pairs, sec, "••••")
+			}
+		}
+		if len(pairs) > 0 {
+			m.redactor = strings.NewReplacer(pairs...)
+		}
+	}
+	if m.redactor == nil {
+		return s
+	}
+	return m.redactor.Replace(s)
+}
+
+func (m *Model) header() string {
+	s := m.styles
+	var parts []string
+	if m.width >= 100 || !m.hasState {
+		parts = append(parts, s.Bold.Render("◆ cockpit"))
+	}
+	if !m.hasState {
+		parts = append(parts, "waiting for the runbook engine…")
+		return strings.Join(parts, "  ")
+	}
+	rb := m.state.Runbook
+	parts = append(parts, s.Bold.Render(rb.Metadata.Name))
+	if m.opts.Cluster != "" {
+		parts = append(parts, "⎈ "+m.opts.Cluster)
+	}
+	parts = append(parts, "⏱ "+clockDuration(m.elapsed()))
+	journal := fmt.Sprintf("journal ✓ %d", m.events)
+	switch {
+	case m.done && m.doneErr != nil:
+		journal = s.Fail.Render("journal ✗ stopped")
+	case m.opts.Journal == "":
+		journal = s.Warn.Render("journal ! none")
+	}
+	parts = append(parts, journal)
+	if m.opts.AllowActions {
+		parts = append(parts, s.Warn.Render("actions allowed"))
+	} else {
+		parts = append(parts, "read-only")
+	}
+	if m.state.Finished() {
+		st := s.Pass
+		switch m.state.Outcome {
+		case runbook.OutcomeWarned:
+			st = s.Warn
+		case runbook.OutcomeFailed:
+			st = s.Fail
+		}
+		parts = append(parts, st.Render("run "+m.state.Outcome.String()))
+	}
+	return strings.Join(parts, s.Muted.Render(" │ "))
+}
+
+// elapsed is the window's time so far: from entering the first phase to
+// now, or to the end of the run.
+func (m *Model) elapsed() time.Duration {
+	if !m.hasState || !m.state.Started || len(m.state.Phases) == 0 {
+		return 0
+	}
+	start := m.state.Phases[0].EnteredAt
+	end := m.now()
+	if m.state.Finished() {
+		end = m.state.Now
+	}
+	if start.IsZero() || end.Before(start) {
+		return 0
+	}
+	return end.Sub(start)
+}
+
+func (m *Model) rail() string {
+	if !m.hasState {
+		return ""
+	}
+	s := m.styles
+	var parts []string
+	for i, ps := range m.state.Phases {
+		label := phaseGlyph(ps.Status) + " " + ps.ID
+		if i == m.state.Current && !m.state.Finished() {
+			v := m.state.Gate(i)
+			label += " " + s.status(v.Status).Render("[gate "+statusGlyph(v.Status)+" "+v.Status.String()+"]")
+			if ps.Override != nil {
+				label += " " + s.Warn.Render("⚑ gate overridden")
+			}
+		}
+		st := s.phase(ps.Status)
+		if i == m.phase {
+			label = "▸" + label
+			st = st.Underline(true)
+		}
+		parts = append(parts, st.Render(label))
+	}
+	return strings.Join(parts, s.Muted.Render(" → "))
+}
+
+func (m *Model) stepsTitle() string {
+	if !m.hasState {
+		return "steps"
+	}
+	ph := m.state.Runbook.Phases[m.phase]
+	t := ph.ID
+	if ph.Title != "" {
+		t += " · " + ph.Title
+	}
+	return fmt.Sprintf("%s (%d/%d)", t, m.phase+1, len(m.state.Phases))
+}
+
+// stepLines draws the shown phase's steps: glyph, title, live summary and
+// the age of the last observation; the gate's verdict first.
+func (m *Model) stepLines(w, h int) []string {
+	if !m.hasState {
+		return []string{"waiting for the runbook engine…"}
+	}
+	s := m.styles
+	ph, ps := &m.state.Runbook.Phases[m.phase], &m.state.Phases[m.phase]
+	var gate string
+	switch {
+	case m.phase == m.state.Current && !m.state.Finished():
+		v := m.state.Gate(m.phase)
+		gate = s.status(v.Status).Render("gate "+statusGlyph(v.Status)+" "+v.Status.String()) + " " + v.Message
+	case ps.Status == runbook.PhaseWaiting:
+		gate = s.Pending.Render("not reached yet")
+	default:
+		gate = s.phase(ps.Status).Render(phaseGlyph(ps.Status)+" "+ps.Status.String()) + " " + ps.Verdict.Message
+	}
+	lines := wrap(gate, w)
+	if len(lines) > 2 {
+		lines = lines[:2]
+	}
+	nameW := 0
+	for i := range ph.Steps {
+		nameW = max(nameW, ansi.StringWidth(stepTitle(&ph.Steps[i])))
+	}
+	nameW = min(nameW, max(w/2-3, 8))
+	const ageW = 4
+	rows := h - len(lines)
+	first := 0
+	if m.sel >= rows && rows > 0 {
+		first = m.sel - rows + 1
+	}
+	for i := first; i < len(ph.Steps) && i-first < rows; i++ {
+		st, ss := &ph.Steps[i], &ps.Steps[i]
+		marker := " "
+		if i == m.sel {
+			marker = "▸"
+		}
+		name := fit(stepTitle(st), nameW)
+		sum := m.stepSummary(st, ss)
+		age := m.age(ss)
+		sumW := max(w-3-nameW-1-ageW-1, 0)
+		line := marker + s.step(ss.Status).Render(stepGlyph(ss.Status)) + " " + name + " " +
+			fit(sum, sumW) + " " + s.Muted.Render(fmt.Sprintf("%*s", ageW, age))
+		if i == m.sel {
+			line = marker + s.step(ss.Status).Render(stepGlyph(ss.Status)) + " " + s.Bold.Render(name) + " " +
+				fit(sum, sumW) + " " + s.Muted.Render(fmt.Sprintf("%*s", ageW, age))
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// stepSummary is a step's one live line.
+func (m *Model) stepSummary(st *runbook.Step, ss *runbook.StepState) string {
+	switch {
+	case ss.Override != nil:
+		return "overridden: " + ss.Override.Text
+	case ss.Skip != nil:
+		return "skipped" + prefixed(": ", ss.Skip.Text)
+	case ss.Confirm != nil:
+		return "confirmed by " + ss.Confirm.Operator + prefixed(": ", ss.Confirm.Text)
+	case ss.HasResult:
+		return ss.Last.Summary
+	case st.Manual != nil:
+		if unmet := m.state.UnmetNeeds(st.ID); unmet != "" {
+			return "needs " + unmet
+		}
+		return "confirm: " + st.Manual.Prompt
+	case ss.Status == runbook.StepRunning:
+		return "running…"
+	}
+	if unmet := m.state.UnmetNeeds(st.ID); unmet != "" {
+		return "needs " + unmet
+	}
+	if ls := m.loads[st.ID]; ls != nil {
+		return ls.summary()
+	}
+	return ss.Status.String()
+}
+
+// age is how long ago the step was last observed or decided.
+func (m *Model) age(ss *runbook.StepState) string {
+	t := ss.UpdatedAt
+	if ss.HasResult {
+		t = ss.Last.ObservedAt
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return shortDuration(m.now().Sub(t))
+}
+
+// detail draws the selected step: status, result, items, history.
+func (m *Model) detail(w int) (string, []string) {
+	st, ss, ok := m.selected()
+	if !ok {
+		return "detail", nil
+	}
+	s := m.styles
+	title := "step " + st.ID
+	if st.Probe != nil {
+		title += " · " + st.Probe.Kind
+	} else if kind := st.StepKind(); kind != "" {
+		title += " · " + kind
+	}
+	var out []string
+	add := func(text string) { out = append(out, wrap(text, w)...) }
+	status := s.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
+	if ss.Attempt > 1 {
+		status += fmt.Sprintf(" · attempt %d of %d", ss.Attempt, st.Retries+1)
+	}
+	out = append(out, status)
+	if st.Title != "" {
+		add(st.Title)
+	}
+	if st.Probe != nil {
+		if d, ok := st.Probe.Spec.(probes.Describer); ok {
+			add(s.Muted.Render(d.Describe()))
+		}
+	}
+	if st.Manual != nil {
+		add("prompt: " + st.Manual.Prompt)
+		if st.Manual.Note == "required" {
+			add(s.Muted.Render("a note is required"))
+		}
+	}
+	if unmet := m.state.UnmetNeeds(st.ID); unmet != "" && ss.Status == runbook.StepPending {
+		add("needs " + unmet + " to pass first")
+	}
+	for _, d := range []struct {
+		what string
+		d    *runbook.Decision
+	}{{"confirmed", ss.Confirm}, {"skipped", ss.Skip}, {"overridden", ss.Override}} {
+		if d.d != nil {
+			add(s.Warn.Render(fmt.Sprintf("%s by %s at %s", d.what, d.d.Operator, d.d.At.Format("15:04:05"))) + prefixed(": ", d.d.Text))
+		}
+	}
+	if st.Every > 0 {
+		line := fmt.Sprintf("every %s", time.Duration(st.Every))
+		if !ss.NextDue.IsZero() && ss.Status == runbook.StepRunning {
+			line += " · next in " + shortDuration(ss.NextDue.Sub(m.now()))
+		}
+		line += fmt.Sprintf(" · %d failed in a row (breach at %d)", ss.Consecutive, max(st.FailAfter, 1))
+		if ss.Breached {
+			line += " · " + s.Fail.Render("BREACHED")
+		}
+		add(line)
+	}
+	if ss.HasResult {
+		r := ss.Last
+		add(s.status(r.Status).Render(statusGlyph(r.Status)+" "+r.Status.String()) + " " + r.Summary)
+		if r.Message != "" {
+			add(r.Message)
+		}
+		add(s.Muted.Render(fmt.Sprintf("observed %s ago in %s", shortDuration(m.now().Sub(r.ObservedAt)), r.Duration.Round(time.Millisecond))))
+	}
+	if len(ss.History) > 0 {
+		out = append(out, "history "+m.historyStrip(ss.History))
+	}
+	if ls := m.loads[st.ID]; ls != nil && m.lay.Load.Empty() {
+		out = append(out, "")
+		out = append(out, ls.lines(m, w)...)
+	}
+	if ss.HasResult && len(ss.Last.Items) > 0 {
+		out = append(out, "")
+		nameW := 0
+		for _, it := range ss.Last.Items {
+			nameW = max(nameW, ansi.StringWidth(it.Name))
+		}
+		nameW = min(nameW, w/2)
+		for _, it := range ss.Last.Items {
+			line := s.status(it.Status).Render(statusGlyph(it.Status)) + " " + fit(it.Name, nameW) + " " + it.Summary
+			if !it.Since.IsZero() {
+				line += s.Muted.Render(" · " + shortDuration(m.now().Sub(it.Since)))
+			}
+			out = append(out, fit(line, w))
+			if it.Status != probes.StatusPass {
+				for _, extra := range []string{it.Reason, it.Message} {
+					if extra != "" {
+						for _, l := range wrap(extra, w-4) {
+							out = append(out, "    "+s.Muted.Render(l))
+						}
+					}
+				}
+			}
+		}
+	}
+	return title, out
+}
+
+func stepFlags(st *runbook.Step) string {
+	var f []string
+	if st.Optional {
+		f = append(f, "optional")
+	}
+	if len(st.Needs) > 0 {
+		f = append(f, "needs "+strings.Join(st.Needs, ", "))
+	}
+	if len(f) == 0 {
+		return ""
+	}
+	return " · " + strings.Join(f, " · ")
+}
+
+// historyStrip draws the last statuses oldest first, one glyph each.
+func (m *Model) historyStrip(h []probes.Status) string {
+	var b strings.Builder
+	for _, st := range h {
+		b.WriteString(m.styles.status(st).Render(statusGlyph(st)))
+	}
+	return b.String()
+}
+
+func (m *Model) journalTitle() string {
+	t := fmt.Sprintf("journal · %d events", m.events)
+	if m.opts.Journal != "" {
+		t += " · " + m.opts.Journal
+	}
+	if m.report != "" {
+		t += " · report " + m.report
+	}
+	return t
+}
+
+func (m *Model) journalLines(h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	lines := m.journal
+	if len(lines) > h {
+		lines = lines[len(lines)-h:]
+	}
+	return lines
+}
+
+func (m *Model) helpBar() string {
+	if m.notice != "" {
+		st := m.styles.Pass
+		g := "✓ "
+		if m.noticeBad {
+			st, g = m.styles.Fail, "✗ "
+		}
+		return st.Render(g + m.notice)
+	}
+	if m.dlg != nil {
+		return m.help.ShortHelpView(dialogKeys{m.keys}.ShortHelp())
+	}
+	return m.help.ShortHelpView(m.keys.ShortHelp())
+}
+
+// journalLine renders one applied event for the journal tail; quiet ticks
+// are not shown.
+func journalLine(msg StateMsg) (string, bool) {
+	var what string
+	switch ev := msg.At.Event.(type) {
+	case runbook.Started:
+		what = "run started by " + ev.Operator
+	case runbook.Tick:
+		if len(msg.Effects) == 0 {
+			return "", false
+		}
+		what = "tick"
+	case runbook.RunStep:
+		what = "run " + ev.Step
+	case runbook.RunPhase:
+		what = "run phase"
+	case runbook.ProbeResult:
+		what = fmt.Sprintf("%s %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
+	case runbook.Confirmed:
+		what = ev.Step + " confirmed by " + ev.Operator + prefixed(": ", ev.Note)
+	case runbook.Skipped:
+		what = ev.Step + " skipped by " + ev.Operator + prefixed(": ", ev.Reason)
+	case runbook.Overridden:
+		target := ev.Step
+		if ev.Phase != "" {
+			target = "gate " + ev.Phase
+		}
+		what = fmt.Sprintf("⚑ %s overridden by %s: %s", target, ev.Operator, ev.Reason)
+	case runbook.Advance:
+		what = "advance by " + ev.Operator
+	case runbook.Aborted:
+		what = "aborted by " + ev.Operator + prefixed(": ", ev.Reason)
+	case runbook.Resumed:
+		what = fmt.Sprintf("resumed by %s after %d journaled events", ev.Operator, ev.Events)
+	case nil:
+		return "", false
+	default:
+		what = ev.EventType()
+	}
+	for _, eff := range msg.Effects {
+		switch eff := eff.(type) {
+		case runbook.Refused:
+			what += " → refused: " + eff.Reason
+		case runbook.PhaseLeft:
+			what += fmt.Sprintf(" → left %s (%s)", eff.Phase, eff.Verdict.Status)
+		case runbook.PhaseEntered:
+			what += " → entered " + eff.Phase
+		case runbook.Finished:
+			what += " → finished: " + eff.Outcome.String()
+		}
+	}
+	return msg.At.Time.Format("15:04:05") + " " + what, true
+}
+
+func stepTitle(st *runbook.Step) string { return st.ID }
+
+func prefixed(sep, s string) string {
+	if s == "" {
+		return ""
+	}
+	return sep + s
+}
+
+// wrap breaks text into lines of at most w cells.
+func wrap(s string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(s, w, " "), "\n")
+}
+
+// shortDuration prints an age: 5s, 3m, 2h, 4d.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+// clockDuration prints the elapsed window as hh:mm:ss.
+func clockDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%02d:%02d:%02d", int(d/time.Hour), int(d/time.Minute)%60, int(d/time.Second)%60)
+}

@@ -1,0 +1,70 @@
+package tui
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+func tea_WindowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// screen is the model's view with colour stripped, as a golden file holds it.
+func screen(m *Model) string {
+	return ansi.Strip(m.View().Content)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./tui -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file (go test ./tui -update refreshes it)\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// checkSize asserts the screen is exactly w×h cells.
+func checkSize(t *testing.T, got string, w, h int) {
+	t.Helper()
+	lines := strings.Split(got, "\n")
+	if len(lines) != h {
+		t.Errorf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n != w {
+			t.Errorf("line %d is %d cells wide, want %d: %q", i, n, w, l)
+		}
+	}
+}
+
+func TestGoldenViews(t *testing.T) {
+	sizes := [][2]int{{80, 24}, {120, 40}, {160, 48}, {200, 60}}
+	for _, sz := range sizes {
+		w, h := sz[0], sz[1]
+		t.Run(fmt.Sprintf("preflight-%dx%d", w, h), func(t *testing.T) {
+			m := newTestModel(preflightFailing(t), w, h, Options{})
+			got := screen(m)
+			checkSize(t, got, w, h)
+			golden(t, fmt.Sprintf("preflight-%dx%d", w, h), got)
+			if strings.Contains(got, testSecret) {
+				t.Error("the secret token is on screen")
+			}
+		})
+	}
+}
