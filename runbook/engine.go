@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -119,8 +120,10 @@ type StepState struct {
 	Consecutive int
 	// Breached is set when a repeating probe failed FailAfter times in a
 	// row during its window.
-	Breached   bool
-	NextDue    time.Time // repeating probes: when the next run is due
+	Breached bool
+	NextDue  time.Time // repeating probes: when the next run is due
+	// Load is the summary of a load step's last finished run.
+	Load       *report.Document
 	Confirm    *Decision
 	Skip       *Decision
 	Override   *Decision
@@ -260,6 +263,8 @@ func (e *engine) apply(ev Event) {
 		e.startRunnable(true)
 	case ProbeResult:
 		e.probeResult(ev)
+	case LoadResult:
+		e.loadResult(ev)
 	case Confirmed:
 		e.confirm(ev)
 	case Skipped:
@@ -299,7 +304,7 @@ func (e *engine) startRunnable(again bool) {
 	ph, ps := e.phase()
 	for i := range ph.Steps {
 		st, ss := &ph.Steps[i], &ps.Steps[i]
-		if st.Probe == nil || ss.Status == StepRunning || ss.Status == StepSkipped || ss.Status == StepOverridden {
+		if !st.runnable() || ss.Status == StepRunning || ss.Status == StepSkipped || ss.Status == StepOverridden {
 			continue
 		}
 		if ss.Status != StepPending && !again {
@@ -332,6 +337,10 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 		ss.StartedAt = e.s.Now
 		ss.Consecutive, ss.Breached = 0, false
 	}
+	if st.Load != nil {
+		e.emit(StartLoad{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
+		return
+	}
 	e.emit(StartProbe{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
 }
 
@@ -362,7 +371,7 @@ func (e *engine) runStep(ev RunStep) {
 		return
 	}
 	st, ss := &e.s.Runbook.Phases[pi].Steps[si], &e.s.Phases[pi].Steps[si]
-	if st.Probe == nil {
+	if !st.runnable() {
 		e.refuse(ev, "step %q is a manual step: confirm it", ev.Step)
 		return
 	}
@@ -410,6 +419,17 @@ func (e *engine) probeResult(ev ProbeResult) {
 	if ss.Status.done() {
 		e.startRunnable(false) // its dependents may run now
 	}
+}
+
+// loadResult judges a finished load test like a probe result and keeps
+// its summary for the report.
+func (e *engine) loadResult(ev LoadResult) {
+	pi, si, ok := e.s.Find(ev.Step)
+	if !ok || pi != e.s.Current || ev.RunID == 0 || ev.RunID != e.s.Phases[pi].Steps[si].RunID {
+		return // stale
+	}
+	e.s.Phases[pi].Steps[si].Load = ev.Report
+	e.probeResult(ProbeResult{Step: ev.Step, RunID: ev.RunID, Result: ev.Result})
 }
 
 // failAfter is how many failed results in a row make a repeating probe a

@@ -3,6 +3,7 @@ package runbook
 import (
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -38,6 +39,15 @@ type ProbeResult struct {
 	Step   string        `json:"step"`
 	RunID  uint64        `json:"runId"`
 	Result probes.Result `json:"result"`
+}
+
+// LoadResult is a load test's final verdict for one run of a step, with
+// its summary (percentiles, rates, thresholds) for the report.
+type LoadResult struct {
+	Step   string           `json:"step"`
+	RunID  uint64           `json:"runId"`
+	Result probes.Result    `json:"result"`
+	Report *report.Document `json:"report,omitempty"`
 }
 
 // Confirmed is the operator confirming a manual step.
@@ -87,6 +97,7 @@ func (Tick) EventType() string        { return "tick" }
 func (RunStep) EventType() string     { return "step.run" }
 func (RunPhase) EventType() string    { return "phase.run" }
 func (ProbeResult) EventType() string { return "probe.result" }
+func (LoadResult) EventType() string  { return "load.result" }
 func (Confirmed) EventType() string   { return "step.confirmed" }
 func (Skipped) EventType() string     { return "step.skipped" }
 func (Overridden) EventType() string  { return "override" }
@@ -105,6 +116,15 @@ type StartProbe struct {
 	Step    string
 	RunID   uint64
 	Attempt int // 1 for the first try
+}
+
+// StartLoad runs the load test of a step; its verdict comes back as a
+// LoadResult carrying RunID.
+type StartLoad struct {
+	Phase   string
+	Step    string
+	RunID   uint64
+	Attempt int
 }
 
 // Refused tells the operator why an event changed nothing ("gate red:
@@ -127,6 +147,7 @@ type PhaseLeft struct {
 type Finished struct{ Outcome Outcome }
 
 func (StartProbe) isEffect()   {}
+func (StartLoad) isEffect()    {}
 func (Refused) isEffect()      {}
 func (PhaseEntered) isEffect() {}
 func (PhaseLeft) isEffect()    {}

@@ -119,6 +119,8 @@ func (j *Journal) Append(at At, operator, phase string) error {
 		step = ev.Step
 	case ProbeResult:
 		step = ev.Step
+	case LoadResult:
+		step = ev.Step
 	case Confirmed:
 		step = ev.Step
 	case Skipped:
@@ -291,6 +293,8 @@ func decodeEvent(typ string, payload json.RawMessage) (Event, error) {
 		return RunPhase{}, nil
 	case ProbeResult{}.EventType():
 		ev = &ProbeResult{}
+	case LoadResult{}.EventType():
+		ev = &LoadResult{}
 	case Confirmed{}.EventType():
 		ev = &Confirmed{}
 	case Skipped{}.EventType():
@@ -316,6 +320,8 @@ func decodeEvent(typ string, payload json.RawMessage) (Event, error) {
 	case *RunStep:
 		return *e, nil
 	case *ProbeResult:
+		return *e, nil
+	case *LoadResult:
 		return *e, nil
 	case *Confirmed:
 		return *e, nil

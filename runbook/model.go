@@ -71,14 +71,14 @@ type Gate struct {
 	Outcomes []probes.OutcomeSpec `yaml:"outcomes"`
 }
 
-// Step is one thing to do: exactly one of Probe, Manual (and, with their
-// features, Load and Action) is set.
+// Step is one thing to do: exactly one of Probe, Manual and Load is set.
 type Step struct {
 	ID    string `yaml:"id"`
 	Title string `yaml:"title"`
 
 	Probe  *ProbeStep  `yaml:"probe"`
 	Manual *ManualStep `yaml:"manual"`
+	Load   *LoadStep   `yaml:"load"`
 
 	// Cluster names an entry of Runbook.Clusters for Kubernetes probes.
 	Cluster string `yaml:"cluster"`
@@ -105,9 +105,15 @@ func (s *Step) StepKind() string {
 		return "probe"
 	case s.Manual != nil:
 		return "manual"
+	case s.Load != nil:
+		return "load"
 	}
 	return ""
 }
+
+// runnable reports whether the engine runs the step (a probe or a load
+// test) rather than waiting for the operator.
+func (s *Step) runnable() bool { return s.Probe != nil || s.Load != nil }
 
 // ProbeStep is a probe of a registered kind with its decoded spec.
 type ProbeStep struct {

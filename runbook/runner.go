@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -31,9 +34,21 @@ type Runner struct {
 	// Observe, when set, is told of every state change (the TUI, the
 	// headless log). It must not block.
 	Observe func(State, At, []Effect)
+	// OnLoad, when set, receives every snapshot of a running load step
+	// (at most 10 a second). It must not block.
+	OnLoad func(step string, snap loader.Snapshot)
 
 	mu     sync.Mutex
-	probes map[string]probeRun // built probes by step id
+	probes map[string]probeRun        // built probes by step id
+	loads  map[string]*loader.Control // running load tests by step id
+}
+
+// LoadControl returns the control of the step's running load test (pause,
+// resume, rate, VUs, stop), or nil when none runs.
+func (r *Runner) LoadControl(step string) *loader.Control {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.loads[step]
 }
 
 type probeRun struct {
@@ -54,7 +69,7 @@ func (r *Runner) now() time.Time {
 // ops (nil for none). It returns the final state; an error only when the
 // journal cannot be written — a run that cannot record must stop.
 func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan Event) (State, error) {
-	results := make(chan ProbeResult, 64)
+	results := make(chan Event, 64)
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -131,9 +146,13 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	return s, nil
 }
 
-// execute starts the probes the effects ask for.
-func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results chan<- ProbeResult) {
+// execute starts the probes and load tests the effects ask for.
+func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results chan<- Event) {
 	for _, eff := range effects {
+		if sl, ok := eff.(StartLoad); ok {
+			r.startLoad(ctx, wg, s, sl, results)
+			continue
+		}
 		sp, ok := eff.(StartProbe)
 		if !ok {
 			continue
@@ -155,6 +174,67 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			}
 		}()
 	}
+}
+
+// startLoad runs a step's load test in its own goroutine, streaming its
+// snapshots to OnLoad and its verdict back as a LoadResult. A load test
+// still running for the same step (a re-run) is stopped first.
+func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl StartLoad, results chan<- Event) {
+	pi, si, _ := s.Find(sl.Step)
+	step := &s.Runbook.Phases[pi].Steps[si]
+	send := func(ev Event) {
+		select {
+		case results <- ev:
+		case <-ctx.Done():
+		}
+	}
+	fail := func(msg string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			send(LoadResult{Step: sl.Step, RunID: sl.RunID, Result: probes.Result{
+				Status: probes.StatusError, Summary: "cannot start the load test", Message: msg, ObservedAt: r.now()}})
+		}()
+	}
+	cfg, err := step.Load.Config(filepath.Dir(s.Runbook.File))
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	r.mu.Lock()
+	if prev := r.loads[sl.Step]; prev != nil {
+		prev.Stop()
+	}
+	r.mu.Unlock()
+	snaps, ctl, err := loader.Run(ctx, cfg)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	r.mu.Lock()
+	if r.loads == nil {
+		r.loads = map[string]*loader.Control{}
+	}
+	r.loads[sl.Step] = ctl
+	r.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var last loader.Snapshot
+		for snap := range snaps {
+			last = snap
+			if r.OnLoad != nil {
+				r.OnLoad(sl.Step, snap)
+			}
+		}
+		r.mu.Lock()
+		if r.loads[sl.Step] == ctl {
+			delete(r.loads, sl.Step)
+		}
+		r.mu.Unlock()
+		doc := report.NewDocument(last)
+		send(LoadResult{Step: sl.Step, RunID: sl.RunID, Result: JudgeLoad(last), Report: &doc})
+	}()
 }
 
 // build makes a step's probe once and keeps it: probes hold state between

@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -119,9 +120,12 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 	if st.Manual != nil {
 		kinds = append(kinds, "manual")
 	}
+	if st.Load != nil {
+		kinds = append(kinds, "load")
+	}
 	switch len(kinds) {
 	case 0:
-		d.errorAtPath(sp, "add probe: or manual:", "step %q does nothing: it needs a probe or a manual item", st.ID)
+		d.errorAtPath(sp, "add probe:, load: or manual:", "step %q does nothing: it needs a probe, a load test or a manual item", st.ID)
 	case 1:
 	default:
 		d.errorAtPath(sp, "", "step %q is both %s; a step does one thing", st.ID, strings.Join(kinds, " and "))
@@ -135,6 +139,15 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 		}
 		if st.Every > 0 {
 			d.errorAtPath(sp+".every", "", "only probes repeat; a manual step is confirmed once")
+		}
+	}
+	if st.Load != nil {
+		if st.Every > 0 {
+			d.errorAtPath(sp+".every", "", "a load test runs once; repeat a probe instead")
+		}
+		_, errs := st.Load.config(filepath.Dir(rb.File))
+		for _, e := range errs {
+			d.errorAtPath(joinPath(sp+".load", e.path), e.hint, "%s", e.msg)
 		}
 	}
 	if st.Cluster != "" {

@@ -1,0 +1,225 @@
+package runbook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/probes"
+)
+
+func loadRunbook(load string) string {
+	return `apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: load-test}
+phases:
+- id: validate
+  steps:
+  - id: load
+    load:
+` + load
+}
+
+func TestParseLoadStep(t *testing.T) {
+	rb := mustParse(t, loadRunbook(`      executor: constant-arrival-rate
+      rate: 50
+      duration: 2s
+      preAllocatedVUs: 4
+      baseURL: http://127.0.0.1:1
+      requests:
+      - {url: /health}
+      - {url: /api/exercises, weight: 3, headers: {Accept: application/json}, checks: {status: [200], json: {ok: true}}}
+      thresholds:
+        http_req_duration: ["p(95)<200", {threshold: "p(99)<500", abortOnFail: true, delayAbortEval: 1s}]
+        http_req_failed: ["rate<0.01"]
+`))
+	st := rb.Phases[0].Steps[0]
+	if st.StepKind() != "load" {
+		t.Fatalf("kind = %q", st.StepKind())
+	}
+	cfg, err := st.Load.Config("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Executor
+	if e.Kind != loader.ConstantArrivalRate || e.Rate != 50 || e.Duration != 2*time.Second || e.PreAllocatedVUs != 4 {
+		t.Errorf("executor = %+v", e)
+	}
+	if len(cfg.Requests) != 2 || cfg.Requests[1].Weight != 3 || cfg.Requests[1].Header.Get("Accept") != "application/json" ||
+		len(cfg.Requests[1].Checks.JSON) != 1 || cfg.Requests[1].Checks.JSON[0].Path != "ok" {
+		t.Errorf("requests = %+v", cfg.Requests)
+	}
+	var got []string
+	for _, th := range cfg.Thresholds {
+		got = append(got, th.String())
+	}
+	want := []string{"http_req_duration: p(95)<200", "http_req_duration: p(99)<500, abortOnFail, delayAbortEval=1s", "http_req_failed: rate<0.01"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("thresholds = %q, want %q", got, want)
+	}
+}
+
+func TestParseLoadStepErrors(t *testing.T) {
+	tests := []struct {
+		name, load, want string
+	}{
+		{"no thresholds", "      requests: [{url: http://127.0.0.1:1/}]\n",
+			"phases[0].steps[0].load.thresholds: a load step needs thresholds"},
+		{"bad expression", "      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_duration: [\"p(95<200\"]}\n",
+			"r.yaml:10:40: phases[0].steps[0].load.thresholds.http_req_duration[0]: column 5 of the expression"},
+		{"unknown metric", "      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_time: [\"p(95)<200\"]}\n",
+			`load.thresholds.http_req_time: unknown metric "http_req_time"`},
+		{"unknown executor", "      executor: constant-rate\n      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_failed: [\"rate<0.1\"]}\n",
+			`r.yaml:9:7: phases[0].steps[0].load.executor: unknown executor "constant-rate"`},
+		{"stages on constant", "      vus: 2\n      duration: 1s\n      stages: [{duration: 1s, target: 2}]\n      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_failed: [\"rate<0.1\"]}\n",
+			"phases[0].steps[0].load.stages: apply to the ramping executors only"},
+		{"no requests", "      duration: 1s\n      thresholds: {http_req_failed: [\"rate<0.1\"]}\n",
+			"phases[0].steps[0].load.requests: at least one request is needed"},
+		{"unknown field", "      vu: 3\n      duration: 1s\n      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_failed: [\"rate<0.1\"]}\n",
+			`r.yaml:9:7: phases[0].steps[0].load.vu: unknown field "vu"`},
+		{"load repeats", "      requests: [{url: http://127.0.0.1:1/}]\n      thresholds: {http_req_failed: [\"rate<0.1\"]}\n    every: 5s\n",
+			"a load test runs once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(loadRunbook(tt.load)), Options{LookupEnv: env(nil)})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEngineLoadStep(t *testing.T) {
+	rb := mustParse(t, loadRunbook(`      iterations: 5
+      duration: 10s
+      requests: [{url: http://127.0.0.1:1/}]
+      thresholds: {http_req_failed: ["rate<0.1"]}
+`))
+	now := time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC)
+	s, effs := Apply(NewState(rb), At{Time: now, Event: Started{Operator: "lead"}})
+	var start StartLoad
+	for _, e := range effs {
+		if sl, ok := e.(StartLoad); ok {
+			start = sl
+		}
+		if _, ok := e.(StartProbe); ok {
+			t.Errorf("a load step started a probe")
+		}
+	}
+	if start.Step != "load" || start.RunID == 0 {
+		t.Fatalf("effects = %#v, want a StartLoad", effs)
+	}
+	// A stale result is dropped; the current one decides.
+	s, _ = Apply(s, At{Time: now, Event: LoadResult{Step: "load", RunID: start.RunID + 7, Result: probes.Result{Status: probes.StatusPass}}})
+	if got := s.Phases[0].Steps[0].Status; got != StepRunning {
+		t.Fatalf("after a stale result: %s, want running", got)
+	}
+	s, _ = Apply(s, At{Time: now, Event: LoadResult{Step: "load", RunID: start.RunID, Result: probes.Result{Status: probes.StatusFail, Message: "1 of 1 threshold(s) failed"}}})
+	if got := s.Phases[0].Steps[0].Status; got != StepFailed {
+		t.Fatalf("after a failing result: %s, want failed", got)
+	}
+	if v := s.Gate(0); v.Status != probes.StatusFail {
+		t.Errorf("gate = %+v, want fail", v)
+	}
+}
+
+// A load step runs the real loader against a loopback server; its verdict
+// follows the thresholds, snapshots stream to OnLoad, and the journal keeps
+// the summary for the report.
+func TestRunnerLoadStep(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if r.URL.Path == "/slow" {
+			time.Sleep(20 * time.Millisecond) // the latency the threshold judges, not a wait
+		}
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name       string
+		path, expr string
+		want       StepStatus
+	}{
+		{"thresholds pass", "/health", "p(95)<5000", StepPassed},
+		{"threshold fails", "/slow", "p(95)<1", StepFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := mustParse(t, loadRunbook(fmt.Sprintf(`      vus: 2
+      iterations: 20
+      duration: 30s
+      gracefulStop: 1s
+      baseURL: %s
+      requests: [{url: %s, checks: {status: [200]}}]
+      thresholds:
+        http_req_duration: [%q]
+        http_req_failed: ["rate<0.1"]
+`, srv.URL, tt.path, tt.expr)))
+			path := filepath.Join(t.TempDir(), "j.jsonl")
+			j, err := CreateJournal(path, Header{Runbook: rb.Metadata.Name, Digest: rb.Digest}, time.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			snaps := 0
+			r := &Runner{Journal: j, Operator: "ci", TickEvery: 10 * time.Millisecond,
+				Autopilot: &Autopilot{Operator: "ci"},
+				OnLoad: func(step string, s loader.Snapshot) {
+					mu.Lock()
+					defer mu.Unlock()
+					if step == "load" {
+						snaps++
+					}
+				}}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			final, err := r.Run(ctx, NewState(rb), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			ss := final.Phases[0].Steps[0]
+			if ss.Status != tt.want {
+				t.Fatalf("load step %s (%s: %s), want %s", ss.Status, ss.Last.Summary, ss.Last.Message, tt.want)
+			}
+			if ss.Load == nil || ss.Load.Requests != 20 || ss.Last.Values["requests"] != 20 {
+				t.Errorf("summary = %+v, values %v; want 20 requests", ss.Load, ss.Last.Values)
+			}
+			mu.Lock()
+			if snaps == 0 {
+				t.Error("OnLoad saw no snapshot")
+			}
+			mu.Unlock()
+			if r.LoadControl("load") != nil {
+				t.Error("a finished load test still has a control")
+			}
+			// The verdict and its summary survive in the journal.
+			rr, err := ReadJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events, err := rr.Events()
+			if err != nil {
+				t.Fatal(err)
+			}
+			replayed := NewState(rb)
+			for _, at := range events {
+				replayed, _ = Apply(replayed, at)
+			}
+			rs := replayed.Phases[0].Steps[0]
+			if rs.Status != tt.want || rs.Load == nil || rs.Load.Latency.P95 != ss.Load.Latency.P95 {
+				t.Errorf("replayed step %s with %+v, live %s", rs.Status, rs.Load, ss.Status)
+			}
+		})
+	}
+}
