@@ -15,8 +15,10 @@ import (
 
 // demoOptions are the flags of `cockpit demo`.
 type demoOptions struct {
-	host string
-	seed uint64
+	host    string
+	seed    uint64
+	noTUI   bool
+	journal string
 }
 
 func newDemoCmd(s streams, _ *globalOptions) *cobra.Command {
@@ -30,11 +32,18 @@ authoritative DNS server for gravl.app, and a simulated cluster seeded with the
 seed go-live report's state (cert-manager with internal-ca-issuer not Ready,
 sealed-secrets, the gravl-staging NetworkPolicies).
 
-The sandbox serves until interrupted (Ctrl-C). Its endpoints are printed with
-commands to try against them; the simulated cluster is in-process and labelled
-as such, never a real cluster.`,
+On a terminal, the cockpit opens on the embedded demo runbook (the gravl
+go-live: preflight, deploy, validate, monitor) against the sandbox, journaling
+to a temporary directory (or --journal). Keys 1/2/3 inject latency, 5xx
+errors and a stall into the sandbox backend; 0 heals it; ? shows every key.
+
+With --no-tui, or when stdout is not a terminal, the sandbox serves until
+interrupted (Ctrl-C) and its endpoints are printed with commands to try
+against them. The simulated cluster is in-process and labelled as such,
+never a real cluster.`,
 		Example: `  cockpit demo
-  cockpit demo --host 127.0.0.2 --seed 7`,
+  cockpit demo --journal /tmp/gravl.journal.jsonl
+  cockpit demo --no-tui --host 127.0.0.2 --seed 7`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), s, opts)
@@ -42,6 +51,8 @@ as such, never a real cluster.`,
 	}
 	cmd.Flags().StringVar(&opts.host, "host", sandbox.DefaultHost, "loopback IP to listen on (127.0.0.0/8 or ::1)")
 	cmd.Flags().Uint64Var(&opts.seed, "seed", 1, "seed of the sandbox's random latency, errors and names")
+	cmd.Flags().BoolVar(&opts.noTUI, "no-tui", false, "only serve the sandbox and print its endpoints")
+	cmd.Flags().StringVar(&opts.journal, "journal", "", "journal file for the demo run (default: in a new temporary directory)")
 	return cmd
 }
 
@@ -54,6 +65,10 @@ func runDemo(ctx context.Context, s streams, opts *demoOptions) error {
 	sb, err := sandbox.Start(ctx, sandbox.Options{Host: opts.host, Seed: opts.seed})
 	if err != nil {
 		return fmt.Errorf("start the demo sandbox: %w", err)
+	}
+	if !opts.noTUI && isTerminal(s.out) {
+		err := runDemoTUI(ctx, s, sb, opts)
+		return errorsJoinClose(err, sb)
 	}
 	if err := writeDemoBanner(s.out, sb); err != nil {
 		return errorsJoinClose(err, sb)
@@ -69,9 +84,26 @@ func runDemo(ctx context.Context, s streams, opts *demoOptions) error {
 // errorsJoinClose closes the sandbox after err, keeping err first.
 func errorsJoinClose(err error, sb *sandbox.Sandbox) error {
 	if cerr := sb.Close(); cerr != nil {
+		if err == nil {
+			return fmt.Errorf("stop the demo sandbox: %w", cerr)
+		}
 		return fmt.Errorf("%w (and closing the sandbox: %v)", err, cerr)
 	}
 	return err
+}
+
+// runDemoTUI opens the cockpit on the embedded demo runbook against sb.
+func runDemoTUI(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *demoOptions) error {
+	rig, err := newDemoRig(sb, opts.journal)
+	if err != nil {
+		return err
+	}
+	defer rig.close()
+	final, err := rig.session().runTUI(ctx, s)
+	if err != nil {
+		return err
+	}
+	return outcomeErr(final)
 }
 
 // writeDemoBanner prints the sandbox's endpoints and a few commands to try.

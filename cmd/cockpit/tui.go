@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/tui"
+)
+
+// session is one run of a runbook with the cockpit open on it.
+type session struct {
+	rb       *runbook.Runbook
+	env      probes.Env
+	journal  string // path of the journal to create
+	cluster  string // what the header calls the Kubernetes target
+	operator string
+	faults   tui.Faults
+	// glue, when set, sees every applied event too (the demo starts its
+	// simulated rollout from it). It must not block.
+	glue func(runbook.State, runbook.At, []runbook.Effect)
+}
+
+// liveRun is a session's runner and model, wired together by start.
+type liveRun struct {
+	model   *tui.Model
+	runner  *runbook.Runner
+	journal *runbook.Journal
+	state   runbook.State
+	ops     chan runbook.Event
+	runDone chan struct{}
+
+	cancel context.CancelFunc
+	feed   *tui.Feed
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	final  runbook.State
+	err    error
+}
+
+// prepare creates the journal and builds the runner and the model.
+func (ss session) prepare() (*liveRun, error) {
+	now := time.Now()
+	host, _ := os.Hostname()
+	j, err := runbook.CreateJournal(ss.journal, runbook.Header{
+		Runbook: ss.rb.Metadata.Name, File: ss.rb.File, Digest: ss.rb.Digest, Cockpit: "tui", Hostname: host,
+	}, now, ss.rb.Secrets())
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	lr := &liveRun{
+		journal: j,
+		state:   runbook.NewState(ss.rb),
+		ops:     make(chan runbook.Event),
+		runDone: make(chan struct{}),
+	}
+	lr.runner = &runbook.Runner{Journal: j, Env: ss.env, Operator: ss.operator}
+	lr.model = tui.New(tui.Options{
+		Ops:      lr.ops,
+		RunDone:  lr.runDone,
+		Operator: ss.operator,
+		Cluster:  ss.cluster,
+		Journal:  ss.journal,
+		Faults:   ss.faults,
+	})
+	glue := ss.glue
+	lr.runner.Observe = func(s runbook.State, at runbook.At, effects []runbook.Effect) {
+		if glue != nil {
+			glue(s, at, effects)
+		}
+		if lr.feed != nil {
+			lr.feed.Observe(s, at, effects)
+		}
+	}
+	return lr, nil
+}
+
+// start runs the runner, delivering its observations with send (the
+// program's Send).
+func (lr *liveRun) start(ctx context.Context, send func(tea.Msg)) {
+	ctx, lr.cancel = context.WithCancel(ctx)
+	lr.feed = tui.NewFeed(send)
+	lr.wg.Add(1)
+	go func() {
+		defer lr.wg.Done()
+		final, err := lr.runner.Run(ctx, lr.state, nil, lr.ops)
+		close(lr.runDone)
+		lr.mu.Lock()
+		lr.final, lr.err = final, err
+		lr.mu.Unlock()
+		if err != nil {
+			err = fmt.Errorf("journal %s: %w", lr.journal.Path(), err)
+		}
+		lr.feed.Send(tui.RunDoneMsg{Err: err, Report: lr.journal.Path()})
+	}()
+}
+
+// stop ends the run (the journal keeps it for a resume) and closes the
+// journal after the runner's last write.
+func (lr *liveRun) stop() (runbook.State, error) {
+	if lr.cancel != nil {
+		lr.cancel()
+	}
+	lr.wg.Wait()
+	if lr.feed != nil {
+		lr.feed.Close()
+	}
+	lr.mu.Lock()
+	final, err := lr.final, lr.err
+	lr.mu.Unlock()
+	if cerr := lr.journal.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close journal: %w", cerr)
+	}
+	return final, err
+}
+
+// runTUI opens the cockpit on the terminal until the operator quits or ctx
+// ends (SIGINT/SIGTERM), then stops the run and closes the journal. Bubble
+// Tea restores the terminal on exit and on a panic in the model.
+func (ss session) runTUI(ctx context.Context, s streams) (runbook.State, error) {
+	lr, err := ss.prepare()
+	if err != nil {
+		return runbook.State{}, err
+	}
+	p := tea.NewProgram(lr.model, tea.WithContext(ctx), tea.WithInput(s.in), tea.WithOutput(s.out))
+	lr.start(ctx, p.Send)
+	_, perr := p.Run()
+	final, rerr := lr.stop()
+	if perr != nil && !errors.Is(perr, tea.ErrProgramKilled) && !errors.Is(perr, context.Canceled) {
+		return final, errors.Join(fmt.Errorf("terminal UI: %w", perr), rerr)
+	}
+	if rerr != nil {
+		return final, rerr
+	}
+	fmt.Fprintf(s.err, "cockpit: journal %s (%s)\n", ss.journal, outcomeText(final))
+	return final, nil
+}
+
+func outcomeText(s runbook.State) string {
+	if !s.Started {
+		return "not started"
+	}
+	if !s.Finished() {
+		return "left unfinished in phase " + s.Phases[s.Current].ID + "; the journal resumes it"
+	}
+	return "run " + s.Outcome.String()
+}
+
+// outcomeErr maps a finished run to the exit code: 3 failed, 4 passed with
+// warnings or overrides; an unfinished run exits 0 (it resumes).
+func outcomeErr(s runbook.State) error {
+	switch s.Outcome {
+	case runbook.OutcomeFailed:
+		return verdict{code: exitFailed}
+	case runbook.OutcomeWarned:
+		return verdict{code: exitWarned}
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// operatorName is who the journal records decisions as.
+func operatorName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return n
+	}
+	return "operator"
+}
+
+// openCockpit is `cockpit RUNBOOK`: the cockpit on a real cluster (the
+// kubeconfig flags), journaling to --journal or a new file in the current
+// directory.
+func openCockpit(cmd *cobra.Command, args []string, s streams, opts *globalOptions) error {
+	if len(args) != 1 {
+		return invalidInputf("want one runbook file, got %d arguments", len(args))
+	}
+	rb, err := runbook.ParseFile(args[0], runbook.Options{})
+	if err != nil {
+		return invalidInput(err)
+	}
+	if !isTerminal(s.out) {
+		return invalidInputf("the cockpit needs a terminal; stdout is not one")
+	}
+	journal := ""
+	if f := cmd.Flags().Lookup("journal"); f != nil {
+		journal = f.Value.String()
+	}
+	if journal == "" {
+		journal = filepath.Join(".", fmt.Sprintf("%s-%s.journal.jsonl", rb.Metadata.Name, time.Now().Format("20060102-150405")))
+	}
+	clusters := probes.NewKubeClusters(probes.KubeconfigOptions{
+		Path: opts.kube.kubeconfig, Context: opts.kube.context, Namespace: opts.kube.namespace,
+	})
+	defer clusters.Close()
+	label := opts.kube.context
+	if label == "" {
+		if raw, err := opts.kube.clientConfig().RawConfig(); err == nil {
+			label = raw.CurrentContext
+		}
+	}
+	if label == "" {
+		label = "no kubeconfig context"
+	}
+	ss := session{
+		rb:       rb,
+		env:      probes.Env{Kube: clusters.Cluster},
+		journal:  journal,
+		cluster:  label,
+		operator: operatorName(),
+	}
+	final, err := ss.runTUI(cmd.Context(), s)
+	if err != nil {
+		return err
+	}
+	return outcomeErr(final)
+}
