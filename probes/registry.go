@@ -58,6 +58,10 @@ type Definition struct {
 // entry per probe file.
 var registry = []Definition{
 	{Kind: "http", Summary: "an HTTP request: status, body, latency", NewSpec: func() Spec { return &HTTPSpec{} }},
+	{Kind: "dns", Summary: "DNS records of a name: the values expected, from a given resolver", NewSpec: func() Spec { return &DNSSpec{} }},
+	{Kind: "tls", Summary: "a TLS endpoint: chain verification, expiry, issuer, SANs, protocol", NewSpec: func() Spec { return &TLSSpec{} }},
+	{Kind: "tcp", Summary: "a TCP port accepts connections, with connect latency", NewSpec: func() Spec { return &TCPSpec{} }},
+	{Kind: "metrics", Summary: "a /metrics exposition scraped: a selector's value or rate against an expectation", NewSpec: func() Spec { return &MetricsSpec{} }},
 	{Kind: "k8s.workload", Summary: "Deployments, StatefulSets, DaemonSets rolled out (kubectl rollout status)", NewSpec: func() Spec { return &WorkloadSpec{} }},
 	{Kind: "k8s.condition", Summary: "a status condition of any resource (ClusterIssuer Ready, SealedSecret Synced)", NewSpec: func() Spec { return &ConditionSpec{} }},
 	{Kind: "k8s.exists", Summary: "Kubernetes objects present, missing ones named", NewSpec: func() Spec { return &ExistsSpec{} }},
@@ -65,6 +69,8 @@ var registry = []Definition{
 	{Kind: "k8s.sealed-secrets", Summary: "sealed-secrets controller, endpoints and active sealing key", NewSpec: func() Spec { return &SealedSecretsSpec{} }},
 	{Kind: "k8s.dns-egress", Summary: "NetworkPolicies let workloads reach cluster DNS on UDP and TCP 53", NewSpec: func() Spec { return &DNSEgressSpec{} }},
 	{Kind: "k8s.pods", Summary: "pod health: not ready, restarts, CrashLoopBackOff", NewSpec: func() Spec { return &PodsSpec{} }},
+	{Kind: "prometheus", Summary: "an instant PromQL query, each series judged against a threshold", NewSpec: func() Spec { return &PrometheusSpec{} }},
+	{Kind: "alertmanager", Summary: "Alertmanager alerts firing for label matchers, silences listed", NewSpec: func() Spec { return &AlertmanagerSpec{} }},
 }
 
 // Lookup returns the definition of kind.

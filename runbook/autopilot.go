@@ -22,6 +22,29 @@ type Autopilot struct {
 	Override map[string]string
 	// Skip lists optional steps not to run.
 	Skip []string
+	// ConfirmAll confirms every manual step without a note of its own in
+	// Confirm, saying so in the note (--auto-confirm-manual).
+	ConfirmAll bool
+	// StopAfter, when set, ends the run once that phase's gate is green (or
+	// overridden) instead of advancing: Done reports it, and the journal is
+	// left open to continue from.
+	StopAfter string
+}
+
+// AutoConfirmNote is the note of a confirmation given by ConfirmAll.
+const AutoConfirmNote = "auto-confirmed by --auto-confirm-manual (headless run)"
+
+// Done reports whether the autopilot has nothing left to do in s: the run
+// finished, or the StopAfter phase is settled green.
+func (a Autopilot) Done(s State) bool {
+	if s.Finished() {
+		return true
+	}
+	if a.StopAfter == "" || !s.Started || s.Phases[s.Current].ID != a.StopAfter {
+		return false
+	}
+	ps := &s.Phases[s.Current]
+	return (s.Gate(s.Current).Status.OK() || ps.Override != nil) && !a.probesOut(s)
 }
 
 // Next returns the operator events the autopilot sends in state s (none
@@ -36,7 +59,11 @@ func (a Autopilot) Next(s State) []Event {
 		ss := ps.Steps[i]
 		switch {
 		case st.Manual != nil && ss.Status == StepPending:
-			if note, ok := a.Confirm[st.ID]; ok && s.UnmetNeeds(st.ID) == "" {
+			note, ok := a.Confirm[st.ID]
+			if !ok && a.ConfirmAll {
+				note, ok = AutoConfirmNote, true
+			}
+			if ok && s.UnmetNeeds(st.ID) == "" {
 				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
 			}
 		case ss.Status == StepFailed && ss.Override == nil:
@@ -53,6 +80,9 @@ func (a Autopilot) Next(s State) []Event {
 	v := s.Gate(s.Current)
 	switch {
 	case v.Status.OK() || ps.Override != nil:
+		if ps.ID == a.StopAfter {
+			return nil // Done: the run stops here
+		}
 		return []Event{Advance{Operator: a.Operator}}
 	case v.Status == probes.StatusPending:
 		if waiting := a.unconfirmable(s); len(waiting) > 0 && !a.probesOut(s) {
@@ -75,7 +105,7 @@ func (a Autopilot) unconfirmable(s State) []string {
 	var out []string
 	ph, ps := &s.Runbook.Phases[s.Current], &s.Phases[s.Current]
 	for i, st := range ph.Steps {
-		if st.Manual != nil && ps.Steps[i].Status == StepPending && !st.Optional {
+		if st.Manual != nil && ps.Steps[i].Status == StepPending && !st.Optional && !a.ConfirmAll {
 			if _, ok := a.Confirm[st.ID]; !ok {
 				out = append(out, st.ID)
 			}

@@ -53,6 +53,10 @@ type Header struct {
 	Digest   string `json:"digest"`
 	Cockpit  string `json:"cockpit,omitempty"`
 	Hostname string `json:"hostname,omitempty"`
+	// Source is the runbook file as read, and Vars the overrides it was
+	// parsed with: a report rebuilds the run from the journal alone.
+	Source string            `json:"source,omitempty"`
+	Vars   map[string]string `json:"vars,omitempty"`
 }
 
 const headerType = "journal.opened"

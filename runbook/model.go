@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -30,7 +31,16 @@ type Runbook struct {
 	// under another.
 	Digest string `yaml:"-"`
 
-	secrets []string // values read from ${env:…}
+	secrets   []string          // values read from ${env:…}
+	source    []byte            // the file's bytes, as read
+	overrides map[string]string // the --var overrides it was parsed with
+}
+
+// Source returns the runbook's bytes and the variable overrides it was
+// parsed with: enough to parse it again (the journal keeps both, so a
+// report needs nothing but the journal). ${env:…} values are not in it.
+func (rb *Runbook) Source() ([]byte, map[string]string) {
+	return slices.Clone(rb.source), maps.Clone(rb.overrides)
 }
 
 // Secrets returns the values the runbook read from the environment. They

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -84,6 +85,7 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	}
 	rb.Digest = digest(data, opts.Vars)
 	rb.secrets = secrets
+	rb.source, rb.overrides = slices.Clone(data), maps.Clone(opts.Vars)
 	return rb, nil
 }
 

@@ -112,6 +112,9 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		}
 	}
 	for !s.Finished() {
+		if r.Autopilot != nil && r.Autopilot.Done(s) {
+			return s, nil
+		}
 		if r.Autopilot != nil {
 			if evs := r.Autopilot.Next(s); len(evs) > 0 {
 				before := s
