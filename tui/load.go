@@ -356,8 +356,11 @@ func fmtMS(v float64) string {
 }
 
 func fmtValue(v float64) string {
-	if v == float64(int64(v)) {
+	switch {
+	case v == float64(int64(v)):
 		return fmt.Sprintf("%d", int64(v))
+	case v >= 100 || v <= -100:
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.3g", v)
 }

@@ -250,14 +250,13 @@ func (m *Model) stepSummary(st *runbook.Step, ss *runbook.StepState) string {
 			return "needs " + unmet
 		}
 		return "confirm: " + st.Manual.Prompt
+	case m.loads[st.ID] != nil && ss.Status == runbook.StepRunning:
+		return m.loads[st.ID].summary()
 	case ss.Status == runbook.StepRunning:
 		return "running…"
 	}
 	if unmet := m.state.UnmetNeeds(st.ID); unmet != "" {
 		return "needs " + unmet
-	}
-	if ls := m.loads[st.ID]; ls != nil {
-		return ls.summary()
 	}
 	return ss.Status.String()
 }
@@ -450,6 +449,8 @@ func journalLine(msg StateMsg) (string, bool) {
 		what = "run phase"
 	case runbook.ProbeResult:
 		what = fmt.Sprintf("%s %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
+	case runbook.LoadResult:
+		what = fmt.Sprintf("%s %s load %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
 	case runbook.Confirmed:
 		what = ev.Step + " confirmed by " + ev.Operator + prefixed(": ", ev.Note)
 	case runbook.Skipped:

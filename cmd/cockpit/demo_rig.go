@@ -52,9 +52,10 @@ func newDemoRig(sb *sandbox.Sandbox, journal string) (*demoRig, error) {
 		return nil, fmt.Errorf("write the sandbox CA: %w", err)
 	}
 	rb, err := runbook.Parse("demo.runbook.yaml", demoRunbook, runbook.Options{Vars: map[string]string{
-		"apiURL":   sb.HTTPURL,
-		"httpsURL": sb.HTTPSURL,
-		"caCert":   ca,
+		"apiURL":    sb.HTTPURL,
+		"httpsURL":  sb.HTTPSURL,
+		"caCert":    ca,
+		"dnsServer": sb.DNSAddr,
 	}})
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -78,7 +79,7 @@ func (r *demoRig) session() session {
 		env:      probes.Env{Kube: func(string) (*probes.Cluster, error) { return r.cluster, nil }},
 		journal:  r.journal,
 		cluster:  r.sb.Cluster.Name(),
-		operator: operatorName(),
+		operator: tuiOperator(),
 		faults:   demoFaults{f: r.sb.Faults},
 		glue:     r.glue,
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
 	"github.com/cockpit-dev/cockpit/tui"
@@ -74,7 +75,18 @@ func (ss session) prepare() (*liveRun, error) {
 		Cluster:  ss.cluster,
 		Journal:  ss.journal,
 		Faults:   ss.faults,
+		LoadControl: func(step string) tui.LoadController {
+			if c := lr.runner.LoadControl(step); c != nil {
+				return c
+			}
+			return nil // not a typed nil in the interface
+		},
 	})
+	lr.runner.OnLoad = func(step string, snap loader.Snapshot) {
+		if lr.feed != nil {
+			lr.feed.Load(step, snap)
+		}
+	}
 	glue := ss.glue
 	lr.runner.Observe = func(s runbook.State, at runbook.At, effects []runbook.Effect) {
 		if glue != nil {
@@ -176,8 +188,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// operatorName is who the journal records decisions as.
-func operatorName() string {
+// tuiOperator is who the journal records decisions as.
+func tuiOperator() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}
@@ -226,7 +238,7 @@ func openCockpit(cmd *cobra.Command, args []string, s streams, opts *globalOptio
 		env:      probes.Env{Kube: clusters.Cluster},
 		journal:  journal,
 		cluster:  label,
-		operator: operatorName(),
+		operator: tuiOperator(),
 	}
 	final, err := ss.runTUI(cmd.Context(), s)
 	if err != nil {
