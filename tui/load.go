@@ -302,7 +302,8 @@ func (l *loadState) lines(m *Model, w int) []string {
 		if i == seriesErr && errPct > 0 {
 			spark = st.Fail.Render(spark)
 		}
-		out = append(out, fmt.Sprintf("%-*s %s %s", labelW, names[i], fit(spark, sparkW), values[i]))
+		pad := strings.Repeat(" ", max(sparkW-ansi.StringWidth(spark), 0)) // the latest second next to its value
+		out = append(out, fmt.Sprintf("%-*s %s%s %s", labelW, names[i], pad, spark, values[i]))
 	}
 	var badges []string
 	for _, t := range s.Thresholds {

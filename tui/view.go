@@ -96,6 +96,16 @@ func (m *Model) header() string {
 	}
 	rb := m.state.Runbook
 	parts = append(parts, s.Bold.Render(rb.Metadata.Name))
+	if m.state.Finished() {
+		st := s.Pass
+		switch m.state.Outcome {
+		case runbook.OutcomeWarned:
+			st = s.Warn
+		case runbook.OutcomeFailed:
+			st = s.Fail
+		}
+		parts = append(parts, st.Render("run "+m.state.Outcome.String()))
+	}
 	if m.opts.Cluster != "" {
 		parts = append(parts, "⎈ "+m.opts.Cluster)
 	}
@@ -112,16 +122,6 @@ func (m *Model) header() string {
 		parts = append(parts, s.Warn.Render("actions allowed"))
 	} else {
 		parts = append(parts, "read-only")
-	}
-	if m.state.Finished() {
-		st := s.Pass
-		switch m.state.Outcome {
-		case runbook.OutcomeWarned:
-			st = s.Warn
-		case runbook.OutcomeFailed:
-			st = s.Fail
-		}
-		parts = append(parts, st.Render("run "+m.state.Outcome.String()))
 	}
 	return strings.Join(parts, s.Muted.Render(" │ "))
 }

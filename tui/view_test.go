@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -67,4 +68,27 @@ func TestGoldenViews(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestGoldenDialogAndLoad(t *testing.T) {
+	m := newTestModel(preflightFailing(t), 80, 24, Options{})
+	press(m, "o", "CA restored after the window")
+	got := screen(m)
+	checkSize(t, got, 80, 24)
+	golden(t, "override-dialog-80x24", got)
+
+	m = newTestModel(preflightFailing(t), 160, 48, Options{LoadControl: func(string) LoadController { return &fakeLoad{} }})
+	press(m, "j")
+	for i := 1; i <= 30; i++ {
+		p95 := time.Duration(50+i%7*20) * time.Millisecond
+		m.Update(LoadMsg{Step: "health", Snapshot: loadSnap(i, time.Duration(i)*time.Second, p95, int64(i%3))})
+	}
+	got = screen(m)
+	checkSize(t, got, 160, 48)
+	golden(t, "load-160x48", got)
+
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	got = screen(m)
+	checkSize(t, got, 80, 24)
+	golden(t, "load-80x24", got)
 }
