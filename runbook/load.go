@@ -323,3 +323,39 @@ func formatThresholdValue(th loader.ThresholdState) string {
 func msOf(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// Describe is one line for `cockpit check` and the report's target column:
+// "constant-arrival-rate 100/s for 1m · 2 request(s) · p(95)<200, rate<0.01".
+func (l *LoadStep) Describe() string {
+	kind := l.Executor
+	if kind == "" {
+		kind = string(loader.ConstantVUs)
+	}
+	var b strings.Builder
+	b.WriteString(kind)
+	switch loader.ExecutorKind(kind) {
+	case loader.ConstantVUs:
+		fmt.Fprintf(&b, " %d VU(s)", max(l.VUs, 1))
+	case loader.ConstantArrivalRate:
+		fmt.Fprintf(&b, " %s/s", strconv.FormatFloat(l.Rate, 'f', -1, 64))
+	default:
+		fmt.Fprintf(&b, " %d stage(s)", len(l.Stages))
+	}
+	if l.Duration > 0 {
+		fmt.Fprintf(&b, " for %s", l.Duration)
+	}
+	if l.Iterations > 0 {
+		fmt.Fprintf(&b, " (at most %d iterations)", l.Iterations)
+	}
+	fmt.Fprintf(&b, " · %d request(s)", len(l.Requests))
+	var ths []string
+	for _, m := range slices.Sorted(maps.Keys(l.Thresholds)) {
+		for _, t := range l.Thresholds[m] {
+			ths = append(ths, m+" "+t.Threshold)
+		}
+	}
+	if len(ths) > 0 {
+		b.WriteString(" · " + strings.Join(ths, ", "))
+	}
+	return b.String()
+}

@@ -102,7 +102,7 @@ type phaseSummary struct {
 
 type stepSummary struct {
 	ID       string   `json:"id"`
-	Kind     string   `json:"kind"` // probe kind, or "manual"
+	Kind     string   `json:"kind"` // probe kind, "load" or "manual"
 	What     string   `json:"what"`
 	Every    string   `json:"every,omitempty"`
 	Optional bool     `json:"optional,omitempty"`
@@ -133,6 +133,9 @@ func summarise(rb *runbook.Runbook) runbookSummary {
 			case st.Manual != nil:
 				ss.Kind = "manual"
 				ss.What = st.Manual.Prompt
+			case st.Load != nil:
+				ss.Kind = "load"
+				ss.What = st.Load.Describe()
 			}
 			ps.Steps = append(ps.Steps, ss)
 		}

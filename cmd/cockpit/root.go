@@ -48,6 +48,8 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 	root.AddCommand(
 		newDemoCmd(s, opts),
 		newCheckCmd(s, opts),
+		newRunCmd(s, opts),
+		newReportCmd(s, opts),
 		newLoadCmd(s, opts),
 		newVersionCmd(s, opts),
 	)

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/signoff"
+)
+
+func newReportCmd(s streams, _ *globalOptions) *cobra.Command {
+	var output, file string
+	cmd := &cobra.Command{
+		Use:   "report JOURNAL",
+		Short: "Write the sign-off report of a run from its journal",
+		Long: `Build the go-live sign-off report from a journal and nothing else: the
+journal keeps the runbook it was written for, and every probe result, load
+test, confirmation and override. The journal's hash chain is verified first;
+a tampered journal is refused.
+
+The verdict is computed: GO when every gate passed, GO WITH OVERRIDES when a
+red item was accepted with a recorded reason, NO-GO when a gate failed or the
+run was aborted, NO-GO (INCOMPLETE) when the run has not reached its end. The
+exit code follows it (0, 4, 3), so CI can gate on the report too.`,
+		Example: `  cockpit report gravl-go-live.journal.jsonl > signoff.md
+  cockpit report gravl-go-live.journal.jsonl -o json --out signoff.json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "markdown" && output != "md" && output != "json" {
+				return flagError(cmd, fmt.Errorf("--output: want markdown or json, got %q", output))
+			}
+			r, err := signoff.FromJournal(args[0])
+			if err != nil {
+				if errors.Is(err, runbook.ErrJournalCorrupt) || errors.Is(err, os.ErrNotExist) {
+					return invalidInput(err)
+				}
+				return err
+			}
+			w := s.out
+			if file != "" {
+				f, err := os.Create(file)
+				if err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := writeReport(w, r, output); err != nil {
+				return err
+			}
+			if file != "" {
+				fmt.Fprintf(s.err, "%s: %s\n", file, r.Verdict)
+			}
+			switch r.Verdict {
+			case signoff.VerdictGo:
+				return nil
+			case signoff.VerdictGoOverrides, signoff.VerdictGoWarnings:
+				return verdict{code: exitWarned}
+			}
+			return verdict{code: exitFailed}
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "format: markdown or json")
+	cmd.Flags().StringVar(&file, "out", "", "write to FILE instead of stdout")
+	return cmd
+}
+
+func writeReport(w io.Writer, r *signoff.Report, output string) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return signoff.WriteMarkdown(w, r)
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/signoff"
+)
+
+// runOptions are the flags of `cockpit run`.
+type runOptions struct {
+	vars        varFlags
+	journal     string
+	fresh       bool
+	operator    string
+	confirm     []string
+	autoConfirm bool
+	override    []string
+	skip        []string
+	phase       string
+}
+
+func newRunCmd(s streams, g *globalOptions) *cobra.Command {
+	opts := &runOptions{vars: varFlags{}}
+	cmd := &cobra.Command{
+		Use:   "run RUNBOOK",
+		Short: "Run a runbook headless (CI): one log line per event, a verdict, an exit code",
+		Long: `Run a runbook without the TUI: the same engine, gates and journal. Each event is
+logged on stderr as it happens; the final summary goes to stdout.
+
+Nothing red slips through: a phase whose gate is red ends the run (exit 3)
+unless --override names the failing step (or phase:ID) with a reason, which is
+journaled and makes the verdict "GO WITH OVERRIDES" (exit 4). Manual steps need
+--confirm ID=NOTE or --auto-confirm-manual (journaled as such); otherwise the
+run stops waiting for them.
+
+The journal (default: next to the runbook, NAME.journal.jsonl) is appended to
+and fsynced per event. Running the same command again resumes from it: what
+completed stays completed, steps in flight are run again. --fresh starts a new
+journal and keeps the old one. 'cockpit report JOURNAL' writes the sign-off.`,
+		Example: `  cockpit run gravl-go-live.yaml --var apiURL=https://staging.gravl.app \
+      --confirm notify="mail sent 08:55" --phase preflight
+  cockpit run gravl-go-live.yaml --auto-confirm-manual \
+      --override internal-ca-issuer="internal CA not used by gravl; ticket OPS-112"`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runHeadless(cmd.Context(), s, g, opts, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.Var(opts.vars, "var", "override a runbook variable (repeatable)")
+	f.StringVar(&opts.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl)")
+	f.BoolVar(&opts.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
+	f.StringVar(&opts.operator, "operator", "", "who runs it, recorded with every decision (default: $USER)")
+	f.StringArrayVar(&opts.confirm, "confirm", nil, "confirm a manual step: ID or ID=NOTE (repeatable)")
+	f.BoolVar(&opts.autoConfirm, "auto-confirm-manual", false, "confirm every manual step, journaled as auto-confirmed")
+	f.StringArrayVar(&opts.override, "override", nil, "accept a red step (ID=REASON) or phase gate (phase:ID=REASON) (repeatable)")
+	f.StringSliceVar(&opts.skip, "skip", nil, "optional steps not to run (comma-separated)")
+	f.StringVar(&opts.phase, "phase", "", "stop after this phase's gate (run the phases up to it)")
+	return cmd
+}
+
+// operatorFlag is --operator, else $USER, else the OS user.
+func operatorFlag(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// autopilot turns the run flags into the headless operator.
+func (o *runOptions) autopilot(rb *runbook.Runbook, operator string) (*runbook.Autopilot, error) {
+	a := &runbook.Autopilot{Operator: operator, Confirm: map[string]string{}, Override: map[string]string{},
+		ConfirmAll: o.autoConfirm, Skip: o.skip, StopAfter: o.phase}
+	steps := map[string]*runbook.Step{}
+	phases := map[string]bool{}
+	for pi := range rb.Phases {
+		phases[rb.Phases[pi].ID] = true
+		for si := range rb.Phases[pi].Steps {
+			steps[rb.Phases[pi].Steps[si].ID] = &rb.Phases[pi].Steps[si]
+		}
+	}
+	for _, c := range o.confirm {
+		id, note, _ := strings.Cut(c, "=")
+		st, ok := steps[id]
+		if !ok || st.Manual == nil {
+			return nil, invalidInputf("--confirm %q: no manual step %q in %s", c, id, rb.File)
+		}
+		if note == "" {
+			note = "confirmed with --confirm"
+		}
+		a.Confirm[id] = note
+	}
+	for _, ov := range o.override {
+		id, reason, ok := strings.Cut(ov, "=")
+		if !ok || strings.TrimSpace(reason) == "" {
+			return nil, invalidInputf("--override %q: want ID=REASON; an override needs a reason", ov)
+		}
+		if p, isPhase := strings.CutPrefix(id, "phase:"); isPhase {
+			if !phases[p] {
+				return nil, invalidInputf("--override %q: no phase %q", ov, p)
+			}
+		} else if _, ok := steps[id]; !ok {
+			return nil, invalidInputf("--override %q: no step %q", ov, id)
+		}
+		a.Override[id] = reason
+	}
+	for _, id := range o.skip {
+		if st, ok := steps[id]; !ok || !st.Optional {
+			return nil, invalidInputf("--skip %q: no optional step %q (only optional steps can be skipped)", id, id)
+		}
+	}
+	if o.phase != "" && !phases[o.phase] {
+		return nil, invalidInputf("--phase %q: no such phase in %s", o.phase, rb.File)
+	}
+	return a, nil
+}
+
+func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOptions, path string) error {
+	rb, err := parseRunbook(path, opts.vars)
+	if err != nil {
+		return err
+	}
+	operator := operatorFlag(opts.operator)
+	pilot, err := opts.autopilot(rb, operator)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	sess, err := runbook.Open(rb, runbook.OpenOptions{Journal: opts.journal, Fresh: opts.fresh, Operator: operator,
+		Cockpit: currentClientVersion().Version, Hostname: host})
+	if err != nil {
+		if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
+			return invalidInput(err)
+		}
+		return err
+	}
+	defer sess.Journal.Close()
+	log := &eventLog{w: s.err, prev: sess.State}
+	switch {
+	case sess.Kept != "":
+		log.printf("journal %s (new; the previous one kept as %s)", sess.Journal.Path(), sess.Kept)
+	case sess.Resumed:
+		torn := ""
+		if sess.Torn {
+			torn = "; a torn last line from a crash was cut off"
+		}
+		log.printf("journal %s: resumed after %d event(s)%s", sess.Journal.Path(), sess.Replayed, torn)
+	default:
+		log.printf("journal %s (new)", sess.Journal.Path())
+	}
+	if sess.State.Finished() {
+		log.printf("the run finished already: %s; 'cockpit report %s' writes its sign-off, --fresh starts anew", sess.State.Outcome, sess.Journal.Path())
+		writeRunSummary(s.out, sess.State, sess.Journal.Path(), pilot)
+		return runVerdict(sess.State, pilot)
+	}
+
+	kube := probes.NewKubeClusters(probes.KubeconfigOptions{Path: g.kube.kubeconfig, Context: g.kube.context, Namespace: g.kube.namespace})
+	defer kube.Close()
+	r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator,
+		Autopilot: pilot, Observe: log.observe}
+	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", path, err)
+	}
+	if ctx.Err() != nil && !pilot.Done(final) {
+		log.printf("interrupted; the journal is intact — run the same command to resume")
+		writeRunSummary(s.out, final, sess.Journal.Path(), pilot)
+		return fmt.Errorf("interrupted in phase %q", final.Phases[final.Current].ID)
+	}
+	writeRunSummary(s.out, final, sess.Journal.Path(), pilot)
+	return runVerdict(final, pilot)
+}
+
+// runVerdict maps a finished (or stopped-after-phase) run to its exit code.
+func runVerdict(s runbook.State, pilot *runbook.Autopilot) error {
+	outcome := s.Outcome
+	if !s.Finished() && pilot.Done(s) {
+		// Stopped after --phase: that phase's gate decides.
+		ps := s.Phases[s.Current]
+		v := s.Gate(s.Current)
+		outcome = runbook.OutcomePassed
+		if ps.Override != nil || v.Status != probes.StatusPass || anyOverride(s) {
+			outcome = runbook.OutcomeWarned
+		}
+	}
+	switch outcome {
+	case runbook.OutcomePassed:
+		return nil
+	case runbook.OutcomeWarned:
+		return verdict{code: exitWarned}
+	}
+	return verdict{code: exitFailed}
+}
+
+func anyOverride(s runbook.State) bool {
+	for _, ps := range s.Phases {
+		if ps.Override != nil {
+			return true
+		}
+		for _, ss := range ps.Steps {
+			if ss.Override != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// eventLog writes one line per change on stderr: phases entered and left,
+// step verdicts, decisions, refusals.
+type eventLog struct {
+	mu   sync.Mutex
+	w    io.Writer
+	prev runbook.State
+}
+
+func (l *eventLog) printf(format string, args ...any) {
+	fmt.Fprintf(l.w, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Effect) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stamp := at.Time.Format("15:04:05")
+	line := func(format string, args ...any) {
+		fmt.Fprintf(l.w, "%s  %s\n", stamp, fmt.Sprintf(format, args...))
+	}
+	switch ev := at.Event.(type) {
+	case runbook.Started:
+		line("run started by %s: %s", ev.Operator, s.Runbook.Metadata.Name)
+	case runbook.Resumed:
+		line("resumed by %s after %d event(s)", ev.Operator, ev.Events)
+	case runbook.Confirmed:
+		line("%-10s %-24s confirmed by %s: %s", phaseOf(s, ev.Step), ev.Step, ev.Operator, ev.Note)
+	case runbook.Overridden:
+		what := ev.Step
+		if what == "" {
+			what = "gate of " + ev.Phase
+		}
+		line("%-10s %-24s OVERRIDDEN by %s: %s", s.Phases[s.Current].ID, what, ev.Operator, ev.Reason)
+	case runbook.Skipped:
+		line("%-10s %-24s skipped by %s", phaseOf(s, ev.Step), ev.Step, ev.Operator)
+	case runbook.Aborted:
+		line("aborted by %s: %s", ev.Operator, ev.Reason)
+	}
+	for i := range s.Phases {
+		for k, ss := range s.Phases[i].Steps {
+			if i >= len(l.prev.Phases) || k >= len(l.prev.Phases[i].Steps) {
+				continue
+			}
+			was := l.prev.Phases[i].Steps[k]
+			if ss.Status == was.Status || ss.Status == runbook.StepRunning && was.Status == runbook.StepPending {
+				continue
+			}
+			detail := withMessage(ss.Last.Summary, ss.Last.Message, ss.Status)
+			line("%-10s %-24s %-10s %s", s.Phases[i].ID, ss.ID, ss.Status, detail)
+		}
+	}
+	for _, eff := range effects {
+		switch e := eff.(type) {
+		case runbook.PhaseEntered:
+			line("phase %s entered", e.Phase)
+		case runbook.PhaseLeft:
+			line("phase %s left: gate %s: %s", e.Phase, e.Verdict.Status, e.Verdict.Message)
+		case runbook.Refused:
+			line("refused %s: %s", e.Event, e.Reason)
+		case runbook.Finished:
+			line("run finished: %s", e.Outcome)
+		}
+	}
+	l.prev = s
+}
+
+// withMessage appends a result's message to its summary unless the step
+// passed or the message says the same.
+func withMessage(summary, message string, st runbook.StepStatus) string {
+	if message == "" || message == summary || st == runbook.StepPassed {
+		return summary
+	}
+	return summary + " — " + message
+}
+
+func phaseOf(s runbook.State, step string) string {
+	if pi, _, ok := s.Find(step); ok {
+		return s.Phases[pi].ID
+	}
+	return ""
+}
+
+// writeRunSummary prints each phase's gate and steps, and the verdict.
+// pilot, when it stopped the run after its --phase, changes the verdict
+// line to that phase's gate.
+func writeRunSummary(w io.Writer, s runbook.State, journal string, pilot *runbook.Autopilot) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n\n", s.Runbook.Metadata.Name)
+	for i, ps := range s.Phases {
+		gate := ps.Status.String()
+		if ps.Status == runbook.PhaseActive || ps.Status == runbook.PhaseAborted {
+			v := s.Gate(i)
+			gate += ", gate " + v.Status.String()
+		}
+		fmt.Fprintf(tw, "PHASE %s\t%s\t\n", ps.ID, gate)
+		for _, ss := range ps.Steps {
+			detail := ss.Last.Summary
+			switch {
+			case ss.Override != nil:
+				detail += " — overridden by " + ss.Override.Operator + ": " + ss.Override.Text
+			case ss.Confirm != nil:
+				detail = "confirmed by " + ss.Confirm.Operator
+				if ss.Confirm.Text != "" {
+					detail += ": " + ss.Confirm.Text
+				}
+			default:
+				detail = withMessage(detail, ss.Last.Message, ss.Status)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ss.ID, ss.Status, detail)
+		}
+	}
+	tw.Flush()
+	if !s.Finished() && pilot != nil && pilot.Done(s) {
+		g := s.Gate(s.Current)
+		fmt.Fprintf(w, "\nphase %s: gate %s — %s (stopped after it: --phase; run again without --phase to continue)", s.Phases[s.Current].ID, g.Status, g.Message)
+	} else {
+		v, reason := signoff.Verdict(s)
+		fmt.Fprintf(w, "\nverdict: %s — %s", v, reason)
+	}
+	fmt.Fprintf(w, "\njournal: %s\nsign-off: cockpit report %s\n", journal, journal)
+}

@@ -1,0 +1,400 @@
+// Package signoff builds the go-live sign-off report from a journal, and
+// from nothing else: the runbook is rebuilt from the source the journal
+// keeps, the run from its events. The verdict is computed, never typed —
+// a red item that was not overridden with a reason cannot read GO.
+//
+// It imports runbook, probes and loader types; never tui or Charm.
+package signoff
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockpit-dev/cockpit/loader/report"
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+)
+
+// SchemaVersion is the version of the JSON report.
+const SchemaVersion = 1
+
+// Verdicts.
+const (
+	VerdictGo           = "GO"
+	VerdictGoOverrides  = "GO WITH OVERRIDES"
+	VerdictGoWarnings   = "GO WITH WARNINGS"
+	VerdictNoGo         = "NO-GO"
+	VerdictIncompleteNo = "NO-GO (INCOMPLETE)"
+)
+
+// Report is the sign-off of one run.
+type Report struct {
+	Schema      int    `json:"schema"`
+	Runbook     string `json:"runbook"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file"`
+	Digest      string `json:"digest"`
+	Journal     string `json:"journal"`
+	Events      int    `json:"events"`
+	// Torn is set when the journal's last line was cut by a crash.
+	Torn     bool   `json:"torn,omitempty"`
+	Cockpit  string `json:"cockpit,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+
+	Verdict string `json:"verdict"`
+	// Reason says why: the failing gate, the abort, the phase the run
+	// stopped in.
+	Reason    string    `json:"reason,omitempty"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended"`
+	Operators []string  `json:"operators"`
+
+	Phases        []Phase    `json:"phases"`
+	Loads         []Load     `json:"loads,omitempty"`
+	Overrides     []Decision `json:"overrides"`
+	Confirmations []Decision `json:"confirmations"`
+	Skips         []Decision `json:"skips,omitempty"`
+	Timeline      []Entry    `json:"timeline"`
+}
+
+// Phase is one phase's gate and steps.
+type Phase struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title,omitempty"`
+	Status      string    `json:"status"`
+	Gate        string    `json:"gate"`
+	GateMessage string    `json:"gateMessage,omitempty"`
+	Entered     time.Time `json:"entered,omitzero"`
+	Left        time.Time `json:"left,omitzero"`
+	Override    *Decision `json:"override,omitempty"`
+	Steps       []Step    `json:"steps"`
+}
+
+// Step is one row of a phase table: what was wanted, what was measured.
+type Step struct {
+	ID       string    `json:"id"`
+	Title    string    `json:"title,omitempty"`
+	Kind     string    `json:"kind"`
+	Target   string    `json:"target"`
+	Achieved string    `json:"achieved"`
+	Status   string    `json:"status"`
+	Evidence string    `json:"evidence,omitempty"`
+	Optional bool      `json:"optional,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+}
+
+// Load is a load step's final measurement.
+type Load struct {
+	Step    string          `json:"step"`
+	Phase   string          `json:"phase"`
+	Target  string          `json:"target"`
+	Summary report.Document `json:"summary"`
+}
+
+// Decision is an operator's override, confirmation or skip.
+type Decision struct {
+	Phase    string    `json:"phase"`
+	Step     string    `json:"step,omitempty"` // empty: the phase gate
+	Operator string    `json:"operator"`
+	Text     string    `json:"text,omitempty"`
+	At       time.Time `json:"at"`
+	// Overrode is what was accepted red (the step's result or the gate's
+	// message at the time).
+	Overrode string `json:"overrode,omitempty"`
+}
+
+// Entry is one line of the timeline.
+type Entry struct {
+	At    time.Time `json:"at"`
+	Phase string    `json:"phase,omitempty"`
+	Step  string    `json:"step,omitempty"`
+	What  string    `json:"what"`
+}
+
+// redactedEnv stands in for every ${env:…} value when the runbook is
+// rebuilt from the journal: a report never reads secrets.
+func redactedEnv(string) (string, bool) { return "[REDACTED]", true }
+
+// FromJournal reads and verifies the journal at path and builds its report.
+func FromJournal(path string) (*Report, error) {
+	rr, err := runbook.ReadJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	return Build(rr, path)
+}
+
+// Build makes the report of a verified journal.
+func Build(rr *runbook.ReadResult, path string) (*Report, error) {
+	h := rr.Header
+	if h.Source == "" {
+		return nil, fmt.Errorf("%s: the journal does not keep its runbook (written by an older cockpit); no report can be built from it alone", path)
+	}
+	rb, err := runbook.Parse(h.File, []byte(h.Source), runbook.Options{Vars: h.Vars, LookupEnv: redactedEnv})
+	if err != nil {
+		return nil, fmt.Errorf("%s: rebuild the runbook kept in the journal: %w", path, err)
+	}
+	events, err := rr.Events()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r := &Report{Schema: SchemaVersion, Runbook: h.Runbook, Description: rb.Metadata.Description, File: h.File,
+		Digest: h.Digest, Journal: path, Events: len(events), Torn: rr.Torn, Cockpit: h.Cockpit, Hostname: h.Hostname,
+		Overrides: []Decision{}, Confirmations: []Decision{}, Timeline: []Entry{}}
+	if len(rr.Records) > 0 {
+		r.Started = rr.Records[0].Time
+		r.Ended = rr.Records[len(rr.Records)-1].Time
+	}
+	s := runbook.NewState(rb)
+	operators := map[string]bool{}
+	for _, at := range events {
+		prev := s
+		var effects []runbook.Effect
+		s, effects = runbook.Apply(s, at)
+		r.record(prev, s, at, effects, operators)
+	}
+	r.Operators = slices.Sorted(func(yield func(string) bool) {
+		for k := range operators {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	r.Verdict, r.Reason = Verdict(s)
+	r.phases(s)
+	return r, nil
+}
+
+// Verdict computes the sign-off verdict of a state and why.
+func Verdict(s runbook.State) (verdict, reason string) {
+	switch s.Outcome {
+	case runbook.OutcomePassed:
+		return VerdictGo, "every gate passed"
+	case runbook.OutcomeWarned:
+		if n := overrides(s); n > 0 {
+			return VerdictGoOverrides, fmt.Sprintf("%d override(s) recorded with a reason", n)
+		}
+		return VerdictGoWarnings, "gates passed with warnings"
+	case runbook.OutcomeFailed:
+		return VerdictNoGo, s.Reason
+	}
+	if !s.Started {
+		return VerdictIncompleteNo, "the run never started"
+	}
+	ps := s.Phases[s.Current]
+	v := s.Gate(s.Current)
+	return VerdictIncompleteNo, fmt.Sprintf("the run stopped in phase %q (gate %s: %s); later phases never ran", ps.ID, v.Status, v.Message)
+}
+
+func overrides(s runbook.State) int {
+	n := 0
+	for _, ps := range s.Phases {
+		if ps.Override != nil {
+			n++
+		}
+		for _, ss := range ps.Steps {
+			if ss.Override != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// record adds what one event changed to the timeline and decisions.
+func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.Effect, operators map[string]bool) {
+	add := func(phase, step, format string, args ...any) {
+		r.Timeline = append(r.Timeline, Entry{At: at.Time, Phase: phase, Step: step, What: fmt.Sprintf(format, args...)})
+	}
+	phase := ""
+	if s.Started {
+		phase = s.Phases[s.Current].ID
+	}
+	refused := slices.ContainsFunc(effects, func(e runbook.Effect) bool { _, ok := e.(runbook.Refused); return ok })
+	switch ev := at.Event.(type) {
+	case runbook.Started:
+		operators[ev.Operator] = true
+		mode := ""
+		if ev.Headless {
+			mode = " (headless)"
+		}
+		add("", "", "run started by %s%s", ev.Operator, mode)
+	case runbook.Resumed:
+		operators[ev.Operator] = true
+		add(phase, "", "resumed by %s after %d journaled event(s)", ev.Operator, ev.Events)
+	case runbook.Confirmed:
+		if !refused {
+			operators[ev.Operator] = true
+			r.Confirmations = append(r.Confirmations, Decision{Phase: phaseOf(s, ev.Step), Step: ev.Step, Operator: ev.Operator, Text: ev.Note, At: at.Time})
+		}
+	case runbook.Skipped:
+		if !refused {
+			operators[ev.Operator] = true
+			r.Skips = append(r.Skips, Decision{Phase: phaseOf(s, ev.Step), Step: ev.Step, Operator: ev.Operator, Text: ev.Reason, At: at.Time})
+		}
+	case runbook.Overridden:
+		if !refused {
+			operators[ev.Operator] = true
+			d := Decision{Phase: ev.Phase, Step: ev.Step, Operator: ev.Operator, Text: ev.Reason, At: at.Time}
+			if ev.Step != "" {
+				d.Phase = phaseOf(prev, ev.Step)
+				if pi, si, ok := prev.Find(ev.Step); ok {
+					last := prev.Phases[pi].Steps[si].Last
+					d.Overrode = strings.TrimSuffix(last.Status.String()+": "+last.Summary+" — "+last.Message, " — ")
+				}
+				add(d.Phase, ev.Step, "OVERRIDDEN by %s: %s", ev.Operator, ev.Reason)
+			} else {
+				if pi := phaseIndex(prev, ev.Phase); pi >= 0 {
+					v := prev.Gate(pi)
+					d.Overrode = "gate " + v.Status.String() + ": " + v.Message
+				}
+				add(ev.Phase, "", "gate OVERRIDDEN by %s: %s", ev.Operator, ev.Reason)
+			}
+			r.Overrides = append(r.Overrides, d)
+		}
+	case runbook.Aborted:
+		operators[ev.Operator] = true
+		add(phase, "", "aborted by %s: %s", ev.Operator, ev.Reason)
+	}
+	for pi := range s.Phases {
+		for si, ss := range s.Phases[pi].Steps {
+			was := prev.Phases[pi].Steps[si].Status
+			if ss.Status == was || ss.Status == runbook.StepRunning && was == runbook.StepPending {
+				continue
+			}
+			what := ss.Status.String()
+			switch {
+			case ss.Status == runbook.StepPassed && ss.Confirm != nil && prev.Phases[pi].Steps[si].Confirm == nil:
+				what = "confirmed by " + ss.Confirm.Operator
+			case ss.Status == runbook.StepOverridden, ss.Status == runbook.StepSkipped:
+				continue // the decision itself is on the timeline
+			case ss.Last.Summary != "":
+				what += ": " + ss.Last.Summary
+			}
+			add(s.Phases[pi].ID, ss.ID, "%s", what)
+		}
+	}
+	for _, eff := range effects {
+		switch e := eff.(type) {
+		case runbook.PhaseEntered:
+			add(e.Phase, "", "phase entered")
+		case runbook.PhaseLeft:
+			add(e.Phase, "", "phase left, gate %s: %s", e.Verdict.Status, e.Verdict.Message)
+		case runbook.Refused:
+			add(phase, "", "%s refused: %s", e.Event, e.Reason)
+		case runbook.Finished:
+			v, _ := Verdict(s)
+			add("", "", "run finished: %s", v)
+		}
+	}
+}
+
+func phaseOf(s runbook.State, step string) string {
+	if pi, _, ok := s.Find(step); ok {
+		return s.Phases[pi].ID
+	}
+	return ""
+}
+
+func phaseIndex(s runbook.State, id string) int {
+	for i, ps := range s.Phases {
+		if ps.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// phases fills the per-phase tables and the load results from the final
+// state.
+func (r *Report) phases(s runbook.State) {
+	for pi, ps := range s.Phases {
+		ph := &s.Runbook.Phases[pi]
+		p := Phase{ID: ps.ID, Title: ph.Title, Status: ps.Status.String(), Entered: ps.EnteredAt, Left: ps.LeftAt}
+		switch ps.Status {
+		case runbook.PhaseWaiting:
+			p.Gate = "not reached"
+		case runbook.PhaseActive, runbook.PhaseAborted:
+			v := s.Gate(pi)
+			p.Gate, p.GateMessage = v.Status.String(), v.Message
+		default:
+			p.Gate, p.GateMessage = ps.Verdict.Status.String(), ps.Verdict.Message
+		}
+		if ps.Override != nil {
+			p.Override = &Decision{Phase: ps.ID, Operator: ps.Override.Operator, Text: ps.Override.Text, At: ps.Override.At}
+		}
+		for si, ss := range ps.Steps {
+			st := &ph.Steps[si]
+			row := Step{ID: st.ID, Title: st.Title, Kind: st.StepKind(), Status: ss.Status.String(), Optional: st.Optional,
+				Attempts: ss.Attempt, At: ss.FinishedAt}
+			if row.At.IsZero() {
+				row.At = ss.UpdatedAt
+			}
+			switch {
+			case st.Probe != nil:
+				row.Kind = st.Probe.Kind
+				if d, ok := st.Probe.Spec.(probes.Describer); ok {
+					row.Target = d.Describe()
+				}
+			case st.Load != nil:
+				row.Target = st.Load.Describe()
+			case st.Manual != nil:
+				row.Target = st.Manual.Prompt
+			}
+			if ss.HasResult {
+				row.Achieved = ss.Last.Summary
+				row.Evidence = evidence(ss.Last)
+			}
+			switch {
+			case ss.Confirm != nil:
+				row.Achieved = "confirmed by " + ss.Confirm.Operator
+				row.Evidence = ss.Confirm.Text
+			case ss.Skip != nil:
+				row.Evidence = "skipped by " + ss.Skip.Operator + ": " + ss.Skip.Text
+			case ss.Status == runbook.StepPending:
+				row.Achieved = "not run"
+			}
+			if ss.Override != nil {
+				row.Evidence = strings.TrimPrefix(row.Evidence+"; overridden by "+ss.Override.Operator+": "+ss.Override.Text, "; ")
+			}
+			p.Steps = append(p.Steps, row)
+			if ss.Load != nil {
+				r.Loads = append(r.Loads, Load{Step: st.ID, Phase: ps.ID, Target: row.Target, Summary: *ss.Load})
+			}
+		}
+		r.Phases = append(r.Phases, p)
+	}
+}
+
+// evidence is a result's message and its items that did not pass.
+func evidence(res probes.Result) string {
+	var parts []string
+	if res.Message != "" {
+		parts = append(parts, res.Message)
+	}
+	n := 0
+	for _, it := range res.Items {
+		if it.Status == probes.StatusPass {
+			continue
+		}
+		if n == 5 {
+			parts = append(parts, "…")
+			break
+		}
+		s := it.Name + " " + it.Status.String()
+		if it.Reason != "" {
+			s += " (" + it.Reason + ")"
+		}
+		if it.Message != "" {
+			s += ": " + it.Message
+		} else if it.Summary != "" {
+			s += ": " + it.Summary
+		}
+		parts = append(parts, s)
+		n++
+	}
+	return strings.Join(parts, "; ")
+}
