@@ -6,10 +6,18 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/cockpit-dev/cockpit/internal/sandbox"
+	"github.com/cockpit-dev/cockpit/runbook"
 )
 
 // `cockpit demo` serves the sandbox on loopback until interrupted, then
@@ -83,5 +91,77 @@ func TestDemoRefusesNonLoopbackHost(t *testing.T) {
 		if code != exitInvalid || !strings.Contains(stderr, "loopback") {
 			t.Errorf("demo --host %q: exit %d, stderr %q; want exit 2 naming loopback", host, code, stderr)
 		}
+	}
+}
+
+// The cockpit opened headless (teatest) on the demo runbook against the
+// sandbox shows the seed's failing ClusterIssuer, overrides it with a
+// reason, and journals the override.
+func TestDemoCockpitShowsFailingIssuer(t *testing.T) {
+	noKubeconfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	rig, err := newDemoRig(sb, filepath.Join(t.TempDir(), "demo.journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rig.close()
+	ss := rig.session()
+	ss.operator = "tester"
+	lr, err := ss.prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := teatest.NewTestModel(t, lr.model, teatest.WithInitialTermSize(200, 60))
+	lr.start(ctx, tm.Send)
+	// WaitFor consumes what it reads: one condition per stretch of output.
+	has := func(all ...string) func([]byte) bool {
+		return func(b []byte) bool {
+			for _, s := range all {
+				if !bytes.Contains(b, []byte(s)) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	teatest.WaitFor(t, tm.Output(), has("simulated cluster", "internal-ca-issuer: Ready=False"), teatest.WithDuration(30*time.Second))
+
+	tm.Send(tea.KeyPressMsg{Code: 'j', Text: "j"}) // cluster-issuers, the second step
+	tm.Send(tea.KeyPressMsg{Code: 'o', Text: "o"})
+	teatest.WaitFor(t, tm.Output(), has("Override cluster-issuers"), teatest.WithDuration(10*time.Second))
+	tm.Type("CA secret restored after the window")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	teatest.WaitFor(t, tm.Output(), has("overridden by tester"), teatest.WithDuration(10*time.Second))
+
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+	final, err := lr.stop()
+	if err != nil {
+		t.Fatalf("stop the run: %v", err)
+	}
+	if _, si, _ := final.Find("cluster-issuers"); final.Phases[0].Steps[si].Status != runbook.StepOverridden {
+		t.Errorf("cluster-issuers is %s, want overridden", final.Phases[0].Steps[si].Status)
+	}
+	journal, err := os.ReadFile(rig.journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(journal, []byte("CA secret restored after the window")) {
+		t.Error("the override's reason is not in the journal")
+	}
+}
+
+// The embedded demo runbook is valid with the sandbox's addresses.
+func TestDemoRunbookValid(t *testing.T) {
+	if _, err := runbook.Parse("demo.runbook.yaml", demoRunbook, runbook.Options{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -199,6 +199,7 @@ func tuiOperator() string {
 	return "operator"
 }
 
+//lint:ignore U1000 root.go wires it as `cockpit RUNBOOK` (issue #4).
 // openCockpit is `cockpit RUNBOOK`: the cockpit on a real cluster (the
 // kubeconfig flags), journaling to --journal or a new file in the current
 // directory.
