@@ -78,7 +78,7 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	}()
 	every := r.TickEvery
 	if every <= 0 {
-		every = time.Second
+		every = tickFor(s.Runbook)
 	}
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
@@ -147,6 +147,21 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		}
 	}
 	return s, nil
+}
+
+// tickFor is the default Tick interval: a second, or the shortest every:
+// of a repeating probe when that is shorter (at least 10ms), so a probe
+// repeats as often as its runbook says.
+func tickFor(rb *Runbook) time.Duration {
+	every := time.Second
+	for _, ph := range rb.Phases {
+		for _, st := range ph.Steps {
+			if e := time.Duration(st.Every); e > 0 && e < every {
+				every = max(e, 10*time.Millisecond)
+			}
+		}
+	}
+	return every
 }
 
 // execute starts the probes and load tests the effects ask for.

@@ -15,7 +15,18 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+func TestMain(m *testing.M) {
+	// A test that needs the CLI as a separate process (to kill it) runs the
+	// test binary itself with the command line in COCKPIT_CHILD_ARGS.
+	if args := os.Getenv("COCKPIT_CHILD_ARGS"); args != "" {
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil {
+			os.Exit(exitError)
+		}
+		os.Exit(run(argv, os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(controlplane.Main(m))
+}
 
 // cockpit runs the CLI in-process and returns its exit code and output.
 func cockpit(t *testing.T, args ...string) (code int, stdout, stderr string) {
