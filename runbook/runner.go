@@ -177,7 +177,7 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 		}
 		pi, si, _ := s.Find(sp.Step)
 		step := &s.Runbook.Phases[pi].Steps[si]
-		run := r.build(step)
+		run := r.build(s.Runbook, step)
 		timeout := time.Duration(step.Timeout)
 		if timeout <= 0 {
 			timeout = DefaultProbeTimeout
@@ -257,7 +257,7 @@ func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl 
 
 // build makes a step's probe once and keeps it: probes hold state between
 // observations (a previous scrape, an informer).
-func (r *Runner) build(step *Step) probeRun {
+func (r *Runner) build(rb *Runbook, step *Step) probeRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.probes == nil {
@@ -266,7 +266,19 @@ func (r *Runner) build(step *Step) probeRun {
 	if run, ok := r.probes[step.ID]; ok {
 		return run
 	}
-	p, rules, err := step.Probe.Spec.Build(r.Env)
+	env := r.Env
+	if c, ok := rb.Clusters[step.Cluster]; ok && step.Cluster != "" && c.Context != "" && env.Kube != nil {
+		// The step's cluster: probes that name no context of their own use
+		// the cluster's.
+		kube := env.Kube
+		env.Kube = func(name string) (*probes.Cluster, error) {
+			if name == "" {
+				name = c.Context
+			}
+			return kube(name)
+		}
+	}
+	p, rules, err := step.Probe.Spec.Build(env)
 	run := probeRun{probe: p, rules: rules, err: err}
 	r.probes[step.ID] = run
 	return run

@@ -172,3 +172,43 @@ phases:
 		t.Errorf("health = %s, want passed", health.Status)
 	}
 }
+
+// A step's cluster: picks the kubeconfig context of its Kubernetes probes
+// unless the probe names one itself.
+func TestRunnerStepCluster(t *testing.T) {
+	rb := mustParse(t, `apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: clusters}
+clusters:
+  prod: {context: gravl-prod}
+phases:
+- id: preflight
+  steps:
+  - id: policies
+    cluster: prod
+    probe: {kind: k8s.exists, resource: networkpolicies.networking.k8s.io, names: [default-deny]}
+  - id: own-context
+    cluster: prod
+    probe: {kind: k8s.exists, context: staging, resource: networkpolicies.networking.k8s.io, names: [default-deny]}
+`)
+	var mu sync.Mutex
+	var asked []string
+	env := probes.Env{Kube: func(name string) (*probes.Cluster, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, name)
+		return nil, fmt.Errorf("no cluster %q here", name)
+	}}
+	r := &Runner{Env: env, Operator: "ci", TickEvery: time.Millisecond, Autopilot: &Autopilot{Operator: "ci"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Run(ctx, NewState(rb), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got := strings.Join(asked, ",")
+	if !strings.Contains(got, "gravl-prod") || !strings.Contains(got, "staging") {
+		t.Errorf("contexts asked for: %q, want gravl-prod (from the step's cluster) and staging (the probe's own)", got)
+	}
+}
