@@ -6,16 +6,21 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test envtest fmt-check vet staticcheck unit demo bench-load
+.PHONY: test envtest promtest fmt-check vet staticcheck unit demo bench-load
 
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
 # test with the race detector. Kubernetes tests fail, never skip, here.
-test: envtest fmt-check vet staticcheck unit
+test: envtest promtest fmt-check vet staticcheck unit
 
 # envtest: build kube-apiserver + etcd into ~/.cache/cockpit/envtest/... .
 envtest:
 	@hack/envtest/build.sh >/dev/null
+
+# promtest: build prometheus + alertmanager into ~/.cache/cockpit/promtest/...
+# for the prometheus/alertmanager probe tests (cold ~3.5 min on 2 cores).
+promtest:
+	@hack/promtest/build.sh >/dev/null
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -27,7 +32,8 @@ staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
 unit:
-	KUBEBUILDER_ASSETS="$$(hack/envtest/build.sh)" COCKPIT_REQUIRE_CONTROLPLANE=1 \
+	KUBEBUILDER_ASSETS="$$(hack/envtest/build.sh)" COCKPIT_PROMTEST_BIN="$$(hack/promtest/build.sh)" \
+		COCKPIT_REQUIRE_CONTROLPLANE=1 \
 		$(GO) test -race -count=1 ./...
 
 demo:
