@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,5 +62,29 @@ func TestCheckJSON(t *testing.T) {
 	}
 	if len(sum.Phases) != 3 || sum.Phases[2].Duration != "2h0m0s" || sum.Phases[1].Steps[0].Needs[0] != "health" {
 		t.Errorf("summary = %+v", sum)
+	}
+}
+
+// The runbook README.md shows is a valid one.
+func TestReadmeRunbookIsValid(t *testing.T) {
+	t.Setenv("GRAVL_TOKEN", "x")
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "## Runbook reference")
+	j := strings.Index(s[i:], "```yaml\n")
+	if i < 0 || j < 0 {
+		t.Fatal("README has no runbook reference example")
+	}
+	body := s[i+j+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	path := filepath.Join(t.TempDir(), "readme.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := cockpit(t, "check", path); code != exitOK {
+		t.Errorf("README's runbook: exit %d\n%s", code, stderr)
 	}
 }
