@@ -62,6 +62,9 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{name: "bad output format", args: []string{"version", "-o", "yaml"}, wantCode: exitInvalid, wantStderr: "--output: want text or json"},
 		{name: "bad duration", args: []string{"version", "--request-timeout", "soon"}, wantCode: exitInvalid, wantStderr: "invalid argument"},
 		{name: "missing kubeconfig file", args: []string{"version", "--kubeconfig", "/nonexistent/kubeconfig"}, wantCode: exitInvalid, wantStderr: "/nonexistent/kubeconfig"},
+		{name: "runbook needs a terminal", args: []string{"../../examples/gravl-go-live.yaml"}, wantCode: exitInvalid, wantStderr: "needs a terminal and stdout is not one; 'cockpit run"},
+		{name: "missing runbook", args: []string{"nope.yaml"}, wantCode: exitInvalid, wantStderr: "nope.yaml"},
+		{name: "two runbooks", args: []string{"a.yaml", "b.yaml"}, wantCode: exitInvalid, wantStderr: "want one runbook file"},
 		{name: "client only", args: []string{"version", "--client"}, wantCode: exitOK, wantStdout: "Client: cockpit "},
 		{name: "no kubeconfig: client only", args: []string{"version"}, wantCode: exitOK, wantStdout: "Client: cockpit "},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,18 +22,28 @@ type globalOptions struct {
 
 func newRootCmd(s streams) *cobra.Command {
 	opts := &globalOptions{}
+	ro := &rootOptions{vars: varFlags{}}
 	root := &cobra.Command{
-		Use:   "cockpit",
+		Use:   "cockpit [RUNBOOK]",
 		Short: "A terminal go-live cockpit",
 		Long: `Cockpit walks a go-live runbook — preflight → deploy → validate → monitor — with
 live probes, an embedded load generator, gates that a red check cannot slip
 through without a recorded override, an append-only journal and a sign-off
 report generated from measured facts.
 
-Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cmd.Help()
+'cockpit RUNBOOK' opens the cockpit on a runbook against the cluster of the
+kubeconfig flags, journaling next to the runbook and resuming that journal
+when it exists. Start with 'cockpit demo', which runs it against a local
+sandbox.`,
+		Example: `  cockpit demo
+  cockpit gravl-go-live.yaml --context gravl-prod --var apiURL=https://gravl.app
+  cockpit run gravl-go-live.yaml --auto-confirm-manual   # headless, for CI`,
+		Args: rootArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return openCockpit(cmd, args[0], s, opts, ro)
 		},
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -44,6 +55,10 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(flagError)
 	opts.kube.addFlags(root.PersistentFlags())
+	root.Flags().Var(ro.vars, "var", "override a runbook variable (repeatable)")
+	root.Flags().StringVar(&ro.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl); resumed when it exists")
+	root.Flags().BoolVar(&ro.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
+	root.Flags().StringVar(&ro.operator, "operator", "", "who decides, recorded with every event (default: the OS user)")
 
 	root.AddCommand(
 		newDemoCmd(s, opts),
@@ -63,6 +78,21 @@ Start with 'cockpit demo', which runs the cockpit against a local sandbox.`,
 func flagError(cmd *cobra.Command, err error) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", cmd.UsageString())
 	return invalidInput(err)
+}
+
+// rootArgs takes one runbook file; an argument that is no file and looks
+// like a misspelt subcommand gets noArgs' suggestion instead.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case len(args) > 1:
+		return flagError(cmd, fmt.Errorf("want one runbook file, got %q", args))
+	}
+	if _, err := os.Stat(args[0]); err == nil || strings.HasSuffix(args[0], ".yaml") || strings.HasSuffix(args[0], ".yml") {
+		return nil // a runbook (a missing one is reported when it is read)
+	}
+	return noArgs(cmd, args)
 }
 
 // noArgs rejects positional arguments with exit code 2, suggesting a

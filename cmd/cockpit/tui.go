@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"path/filepath"
 	"sync"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
@@ -25,7 +23,8 @@ import (
 type session struct {
 	rb       *runbook.Runbook
 	env      probes.Env
-	journal  string // path of the journal to create
+	journal  string // path of the journal: created, or resumed when it exists
+	fresh    bool   // start a new journal even when one exists (keeping it)
 	cluster  string // what the header calls the Kubernetes target
 	operator string
 	faults   tui.Faults
@@ -40,6 +39,7 @@ type liveRun struct {
 	runner  *runbook.Runner
 	journal *runbook.Journal
 	state   runbook.State
+	pending []runbook.Effect // a resume's steps to run again
 	ops     chan runbook.Event
 	runDone chan struct{}
 
@@ -51,19 +51,23 @@ type liveRun struct {
 	err    error
 }
 
-// prepare creates the journal and builds the runner and the model.
+// prepare opens the journal (new, or resumed from the existing one) and
+// builds the runner and the model.
 func (ss session) prepare() (*liveRun, error) {
-	now := time.Now()
 	host, _ := os.Hostname()
-	j, err := runbook.CreateJournal(ss.journal, runbook.Header{
-		Runbook: ss.rb.Metadata.Name, File: ss.rb.File, Digest: ss.rb.Digest, Cockpit: "tui", Hostname: host,
-	}, now, ss.rb.Secrets())
+	sess, err := runbook.Open(ss.rb, runbook.OpenOptions{Journal: ss.journal, Fresh: ss.fresh, Operator: ss.operator,
+		Cockpit: currentClientVersion().Version, Hostname: host})
 	if err != nil {
+		if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
+			return nil, invalidInput(err)
+		}
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	j := sess.Journal
 	lr := &liveRun{
 		journal: j,
-		state:   runbook.NewState(ss.rb),
+		state:   sess.State,
+		pending: sess.Pending,
 		ops:     make(chan runbook.Event),
 		runDone: make(chan struct{}),
 	}
@@ -107,7 +111,7 @@ func (lr *liveRun) start(ctx context.Context, send func(tea.Msg)) {
 	lr.wg.Add(1)
 	go func() {
 		defer lr.wg.Done()
-		final, err := lr.runner.Run(ctx, lr.state, nil, lr.ops)
+		final, err := lr.runner.Run(ctx, lr.state, lr.pending, lr.ops)
 		close(lr.runDone)
 		lr.mu.Lock()
 		lr.final, lr.err = final, err
@@ -199,27 +203,28 @@ func tuiOperator() string {
 	return "operator"
 }
 
-//lint:ignore U1000 root.go wires it as `cockpit RUNBOOK` (issue #4).
+// rootOptions are the flags of `cockpit RUNBOOK`.
+type rootOptions struct {
+	vars     varFlags
+	journal  string
+	fresh    bool
+	operator string
+}
+
 // openCockpit is `cockpit RUNBOOK`: the cockpit on a real cluster (the
-// kubeconfig flags), journaling to --journal or a new file in the current
-// directory.
-func openCockpit(cmd *cobra.Command, args []string, s streams, opts *globalOptions) error {
-	if len(args) != 1 {
-		return invalidInputf("want one runbook file, got %d arguments", len(args))
-	}
-	rb, err := runbook.ParseFile(args[0], runbook.Options{})
+// kubeconfig flags), journaling next to the runbook (or to --journal), and
+// resuming that journal when it exists.
+func openCockpit(cmd *cobra.Command, path string, s streams, opts *globalOptions, ro *rootOptions) error {
+	rb, err := parseRunbook(path, ro.vars)
 	if err != nil {
-		return invalidInput(err)
+		return err
 	}
 	if !isTerminal(s.out) {
-		return invalidInputf("the cockpit needs a terminal; stdout is not one")
+		return invalidInputf("the cockpit needs a terminal and stdout is not one; 'cockpit run %s' runs it headless", path)
 	}
-	journal := ""
-	if f := cmd.Flags().Lookup("journal"); f != nil {
-		journal = f.Value.String()
-	}
+	journal := ro.journal
 	if journal == "" {
-		journal = filepath.Join(".", fmt.Sprintf("%s-%s.journal.jsonl", rb.Metadata.Name, time.Now().Format("20060102-150405")))
+		journal = runbook.DefaultJournalPath(rb.File)
 	}
 	clusters := probes.NewKubeClusters(probes.KubeconfigOptions{
 		Path: opts.kube.kubeconfig, Context: opts.kube.context, Namespace: opts.kube.namespace,
@@ -234,12 +239,17 @@ func openCockpit(cmd *cobra.Command, args []string, s streams, opts *globalOptio
 	if label == "" {
 		label = "no kubeconfig context"
 	}
+	operator := ro.operator
+	if operator == "" {
+		operator = tuiOperator()
+	}
 	ss := session{
 		rb:       rb,
 		env:      probes.Env{Kube: clusters.Cluster},
 		journal:  journal,
+		fresh:    ro.fresh,
 		cluster:  label,
-		operator: tuiOperator(),
+		operator: operator,
 	}
 	final, err := ss.runTUI(cmd.Context(), s)
 	if err != nil {
