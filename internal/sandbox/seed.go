@@ -569,3 +569,17 @@ func seedObjects(now time.Time, names *nameSource) (typed []runtime.Object, cust
 	}
 	return typed, custom, nil
 }
+
+// SeedObjects returns the seed report's cluster state — namespaces, a node,
+// the deployments with their pods, services and endpoints, the active
+// sealing key, the gravl-staging NetworkPolicies and the ClusterIssuers
+// (internal-ca-issuer not Ready) — statuses included, as of now. Tests
+// create them in a real API server to run the gravl runbook against the
+// state the report showed.
+func SeedObjects(now time.Time) ([]runtime.Object, error) {
+	typed, custom, err := seedObjects(now, newNameSource(1))
+	if err != nil {
+		return nil, err
+	}
+	return append(typed, custom...), nil
+}
