@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,16 +10,12 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cockpit-dev/cockpit/examples"
 	"github.com/cockpit-dev/cockpit/internal/sandbox"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
 	"github.com/cockpit-dev/cockpit/tui"
 )
-
-// demoRunbook is the gravl go-live `cockpit demo` walks.
-//
-//go:embed demo.runbook.yaml
-var demoRunbook []byte
 
 // demoRolloutNamespace and demoRolloutDeployments are what the demo's
 // "CI" rolls out once the change is approved.
@@ -51,7 +46,7 @@ func newDemoRig(sb *sandbox.Sandbox, journal string) (*demoRig, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("write the sandbox CA: %w", err)
 	}
-	rb, err := runbook.Parse("demo.runbook.yaml", demoRunbook, runbook.Options{Vars: map[string]string{
+	rb, err := runbook.Parse("examples/demo.yaml", examples.Demo, runbook.Options{Vars: map[string]string{
 		"apiURL":    sb.HTTPURL,
 		"httpsURL":  sb.HTTPSURL,
 		"caCert":    ca,

@@ -16,6 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"github.com/cockpit-dev/cockpit/examples"
 	"github.com/cockpit-dev/cockpit/internal/sandbox"
 	"github.com/cockpit-dev/cockpit/runbook"
 )
@@ -161,7 +162,7 @@ func TestDemoCockpitShowsFailingIssuer(t *testing.T) {
 
 // The embedded demo runbook is valid with the sandbox's addresses.
 func TestDemoRunbookValid(t *testing.T) {
-	if _, err := runbook.Parse("demo.runbook.yaml", demoRunbook, runbook.Options{}); err != nil {
+	if _, err := runbook.Parse("examples/demo.yaml", examples.Demo, runbook.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }
