@@ -29,6 +29,12 @@ import (
 // matches nothing usually means a wrong label, not a healthy system. For
 // "no series is good" queries (`errors > 10`) write empty: pass and an
 // outcome on series.
+//
+// With over, the query is evaluated over the window ending now
+// (/api/v1/query_range, every step) and each series is reduced to one
+// value — "stayed below 1 % for the last 10 minutes":
+//
+//	probe: {kind: prometheus, url: "${prom}", query: "...", expect: "< 0.01", over: 10m}
 type PrometheusSpec struct {
 	// URL is the server's base URL, with any path prefix
 	// (https://host/prometheus); /api/v1/query is appended.
@@ -40,6 +46,14 @@ type PrometheusSpec struct {
 	// Empty is the status of an empty result: pass, warn or fail (default).
 	// It applies before expect and outcomes.
 	Empty string `json:"empty,omitempty" yaml:"empty,omitempty"`
+	// Over evaluates the query over this window instead of at one instant.
+	Over Duration `json:"over,omitempty" yaml:"over,omitempty"`
+	// Step is the resolution over the window; default over/60, at least 1s.
+	Step Duration `json:"step,omitempty" yaml:"step,omitempty"`
+	// Reduce turns a series' points over the window into its value: max,
+	// min, avg or last. Default: the worst case for expect — max for < and
+	// <=, min for > and >=; required otherwise.
+	Reduce string `json:"reduce,omitempty" yaml:"reduce,omitempty"`
 	// BearerToken and BasicAuth authenticate (write them as ${env:…}); they
 	// exclude each other and are never shown.
 	BearerToken string            `json:"bearerToken,omitempty" yaml:"bearerToken,omitempty"`
@@ -86,11 +100,64 @@ func (s *PrometheusSpec) Validate() error {
 	if _, err := parseStatusChoice("empty", s.Empty); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, s.validateWindow()...)
 	errs = append(errs, validateAPIAccess(s.BearerToken, s.BasicAuth, s.Timeout, s.Insecure, s.CACert)...)
 	if _, err := CompileOutcomes(s.Outcomes, prometheusValues); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// maxRangePoints bounds the points per series a window asks for (the
+// server's own limit is 11,000).
+const maxRangePoints = 10000
+
+// validateWindow checks over, step and reduce.
+func (s *PrometheusSpec) validateWindow() []error {
+	var errs []error
+	switch {
+	case s.Over < 0:
+		errs = append(errs, fieldErr("over", "must not be negative"))
+	case s.Over == 0 && (s.Step != 0 || s.Reduce != ""):
+		errs = append(errs, fieldErr("over", "step and reduce need a window: set over (e.g. over: 5m)"))
+	case s.Over > 0:
+		if s.Step < 0 || (s.Step > 0 && time.Duration(s.Step) > time.Duration(s.Over)) {
+			errs = append(errs, fieldErr("step", "want a positive duration up to over (%s)", time.Duration(s.Over)))
+		} else if n := time.Duration(s.Over) / s.step(); n > maxRangePoints {
+			errs = append(errs, fieldErr("step", "%d points per series over %s; at most %d (raise step)", n, time.Duration(s.Over), maxRangePoints))
+		}
+		if _, err := s.reduction(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// step returns the window's resolution.
+func (s *PrometheusSpec) step() time.Duration {
+	if s.Step > 0 {
+		return time.Duration(s.Step)
+	}
+	return max(time.Duration(s.Over)/60, time.Second)
+}
+
+// reduction returns the reduce function's name, defaulted from expect.
+func (s *PrometheusSpec) reduction() (string, error) {
+	switch s.Reduce {
+	case "max", "min", "avg", "last":
+		return s.Reduce, nil
+	case "":
+		if e, err := parseExpect(s.Expect); err == nil {
+			switch e.op {
+			case "<", "<=":
+				return "max", nil
+			case ">", ">=":
+				return "min", nil
+			}
+		}
+		return "", fieldErr("reduce", "required with over here: max, min, avg or last")
+	}
+	return "", fieldErr("reduce", "want max, min, avg or last, got %q", s.Reduce)
 }
 
 // parseStatusChoice reads a pass|warn|fail field; "" is fail.
@@ -158,7 +225,14 @@ func (s *PrometheusSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &prometheusProbe{api: api, query: s.Query, expect: exp, env: env}, rules, nil
+	p := &prometheusProbe{api: api, query: s.Query, expect: exp, env: env}
+	if s.Over > 0 {
+		p.over, p.step = time.Duration(s.Over), s.step()
+		if p.reduce, err = s.reduction(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, rules, nil
 }
 
 // statusRule is an outcome rule of status st.
@@ -175,13 +249,21 @@ func statusRule(st Status, when, msg string) OutcomeSpec {
 
 // Describe implements Describer.
 func (s *PrometheusSpec) Describe() string {
-	return "PromQL " + s.Query + " at " + redactURL(s.URL)
+	d := "PromQL " + s.Query
+	if s.Over > 0 {
+		r, _ := s.reduction()
+		d += fmt.Sprintf(" (%s over %s)", r, time.Duration(s.Over))
+	}
+	return d + " at " + redactURL(s.URL)
 }
 
 type prometheusProbe struct {
 	api    *apiClient
 	query  string
 	expect *expectation // nil: no per-series condition
+	over   time.Duration
+	step   time.Duration
+	reduce string // max, min, avg, last; with over
 	env    Env
 }
 
@@ -241,8 +323,15 @@ func (p *promPoint) UnmarshalJSON(b []byte) error {
 
 func (p *prometheusProbe) Observe(ctx context.Context) Observation {
 	start := p.env.now()
+	path, params := "/api/v1/query", url.Values{"query": {p.query}}
+	if p.over > 0 {
+		path = "/api/v1/query_range"
+		params.Set("start", promTime(start.Add(-p.over)))
+		params.Set("end", promTime(start))
+		params.Set("step", strconv.FormatFloat(p.step.Seconds(), 'f', -1, 64))
+	}
 	var resp promResponse
-	err := p.api.get(ctx, "/api/v1/query", url.Values{"query": {p.query}}, &resp)
+	err := p.api.get(ctx, path, params, &resp)
 	elapsed := p.env.now().Sub(start)
 	if err == nil {
 		err = resp.err()
@@ -250,16 +339,93 @@ func (p *prometheusProbe) Observe(ctx context.Context) Observation {
 	if err != nil {
 		return Observation{Err: fmt.Errorf("query: %w", err)}
 	}
-	samples, err := decodeInstant(resp.Data)
+	var samples []promSample
+	if p.over > 0 {
+		samples, err = decodeRange(resp.Data, p.reduce)
+	} else {
+		samples, err = decodeInstant(resp.Data)
+	}
 	if err != nil {
 		return Observation{Err: fmt.Errorf("query: %w", err)}
 	}
 	obs := p.judgeSeries(samples)
+	if p.over > 0 && len(samples) > 0 {
+		obs.Summary += fmt.Sprintf(" (%s over %s)", p.reduce, p.over)
+	}
 	obs.Values["query_ms"] = float64(elapsed) / float64(time.Millisecond)
 	for _, w := range slices.Concat(resp.Warnings, resp.Infos) {
 		obs.Items = append(obs.Items, Item{Name: "warning", Status: StatusWarn, Summary: w})
 	}
 	return obs
+}
+
+// promTime writes a time as the API's unix seconds.
+func promTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
+
+// promRangeSeries is one series of a range query's matrix.
+type promRangeSeries struct {
+	Metric map[string]string `json:"metric"`
+	Values []promPoint       `json:"values"`
+}
+
+// decodeRange reads a range query's matrix and reduces each series to one
+// sample: max, min or avg over its points (NaN ones skipped), or its last
+// point.
+func decodeRange(data json.RawMessage, reduce string) ([]promSample, error) {
+	var d promQueryData
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	if d.ResultType != "matrix" {
+		return nil, fmt.Errorf("%w: a range query returned a %s", ErrBadResponse, d.ResultType)
+	}
+	var series []promRangeSeries
+	if err := json.Unmarshal(d.Result, &series); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	out := make([]promSample, 0, len(series))
+	for _, s := range series {
+		if len(s.Values) == 0 {
+			continue
+		}
+		out = append(out, promSample{Metric: s.Metric, Value: reducePoints(s.Values, reduce)})
+	}
+	return out, nil
+}
+
+// reducePoints reduces points; NaN when all are NaN (last excepted).
+func reducePoints(pts []promPoint, reduce string) promPoint {
+	last := pts[len(pts)-1]
+	if reduce == "last" {
+		return last
+	}
+	var (
+		n      int
+		sum    float64
+		lo, hi = math.Inf(1), math.Inf(-1)
+	)
+	for _, pt := range pts {
+		if math.IsNaN(pt.V) {
+			continue
+		}
+		n++
+		sum += pt.V
+		lo, hi = min(lo, pt.V), max(hi, pt.V)
+	}
+	v := math.NaN()
+	if n > 0 {
+		switch reduce {
+		case "max":
+			v = hi
+		case "min":
+			v = lo
+		case "avg":
+			v = sum / float64(n)
+		}
+	}
+	return promPoint{T: last.T, V: v}
 }
 
 // err turns an API error envelope into an error with the server's text.

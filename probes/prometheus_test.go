@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,6 +157,87 @@ func TestPrometheusProbe(t *testing.T) {
 				t.Errorf("result does not encode (the journal needs it): %v", err)
 			}
 		})
+	}
+}
+
+// TestPrometheusProbeOver checks a window: a gauge Prometheus saw at 5 and
+// then at 1 is 5 at worst (max), 1 at best and at last.
+func TestPrometheusProbeOver(t *testing.T) {
+	var depth atomic.Int64
+	depth.Store(5)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE gravl_queue_depth gauge\ngravl_queue_depth %d\n", depth.Load())
+	}))
+	t.Cleanup(target.Close)
+	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{
+		Targets:  []string{target.Listener.Addr().String()},
+		Interval: 100 * time.Millisecond,
+	})
+	waitForSeries(t, prom.URL, "gravl_queue_depth", 5)
+	depth.Store(1)
+	waitForSeries(t, prom.URL, "gravl_queue_depth", 1)
+
+	window := Duration(time.Minute)
+	step := Duration(100 * time.Millisecond)
+	tests := []struct {
+		name        string
+		spec        PrometheusSpec
+		wantStatus  Status
+		wantSummary string
+		wantItem    string
+		wantValue   float64 // 0: not checked
+	}{
+		{name: "upper bound: max by default", spec: PrometheusSpec{Expect: "< 3"}, wantStatus: StatusFail,
+			wantSummary: "= 5 (max over 1m0s)", wantItem: "5 (want < 3)", wantValue: 5},
+		{name: "lower bound: min by default", spec: PrometheusSpec{Expect: ">= 2"}, wantStatus: StatusFail,
+			wantSummary: "= 1 (min over 1m0s)", wantValue: 1},
+		{name: "last", spec: PrometheusSpec{Expect: "< 3", Reduce: "last"}, wantStatus: StatusPass, wantValue: 1},
+		{name: "min", spec: PrometheusSpec{Expect: "< 3", Reduce: "min"}, wantStatus: StatusPass, wantValue: 1},
+		{name: "avg lies between", spec: PrometheusSpec{Expect: "< 5", Reduce: "avg"}, wantStatus: StatusPass},
+		{name: "outcomes with an explicit reduce", spec: PrometheusSpec{Reduce: "max", Outcomes: []OutcomeSpec{
+			{Warn: &RuleSpec{When: "value > 4", Message: "peak {{value}}"}}, {Pass: &RuleSpec{}}}}, wantStatus: StatusWarn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.spec.URL, tt.spec.Query, tt.spec.Over, tt.spec.Step = prom.URL, "gravl_queue_depth", window, step
+			if err := tt.spec.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			p, rules, err := tt.spec.Build(Env{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Run(context.Background(), p, rules, time.Now)
+			if res.Status != tt.wantStatus {
+				t.Errorf("status = %s (%s), want %s; summary %q", res.Status, res.Message, tt.wantStatus, res.Summary)
+			}
+			if !strings.Contains(res.Summary, tt.wantSummary) {
+				t.Errorf("summary = %q, want %q", res.Summary, tt.wantSummary)
+			}
+			if tt.wantItem != "" && !hasItemText(res.Items, tt.wantItem) {
+				t.Errorf("no item with %q in %+v", tt.wantItem, res.Items)
+			}
+			if tt.wantValue != 0 && res.Values["value"] != tt.wantValue {
+				t.Errorf("value = %v, want %v", res.Values["value"], tt.wantValue)
+			}
+			if tt.spec.Reduce == "avg" {
+				if v := res.Values["value"]; v <= 1 || v >= 5 {
+					t.Errorf("avg = %v, want strictly between 1 and 5", v)
+				}
+			}
+		})
+	}
+}
+
+func TestReducePoints(t *testing.T) {
+	pts := []promPoint{{T: 1, V: 3}, {T: 2, V: math.NaN()}, {T: 3, V: 1}, {T: 4, V: 2}}
+	for reduce, want := range map[string]float64{"max": 3, "min": 1, "avg": 2, "last": 2} {
+		if got := reducePoints(pts, reduce); got.V != want || got.T != 4 {
+			t.Errorf("%s = %+v, want %v at 4", reduce, got, want)
+		}
+	}
+	if got := reducePoints([]promPoint{{T: 1, V: math.NaN()}}, "max"); !math.IsNaN(got.V) {
+		t.Errorf("max of NaN = %v, want NaN", got.V)
 	}
 }
 
@@ -363,6 +446,15 @@ func TestPrometheusSpecValidate(t *testing.T) {
 		{name: "unknown value in outcome", spec: with(func(s *PrometheusSpec) {
 			s.Expect, s.Outcomes = "", []OutcomeSpec{{Fail: &RuleSpec{When: "rate > 1"}}}
 		}), wantErr: []string{`outcomes[0].fail.when: unknown value "rate"; this probe observes: series, failing, value, min, max, sum, avg, query_ms`}},
+		{name: "window", spec: with(func(s *PrometheusSpec) { s.Over, s.Step, s.Reduce = Duration(time.Hour), Duration(time.Minute), "avg" })},
+		{name: "window, reduce from expect", spec: with(func(s *PrometheusSpec) { s.Over, s.Expect = Duration(time.Hour), "> 100" })},
+		{name: "negative over", spec: with(func(s *PrometheusSpec) { s.Over = -1 }), wantErr: []string{"over: must not be negative"}},
+		{name: "step without over", spec: with(func(s *PrometheusSpec) { s.Step = Duration(time.Second) }), wantErr: []string{"over: step and reduce need a window"}},
+		{name: "reduce without over", spec: with(func(s *PrometheusSpec) { s.Reduce = "max" }), wantErr: []string{"over: step and reduce need a window"}},
+		{name: "step beyond over", spec: with(func(s *PrometheusSpec) { s.Over, s.Step = Duration(time.Minute), Duration(time.Hour) }), wantErr: []string{"step: want a positive duration up to over (1m0s)"}},
+		{name: "too many points", spec: with(func(s *PrometheusSpec) { s.Over, s.Step = Duration(24*time.Hour), Duration(time.Second) }), wantErr: []string{"step: 86400 points per series over 24h0m0s; at most 10000"}},
+		{name: "bad reduce", spec: with(func(s *PrometheusSpec) { s.Over, s.Reduce = Duration(time.Hour), "median" }), wantErr: []string{`reduce: want max, min, avg or last, got "median"`}},
+		{name: "equality needs an explicit reduce", spec: with(func(s *PrometheusSpec) { s.Over = Duration(time.Hour) }), wantErr: []string{"reduce: required with over here"}},
 		{name: "several at once", spec: PrometheusSpec{Empty: "x"}, wantErr: []string{"url: required", "query: required", "expect: required", "empty:"}},
 	}
 	for _, tt := range tests {
@@ -388,8 +480,11 @@ func TestPrometheusSpecValidate(t *testing.T) {
 
 func TestPrometheusDescribe(t *testing.T) {
 	s := PrometheusSpec{URL: "https://u:p@prom.gravl.app/prometheus?tenant=x", Query: "up == 0", BearerToken: "t0k"}
-	got := s.Describe()
-	if got != "PromQL up == 0 at https://prom.gravl.app/prometheus?…" {
+	if got := s.Describe(); got != "PromQL up == 0 at https://prom.gravl.app/prometheus?…" {
+		t.Errorf("Describe = %q", got)
+	}
+	s.Over, s.Expect = Duration(10*time.Minute), "< 0.01"
+	if got := s.Describe(); got != "PromQL up == 0 (max over 10m0s) at https://prom.gravl.app/prometheus?…" {
 		t.Errorf("Describe = %q", got)
 	}
 }
