@@ -74,6 +74,10 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 		return nil, ErrorList{{File: file, Msg: "empty runbook", Hint: "start with apiVersion: " + APIVersion + " and kind: " + Kind}}
 	}
 
+	if _, ok := d.unwrap(body, "").(*ast.MappingNode); !ok {
+		d.errorAt(body, "", "start with apiVersion: "+APIVersion+" and kind: "+Kind, "a runbook is a mapping, got %s", describe(body))
+		return nil, d.errs
+	}
 	rb := &Runbook{File: file}
 	vars := d.decodeVars(body, opts)
 	d.expand = func(s string) (string, error) { return expandVars(s, vars, opts.LookupEnv) }

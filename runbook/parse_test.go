@@ -120,7 +120,7 @@ func TestParseSmallErrors(t *testing.T) {
 		{name: "empty", src: "", want: "r.yaml: empty runbook"},
 		{name: "syntax", src: "apiVersion: [\n", want: "r.yaml:1:13:"},
 		{name: "two documents", src: "a: 1\n---\nb: 2\n", want: "r.yaml:3:2: a runbook file holds one YAML document"},
-		{name: "not a mapping", src: "- a\n", want: "r.yaml:1:1: want a mapping, got a list"},
+		{name: "not a mapping", src: "- a\n", want: "r.yaml:1:1: a runbook is a mapping, got a list"},
 		{name: "no phases", src: "apiVersion: cockpit/v1\nkind: Runbook\nmetadata: {name: x}\n", want: "r.yaml: phases: a runbook needs at least one phase"},
 		{name: "probe without kind", src: "apiVersion: cockpit/v1\nkind: Runbook\nmetadata: {name: x}\nphases:\n- id: p\n  steps:\n  - id: s\n    probe: {url: x}\n", want: "r.yaml:8:12: phases[0].steps[0].probe: probe has no kind"},
 		{name: "gate outcome", src: "apiVersion: cockpit/v1\nkind: Runbook\nmetadata: {name: x}\nphases:\n- id: p\n  gate: {outcomes: [{fail: {when: \"failed >> 0\"}}]}\n  steps:\n  - id: s\n    manual: {prompt: ok?}\n", want: "phases[0].gate.outcomes[0].fail.when: column 9 of the expression: want a number"},
@@ -138,7 +138,8 @@ func TestParseSmallErrors(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/valid.yaml", "testdata/invalid.yaml"} {
+	corpus, _ := filepath.Glob("testdata/invalid/*.yaml")
+	for _, p := range append([]string{"testdata/valid.yaml", "testdata/invalid.yaml"}, corpus...) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -165,4 +166,35 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an invalid runbook: %+v", rb)
 		}
 	})
+}
+
+// Every file of testdata/invalid is refused, with every problem at its
+// file:line:col; the messages are kept in a golden file next to each one.
+func TestParseInvalidCorpus(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 25 {
+		t.Fatalf("the corpus has %d runbooks, want at least 25", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(f, data, Options{LookupEnv: env(nil)})
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("accepted, or not an ErrorList: %v", err)
+			}
+			for _, e := range list {
+				if e.File != f || e.Msg == "" {
+					t.Errorf("error without its file or a message: %#v", e)
+				}
+			}
+			golden(t, strings.TrimSuffix(f, ".yaml")+".golden", err.Error()+"\n")
+		})
+	}
 }
