@@ -19,10 +19,13 @@ type demoOptions struct {
 	seed    uint64
 	noTUI   bool
 	journal string
+	// headless runs the demo runbook without the TUI, with run's flags.
+	headless bool
+	run      runOptions
 }
 
 func newDemoCmd(s streams, _ *globalOptions) *cobra.Command {
-	opts := &demoOptions{}
+	opts := &demoOptions{run: runOptions{vars: varFlags{}}}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the cockpit's sandbox: the gravl go-live on loopback",
@@ -37,13 +40,20 @@ go-live: preflight, deploy, validate, monitor) against the sandbox, journaling
 to a temporary directory (or --journal). Keys 1/2/3 inject latency, 5xx
 errors and a stall into the sandbox backend; 0 heals it; ? shows every key.
 
+With --headless, the demo runbook runs as 'cockpit run' would run it (event
+log on stderr, summary and verdict on stdout, exit code by verdict) and the
+sign-off report is written next to the journal. Without --override the
+seed's failing internal-ca-issuer stops it at preflight: NO-GO.
+
 With --no-tui, or when stdout is not a terminal, the sandbox serves until
 interrupted (Ctrl-C) and its endpoints are printed with commands to try
 against them. The simulated cluster is in-process and labelled as such,
 never a real cluster.`,
 		Example: `  cockpit demo
   cockpit demo --journal /tmp/gravl.journal.jsonl
-  cockpit demo --no-tui --host 127.0.0.2 --seed 7`,
+  cockpit demo --no-tui --host 127.0.0.2 --seed 7
+  cockpit demo --headless --override cluster-issuers="internal CA unused by gravl" \
+      --var loadDuration=10s --var monitorWindow=20s`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), s, opts)
@@ -53,6 +63,11 @@ never a real cluster.`,
 	cmd.Flags().Uint64Var(&opts.seed, "seed", 1, "seed of the sandbox's random latency, errors and names")
 	cmd.Flags().BoolVar(&opts.noTUI, "no-tui", false, "only serve the sandbox and print its endpoints")
 	cmd.Flags().StringVar(&opts.journal, "journal", "", "journal file for the demo run (default: in a new temporary directory)")
+	f := cmd.Flags()
+	f.BoolVar(&opts.headless, "headless", false, "run the demo runbook without the TUI, like 'cockpit run' (manual steps auto-confirmed)")
+	f.Var(opts.run.vars, "var", "override a demo runbook variable, e.g. loadDuration=10s (repeatable)")
+	f.StringArrayVar(&opts.run.override, "override", nil, "with --headless: accept a red step (ID=REASON) or gate (phase:ID=REASON)")
+	f.StringVar(&opts.run.phase, "phase", "", "with --headless: stop after this phase's gate")
 	return cmd
 }
 
@@ -65,6 +80,10 @@ func runDemo(ctx context.Context, s streams, opts *demoOptions) error {
 	sb, err := sandbox.Start(ctx, sandbox.Options{Host: opts.host, Seed: opts.seed})
 	if err != nil {
 		return fmt.Errorf("start the demo sandbox: %w", err)
+	}
+	if opts.headless {
+		err := runDemoHeadless(ctx, s, sb, opts)
+		return errorsJoinClose(err, sb)
 	}
 	if !opts.noTUI && isTerminal(s.out) {
 		err := runDemoTUI(ctx, s, sb, opts)
@@ -94,7 +113,7 @@ func errorsJoinClose(err error, sb *sandbox.Sandbox) error {
 
 // runDemoTUI opens the cockpit on the embedded demo runbook against sb.
 func runDemoTUI(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *demoOptions) error {
-	rig, err := newDemoRig(sb, opts.journal)
+	rig, err := newDemoRig(sb, opts.journal, opts.run.vars)
 	if err != nil {
 		return err
 	}

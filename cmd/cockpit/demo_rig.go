@@ -36,7 +36,7 @@ type demoRig struct {
 	once    sync.Once
 }
 
-func newDemoRig(sb *sandbox.Sandbox, journal string) (*demoRig, error) {
+func newDemoRig(sb *sandbox.Sandbox, journal string, vars map[string]string) (*demoRig, error) {
 	dir, err := os.MkdirTemp("", "cockpit-demo-")
 	if err != nil {
 		return nil, fmt.Errorf("demo directory: %w", err)
@@ -46,15 +46,19 @@ func newDemoRig(sb *sandbox.Sandbox, journal string) (*demoRig, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("write the sandbox CA: %w", err)
 	}
-	rb, err := runbook.Parse("examples/demo.yaml", examples.Demo, runbook.Options{Vars: map[string]string{
+	all := map[string]string{
 		"apiURL":    sb.HTTPURL,
 		"httpsURL":  sb.HTTPSURL,
 		"caCert":    ca,
 		"dnsServer": sb.DNSAddr,
-	}})
+	}
+	for k, v := range vars { // --var: the windows' lengths, say
+		all[k] = v
+	}
+	rb, err := runbook.Parse("examples/demo.yaml", examples.Demo, runbook.Options{Vars: all})
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("the embedded demo runbook: %w", err)
+		return nil, invalidInput(fmt.Errorf("the embedded demo runbook: %w", err))
 	}
 	if journal == "" {
 		journal = filepath.Join(dir, "gravl-go-live.journal.jsonl")

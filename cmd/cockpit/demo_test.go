@@ -107,7 +107,7 @@ func TestDemoCockpitShowsFailingIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	rig, err := newDemoRig(sb, filepath.Join(t.TempDir(), "demo.journal.jsonl"))
+	rig, err := newDemoRig(sb, filepath.Join(t.TempDir(), "demo.journal.jsonl"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

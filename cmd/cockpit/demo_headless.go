@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cockpit-dev/cockpit/internal/sandbox"
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/signoff"
+)
+
+// runDemoHeadless runs the demo runbook against sb the way `cockpit run`
+// runs a runbook — manual steps auto-confirmed, overrides only as given —
+// then writes the sign-off report next to the journal.
+func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *demoOptions) error {
+	rig, err := newDemoRig(sb, opts.journal, opts.run.vars)
+	if err != nil {
+		return err
+	}
+	defer rig.close()
+	operator := operatorFlag(opts.run.operator)
+	opts.run.autoConfirm = true
+	pilot, err := opts.run.autopilot(rig.rb, operator)
+	if err != nil {
+		return err
+	}
+	sess, err := runbook.Open(rig.rb, runbook.OpenOptions{Journal: rig.journal, Operator: operator,
+		Cockpit: currentClientVersion().Version, Hostname: "demo"})
+	if err != nil {
+		return invalidInput(err)
+	}
+	defer sess.Journal.Close()
+	log := &eventLog{w: s.err, prev: sess.State}
+	log.printf("demo sandbox: %s, %s, DNS %s, %s", sb.HTTPURL, sb.HTTPSURL, sb.DNSAddr, sb.Cluster.Name())
+	log.printf("journal %s", sess.Journal.Path())
+	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot,
+		Env: probes.Env{Kube: func(string) (*probes.Cluster, error) { return rig.cluster, nil }},
+		Observe: func(st runbook.State, at runbook.At, effects []runbook.Effect) {
+			rig.glue(st, at, effects)
+			log.observe(st, at, effects)
+		}}
+	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
+	if err != nil {
+		return fmt.Errorf("demo run: %w", err)
+	}
+	writeRunSummary(s.out, final, sess.Journal.Path(), pilot)
+	if ctx.Err() != nil && !pilot.Done(final) {
+		return fmt.Errorf("interrupted in phase %q", final.Phases[final.Current].ID)
+	}
+	if err := sess.Journal.Close(); err != nil {
+		return fmt.Errorf("close the journal: %w", err)
+	}
+	rep, err := signoff.FromJournal(sess.Journal.Path())
+	if err != nil {
+		return fmt.Errorf("sign-off report: %w", err)
+	}
+	path := strings.TrimSuffix(sess.Journal.Path(), ".journal.jsonl") + ".signoff.md"
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("sign-off report: %w", err)
+	}
+	if err := signoff.WriteMarkdown(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("sign-off report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sign-off report: %w", err)
+	}
+	fmt.Fprintf(s.out, "report: %s\n", path)
+	return runVerdict(final, pilot)
+}
