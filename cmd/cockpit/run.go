@@ -64,7 +64,7 @@ journal and keeps the old one. 'cockpit report JOURNAL' writes the sign-off.`,
 	f.StringVar(&opts.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl)")
 	f.BoolVar(&opts.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
 	f.StringVar(&opts.operator, "operator", "", "who runs it, recorded with every decision (default: $USER)")
-	f.StringArrayVar(&opts.confirm, "confirm", nil, "confirm a manual step: ID or ID=NOTE (repeatable)")
+	f.StringArrayVar(&opts.confirm, "confirm", nil, "confirm manual steps: ID=NOTE, or ID[,ID…] (repeatable)")
 	f.BoolVar(&opts.autoConfirm, "auto-confirm-manual", false, "confirm every manual step, journaled as auto-confirmed")
 	f.StringArrayVar(&opts.override, "override", nil, "accept a red step (ID=REASON) or phase gate (phase:ID=REASON) (repeatable)")
 	f.StringSliceVar(&opts.skip, "skip", nil, "optional steps not to run (comma-separated)")
@@ -98,7 +98,15 @@ func (o *runOptions) autopilot(rb *runbook.Runbook, operator string) (*runbook.A
 			steps[rb.Phases[pi].Steps[si].ID] = &rb.Phases[pi].Steps[si]
 		}
 	}
+	var confirms []string
 	for _, c := range o.confirm {
+		if strings.Contains(c, "=") {
+			confirms = append(confirms, c)
+			continue
+		}
+		confirms = append(confirms, strings.Split(c, ",")...) // --confirm a,b
+	}
+	for _, c := range confirms {
 		id, note, _ := strings.Cut(c, "=")
 		st, ok := steps[id]
 		if !ok || st.Manual == nil {

@@ -85,6 +85,8 @@ func TestRunHeadless(t *testing.T) {
 			wantStderr: []string{"OVERRIDDEN by ci", "phase validate entered"}},
 		{name: "unconfirmed manual step stops", args: []string{"--override", "issuer=accepted"}, wantCode: exitFailed,
 			wantVerdict: signoff.VerdictNoGo, wantStdout: []string{"manual step(s) notify need a confirmation"}},
+		{name: "several confirmations at once", args: []string{"--confirm", "notify", "--override", "issuer=accepted", "--phase", "preflight"},
+			wantCode: exitWarned, wantVerdict: signoff.VerdictIncompleteNo, wantStdout: []string{"confirmed by ci: confirmed with --confirm"}},
 		{name: "stop after a phase", args: []string{"--auto-confirm-manual", "--override", "issuer=accepted", "--phase", "preflight"},
 			wantCode: exitWarned, wantVerdict: signoff.VerdictIncompleteNo, wantStdout: []string{"phase preflight: gate warn — 0 warned, 1 overridden", "stopped after it"}},
 	}
