@@ -42,3 +42,8 @@ demo:
 # bench-load: cockpit load next to wrk, vegeta and hey (README, Performance).
 bench-load:
 	bench/load.sh
+
+# bench-mem: the loader's heap after 10s, 60s and 300s of load (README, Performance).
+.PHONY: bench-mem
+bench-mem:
+	$(GO) test ./loader -run '^$$' -bench BenchmarkMemoryFlat -benchtime 1x
