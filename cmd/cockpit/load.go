@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/loader/threshold"
+	"github.com/cockpit-dev/cockpit/runbook"
 )
 
 // loadOptions are the flags of `cockpit load`.
@@ -40,12 +43,14 @@ type loadOptions struct {
 	output     string
 	hdrLog     string
 	window     time.Duration
+	config     string
+	vars       varFlags
 }
 
 func newLoadCmd(s streams, _ *globalOptions) *cobra.Command {
-	opts := &loadOptions{}
+	opts := &loadOptions{vars: varFlags{}}
 	cmd := &cobra.Command{
-		Use:   "load URL...",
+		Use:   "load URL... | load --config FILE",
 		Short: "Load-test HTTP endpoints: k6-style executors and thresholds, HdrHistogram percentiles",
 		Long: `Send load to one or more URLs (iterations are spread over them in turn) and
 report latency percentiles from HdrHistogram, errors by class and k6-style
@@ -70,21 +75,40 @@ Thresholds use k6's grammar, one per --threshold, plus an optional window:
   --threshold 'http_req_duration: p(99)<500 over 30s'
 A threshold with no samples fails. Metrics: ` + strings.Join(threshold.Metrics(), ", ") + `.
 
+--config FILE reads the test from a load file instead: the fields of a
+runbook's load: step at the top level (executor, vus, duration, rate,
+stages, preAllocatedVUs, maxVUs, baseURL, requests, thresholds, …) plus an
+optional vars: mapping; strings may use ${var} (--var overrides vars:) and
+${env:NAME}. It is checked strictly: every problem is reported at once as
+FILE:LINE:COL: field: message (exit 2). Flags given with it override the
+file's values: --vus (preAllocatedVUs for an arrival-rate executor),
+--max-vus, --duration, --iterations, --rate, --stages, --think-time,
+--max-lag, --graceful-stop, --timeout, --http2, --insecure, --cacert,
+--window; --threshold adds to the file's thresholds. The executor is the
+file's; URL arguments, -m, -H and --body are refused with --config (the
+requests are the file's).
+
 A progress line is written to stderr every second; the summary (or, with
 --output json, a JSON document of schema version ` + strconv.Itoa(report.SchemaVersion) + `) goes to stdout.`,
 		Example: `  cockpit load --vus 10 --duration 30s http://127.0.0.1:8080/health
   cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 \
       --threshold 'http_req_duration: p(95)<200' http://127.0.0.1:8080/api/exercises
   cockpit load -m POST -H 'Content-Type: application/json' --body @order.json https://staging.example/api/orders
-  cockpit load --output json --hdr-log run.hlog --vus 4 --duration 10s http://127.0.0.1:8080/`,
+  cockpit load --output json --hdr-log run.hlog --vus 4 --duration 10s http://127.0.0.1:8080/
+  cockpit load --config baseline.yaml --var api=http://127.0.0.1:8080 --duration 10s`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return flagError(cmd, errors.New("at least one URL is required"))
+			switch {
+			case opts.config != "" && len(args) > 0:
+				return flagError(cmd, fmt.Errorf("URL arguments cannot be used with --config: the requests come from %s", opts.config))
+			case opts.config == "" && len(args) == 0:
+				return flagError(cmd, errors.New("at least one URL is required (or --config FILE)"))
+			case opts.config == "" && len(opts.vars) > 0:
+				return flagError(cmd, errors.New("--var applies to a --config load file only"))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLoad(cmd.Context(), s, opts, args, cmd.Flags().Changed("vus"))
+			return runLoad(cmd.Context(), s, opts, args, cmd.Flags())
 		},
 	}
 	f := cmd.Flags()
@@ -108,6 +132,8 @@ A progress line is written to stderr every second; the summary (or, with
 	f.StringVarP(&opts.output, "output", "o", "text", "summary format: text or json")
 	f.StringVar(&opts.hdrLog, "hdr-log", "", "write per-second latency histograms to FILE in HdrHistogram's interval-log format")
 	f.DurationVar(&opts.window, "window", loader.DefaultWindow, "span of the live percentiles in the progress line")
+	f.StringVarP(&opts.config, "config", "c", "", "read the test from a load file (a runbook load: step's fields); flags override its values")
+	f.Var(opts.vars, "var", "with --config: set a load-file variable, overriding its vars: (repeatable)")
 	return cmd
 }
 
@@ -169,17 +195,11 @@ func loadConfig(opts *loadOptions, urls []string, vusSet bool) (loader.Config, e
 	for _, u := range urls {
 		cfg.Requests = append(cfg.Requests, loader.Request{URL: u, Method: opts.method, Header: header, Body: body})
 	}
-	for _, line := range opts.thresholds {
-		th, err := threshold.ParseLine(line)
-		if err != nil {
-			var se *threshold.SyntaxError
-			if errors.As(err, &se) {
-				return cfg, invalidInputf("--threshold: %v\n%s", err, se.Caret())
-			}
-			return cfg, invalidInputf("--threshold %q: %w", line, err)
-		}
-		cfg.Thresholds = append(cfg.Thresholds, th)
+	ths, err := parseThresholds(opts.thresholds)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Thresholds = ths
 	if opts.cacert != "" {
 		pem, err := os.ReadFile(opts.cacert)
 		if err != nil {
@@ -271,8 +291,127 @@ func flagOf(path string, open bool) string {
 	return path
 }
 
-func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, vusSet bool) error {
-	cfg, err := loadConfig(opts, urls, vusSet)
+// fileConfig reads a --config load file and applies the flags given on the
+// command line over its values. Errors name FILE:LINE:COL and the field, or
+// the flag, and are invalid input (exit 2).
+func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) {
+	if opts.output != "text" && opts.output != "json" {
+		return loader.Config{}, invalidInputf("--output: want text or json, got %q", opts.output)
+	}
+	for _, name := range []string{"method", "header", "body"} {
+		if flags.Changed(name) {
+			return loader.Config{}, invalidInputf("--%s cannot be used with --config: the requests come from %s", name, opts.config)
+		}
+	}
+	step, err := runbook.ParseLoadFile(opts.config, runbook.Options{Vars: opts.vars, LookupEnv: os.LookupEnv})
+	if err != nil {
+		var list runbook.ErrorList
+		if errors.As(err, &list) {
+			return loader.Config{}, invalidInput(fmt.Errorf("%d problem(s) in %s:\n%w", len(list), opts.config, err))
+		}
+		return loader.Config{}, invalidInputf("--config: %w", err)
+	}
+	// The flags given override the file: field (first path element) → flag.
+	byFlag := map[string]string{}
+	set := func(flag, field string, apply func() error) error {
+		if !flags.Changed(flag) {
+			return nil
+		}
+		byFlag[field] = "--" + flag
+		return apply()
+	}
+	vusField := "vus"
+	if loader.ExecutorKind(step.Executor).Open() {
+		vusField = "preAllocatedVUs"
+	}
+	dur := func(p *runbook.Duration, v time.Duration) func() error {
+		return func() error { *p = runbook.Duration(v); return nil }
+	}
+	err = errors.Join(
+		set("vus", vusField, func() error {
+			if vusField == "vus" {
+				step.VUs = opts.vus
+			} else {
+				step.PreAllocatedVUs = opts.vus
+			}
+			return nil
+		}),
+		set("max-vus", "maxVUs", func() error { step.MaxVUs = opts.maxVUs; return nil }),
+		set("duration", "duration", dur(&step.Duration, opts.duration)),
+		set("iterations", "iterations", func() error { step.Iterations = opts.iterations; return nil }),
+		set("rate", "rate", func() error { step.Rate = opts.rate; return nil }),
+		set("stages", "stages", func() error {
+			stages, err := parseStages(opts.stages)
+			if err != nil {
+				return invalidInputf("--stages: %w", err)
+			}
+			step.Stages = step.Stages[:0]
+			for _, st := range stages {
+				step.Stages = append(step.Stages, runbook.LoadStage{Duration: runbook.Duration(st.Duration), Target: st.Target})
+			}
+			return nil
+		}),
+		set("think-time", "thinkTime", dur(&step.ThinkTime, opts.think)),
+		set("max-lag", "maxLag", dur(&step.MaxLag, opts.maxLag)),
+		set("graceful-stop", "gracefulStop", dur(&step.GracefulStop, opts.grace)),
+		set("timeout", "timeout", dur(&step.Timeout, opts.timeout)),
+		set("window", "window", dur(&step.Window, opts.window)),
+		set("http2", "http2", func() error { step.HTTP2 = opts.http2; return nil }),
+		set("insecure", "insecure", func() error { step.Insecure = opts.insecure; return nil }),
+		set("cacert", "cacert", func() error {
+			abs, err := filepath.Abs(opts.cacert) // relative to the working directory, not the file
+			step.CACert = abs
+			return err
+		}),
+	)
+	if err != nil {
+		return loader.Config{}, invalidInput(err)
+	}
+	cfg, err := step.LoadConfig(filepath.Dir(opts.config))
+	if err != nil {
+		var fe *runbook.LoadFieldError
+		if !errors.As(err, &fe) {
+			return cfg, invalidInputf("%s: %w", opts.config, err)
+		}
+		field, _, _ := strings.Cut(strings.SplitN(fe.Path, "[", 2)[0], ".")
+		if flag, ok := byFlag[field]; ok {
+			return cfg, invalidInputf("%s: %s", flag, fe.Msg)
+		}
+		return cfg, invalidInputf("%s: %s: %s (with the values the command line overrides)", opts.config, fe.Path, fe.Msg)
+	}
+	ths, err := parseThresholds(opts.thresholds)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Thresholds = append(cfg.Thresholds, ths...)
+	return cfg, nil
+}
+
+// parseThresholds parses --threshold flags; errors point at the character.
+func parseThresholds(lines []string) ([]threshold.Threshold, error) {
+	var out []threshold.Threshold
+	for _, line := range lines {
+		th, err := threshold.ParseLine(line)
+		if err != nil {
+			var se *threshold.SyntaxError
+			if errors.As(err, &se) {
+				return nil, invalidInputf("--threshold: %v\n%s", err, se.Caret())
+			}
+			return nil, invalidInputf("--threshold %q: %w", line, err)
+		}
+		out = append(out, th)
+	}
+	return out, nil
+}
+
+func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, flags *pflag.FlagSet) error {
+	var cfg loader.Config
+	var err error
+	if opts.config != "" {
+		cfg, err = fileConfig(opts, flags)
+	} else {
+		cfg, err = loadConfig(opts, urls, flags.Changed("vus"))
+	}
 	if err != nil {
 		return err
 	}
@@ -288,6 +427,9 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, v
 	if err != nil {
 		var fe *loader.FieldError
 		if errors.As(err, &fe) {
+			if opts.config != "" && !strings.HasPrefix(fe.Path, "thresholds[") {
+				return invalidInputf("%s: %s: %w", opts.config, fe.Path, fe.Err) // the file was validated: not expected
+			}
 			return invalidInputf("%s: %w", flagOf(fe.Path, cfg.Executor.Kind.Open()), fe.Err)
 		}
 		return invalidInput(err)

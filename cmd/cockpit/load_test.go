@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,7 +122,8 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no URL", []string{}, "at least one URL is required"},
+		{"no URL", []string{}, "at least one URL is required (or --config FILE)"},
+		{"var without config", []string{"--var", "a=b", "http://127.0.0.1:1/"}, "--var applies to a --config load file only"},
 		{"zero VUs", []string{"--vus", "0", "http://127.0.0.1:1/"}, "--vus: must be > 0"},
 		{"negative rate", []string{"--rate", "-5", "http://127.0.0.1:1/"}, "--rate: must be > 0"},
 		{"zero duration", []string{"--duration", "0s", "http://127.0.0.1:1/"}, "--duration: must be > 0"},
@@ -146,5 +150,162 @@ func TestLoadRejectsBadInput(t *testing.T) {
 				t.Error("a malformed header's content was echoed")
 			}
 		})
+	}
+}
+
+// writeLoadFile writes a load file into a temporary directory.
+func writeLoadFile(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "load.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// --config runs the test a load file describes, with ${var} from --var and
+// ${env:…} from the environment; flags given override the file's values
+// and --threshold adds to its thresholds.
+func TestLoadConfigFile(t *testing.T) {
+	var served, authorized atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if r.Header.Get("Authorization") == "Bearer t0ken-from-env" {
+			authorized.Add(1)
+		}
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	t.Setenv("COCKPIT_LOAD_TEST_TOKEN", "t0ken-from-env")
+	path := writeLoadFile(t, `vars: {api: "http://127.0.0.1:1"}
+executor: constant-vus
+vus: 2
+duration: 1m
+iterations: 10
+baseURL: ${api}
+requests:
+- url: /health
+  headers: {Authorization: "Bearer ${env:COCKPIT_LOAD_TEST_TOKEN}"}
+  checks: {status: [200], json: {status: ok}}
+thresholds:
+  http_req_failed: ["rate<0.01"]
+  checks: ["rate==1"]
+`)
+	code, stdout, stderr := cockpit(t, "load", "--config", path, "--var", "api="+srv.URL, "--output", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	var doc report.Document
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not the JSON document: %v\n%s", err, stdout)
+	}
+	if doc.Requests != 10 || served.Load() != 10 || authorized.Load() != 10 || len(doc.Thresholds) != 2 || !doc.Passed {
+		t.Errorf("requests %d, served %d (%d authorized), thresholds %d, passed %v", doc.Requests, served.Load(),
+			authorized.Load(), len(doc.Thresholds), doc.Passed)
+	}
+	if strings.Contains(stdout+stderr, "t0ken") {
+		t.Error("the Authorization value leaked into the output")
+	}
+
+	// Flags override: 25 iterations instead of 10, and a threshold that
+	// fails is added (exit 3).
+	served.Store(0)
+	code, stdout, stderr = cockpit(t, "load", "-c", path, "--var", "api="+srv.URL, "--iterations", "25", "--vus", "5",
+		"--threshold", "http_reqs: count>1000")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
+	}
+	if served.Load() != 25 || !strings.Contains(stdout, "✗ 'count>1000'") || !strings.Contains(stdout, "✓ 'rate<0.01'") {
+		t.Errorf("served %d\n%s", served.Load(), stdout)
+	}
+}
+
+// A bad load file, or flags that cannot go with one, are invalid input
+// (exit 2) with every problem at its file:line:col, or the flag named.
+func TestLoadConfigFileRejectsBadInput(t *testing.T) {
+	good := writeLoadFile(t, "vus: 1\nduration: 5s\nrequests: [{url: \"http://127.0.0.1:1/\"}]\n")
+	bad := writeLoadFile(t, `vus: ten
+duration: 5s
+requets: [{url: "http://127.0.0.1:1/"}]
+`)
+	invalid := writeLoadFile(t, "vus: 0\nexecutor: constant-vus\nduration: 5s\nrequests: [{url: \"ftp://127.0.0.1/\"}]\n")
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"every problem at its place", []string{"--config", bad},
+			[]string{"2 problem(s) in " + bad, bad + `:1:6: vus: want an integer, got "ten"`, bad + `:3:1: requets: unknown field "requets" (hint: did you mean "requests"?)`}},
+		{"semantic problem at its field", []string{"--config", invalid}, []string{invalid + `:4:13: requests[0].url: scheme "ftp" is not http or https`}},
+		{"missing file", []string{"--config", "/nonexistent/load.yaml"}, []string{"--config: read load file:"}},
+		{"URL with config", []string{"--config", good, "http://127.0.0.1:1/"}, []string{"URL arguments cannot be used with --config"}},
+		{"header with config", []string{"--config", good, "-H", "X-A: b"}, []string{"--header cannot be used with --config"}},
+		{"override names the flag", []string{"--config", good, "--rate", "100"}, []string{"--rate: rate, preAllocatedVUs and maxVUs apply to the arrival-rate executors only"}},
+		{"bad override value", []string{"--config", good, "--vus", "-2"}, []string{"--vus: must be > 0"}},
+		{"bad stages override", []string{"--config", good, "--stages", "30s"}, []string{"--stages: stage 1"}},
+		{"undefined variable", []string{"--config", writeLoadFile(t, "duration: 1s\nrequests: [{url: \"${target}\"}]\n")},
+			[]string{`:2:18: requests[0].url: undefined variable ${target} (hint: define it under vars: or pass --var target=…)`}},
+		{"bad threshold flag", []string{"--config", good, "--threshold", "http_req_duration: p(95)<<200"}, []string{"^"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := cockpit(t, append([]string{"load"}, tt.args...)...)
+			if code != exitInvalid {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitInvalid, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// --http2 speaks h2 over TLS; the server's certificate is verified unless
+// --insecure: without its CA every request fails with the tls class, with
+// --cacert or -k they pass.
+func TestLoadHTTP2AndTLSVerification(t *testing.T) {
+	var h2, h1 atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			h2.Add(1)
+		} else {
+			h1.Add(1)
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (report.Document, string) {
+		t.Helper()
+		code, stdout, stderr := cockpit(t, append([]string{"load", "--vus", "2", "--iterations", "10", "--duration", "1m",
+			"--output", "json", "--threshold", "http_req_failed: rate==0"}, append(args, srv.URL)...)...)
+		var doc report.Document
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("exit %d, stdout is not the JSON document: %v\n%s\n%s", code, err, stdout, stderr)
+		}
+		if (code == exitOK) != doc.Passed {
+			t.Errorf("exit %d with passed=%v", code, doc.Passed)
+		}
+		return doc, stderr
+	}
+	doc, _ := run("--http2", "--cacert", ca)
+	if !doc.Passed || h2.Load() != 10 || h1.Load() != 0 {
+		t.Errorf("--http2 --cacert: passed %v, server saw %d h2 and %d HTTP/1", doc.Passed, h2.Load(), h1.Load())
+	}
+	doc, _ = run()
+	if doc.Passed || doc.Errors["tls"] != 10 {
+		t.Errorf("default: passed %v, error classes %v; want 10 tls", doc.Passed, doc.Errors)
+	}
+	doc, _ = run("-k")
+	if !doc.Passed || h1.Load() != 10 {
+		t.Errorf("-k: passed %v, server saw %d HTTP/1 (want 10)", doc.Passed, h1.Load())
 	}
 }
