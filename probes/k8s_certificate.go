@@ -87,7 +87,10 @@ type CertificateSpec struct {
 	Outcomes  []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*CertificateSpec)(nil)
+var (
+	_ Spec            = (*CertificateSpec)(nil)
+	_ PermissionsSpec = (*CertificateSpec)(nil)
+)
 
 // certificateValues are what a k8s.certificate probe observes. days_left is
 // the fewest days any certificate has left (absent when none was read).
@@ -104,6 +107,15 @@ var defaultCertificateOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *CertificateSpec) Values() []string { return certificateValues }
+
+// Permissions implements PermissionsSpec: list and watch of Certificates
+// and of the namespace's Secrets (the informer keeps only their tls.crt).
+func (s *CertificateSpec) Permissions() []Permission {
+	return []Permission{
+		readsArg(s.Context, certificatesResource, s.Namespace),
+		reads(s.Context, resSecrets, s.Namespace),
+	}
+}
 
 // Validate implements Spec.
 func (s *CertificateSpec) Validate() error {

@@ -112,7 +112,10 @@ type ConditionSpec struct {
 	Outcomes []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*ConditionSpec)(nil)
+var (
+	_ Spec            = (*ConditionSpec)(nil)
+	_ PermissionsSpec = (*ConditionSpec)(nil)
+)
 
 // conditionValues are what a k8s.condition probe observes.
 var conditionValues = []string{"total", "ok", "failing", "pending", "missing"}
@@ -127,6 +130,12 @@ var defaultConditionOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *ConditionSpec) Values() []string { return conditionValues }
+
+// Permissions implements PermissionsSpec: list and watch of Resource, in
+// the namespace unless it is cluster-scoped.
+func (s *ConditionSpec) Permissions() []Permission {
+	return []Permission{readsArg(s.Context, s.Resource, s.Namespace)}
+}
 
 // Validate implements Spec.
 func (s *ConditionSpec) Validate() error {

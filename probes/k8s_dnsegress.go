@@ -280,7 +280,10 @@ type DNSEgressSpec struct {
 	Outcomes []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*DNSEgressSpec)(nil)
+var (
+	_ Spec            = (*DNSEgressSpec)(nil)
+	_ PermissionsSpec = (*DNSEgressSpec)(nil)
+)
 
 // dnsEgressValues are what a k8s.dns-egress probe observes.
 var dnsEgressValues = []string{"workloads", "allowed", "denied", "dns_pods"}
@@ -294,6 +297,36 @@ var defaultDNSEgressOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *DNSEgressSpec) Values() []string { return dnsEgressValues }
+
+// Permissions implements PermissionsSpec: list and watch of the workloads
+// (the named ones' types, else deployments, statefulsets and daemonsets),
+// pods and NetworkPolicies in the namespace, of namespaces (cluster-scoped:
+// the DNS namespace's labels) and of the DNS pods' namespace's pods.
+func (s *DNSEgressSpec) Permissions() []Permission {
+	var out []Permission
+	ws := WorkloadSpec{}
+	for _, res := range []kubeResource{resDeployments, resStatefulSets, resDaemonSets} {
+		named := false
+		for _, w := range s.Workloads {
+			if ref, err := ws.ref(w); err == nil && ref.res == res {
+				named = true
+			}
+		}
+		if len(s.Workloads) == 0 || named {
+			out = append(out, reads(s.Context, res, s.Namespace))
+		}
+	}
+	dnsNS := s.DNSNamespace
+	if dnsNS == "" {
+		dnsNS = "kube-system"
+	}
+	return append(out,
+		reads(s.Context, resPods, s.Namespace),
+		reads(s.Context, resNetworkPolicies, s.Namespace),
+		reads(s.Context, resNamespaces, ""),
+		reads(s.Context, resPods, dnsNS),
+	)
+}
 
 // Validate implements Spec.
 func (s *DNSEgressSpec) Validate() error {

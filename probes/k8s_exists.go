@@ -23,7 +23,10 @@ type ExistsSpec struct {
 	Outcomes []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*ExistsSpec)(nil)
+var (
+	_ Spec            = (*ExistsSpec)(nil)
+	_ PermissionsSpec = (*ExistsSpec)(nil)
+)
 
 // existsValues are what a k8s.exists probe observes: "expected" is the
 // number of names, or Min.
@@ -36,6 +39,12 @@ var defaultExistsOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *ExistsSpec) Values() []string { return existsValues }
+
+// Permissions implements PermissionsSpec: list and watch of Resource, in
+// the namespace unless it is cluster-scoped.
+func (s *ExistsSpec) Permissions() []Permission {
+	return []Permission{readsArg(s.Context, s.Resource, s.Namespace)}
+}
 
 // Validate implements Spec.
 func (s *ExistsSpec) Validate() error {

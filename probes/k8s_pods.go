@@ -73,7 +73,10 @@ type PodsSpec struct {
 	Outcomes []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*PodsSpec)(nil)
+var (
+	_ Spec            = (*PodsSpec)(nil)
+	_ PermissionsSpec = (*PodsSpec)(nil)
+)
 
 // podsValues are what a k8s.pods probe observes (completed pods are
 // counted in pods only).
@@ -89,6 +92,12 @@ var defaultPodsOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *PodsSpec) Values() []string { return podsValues }
+
+// Permissions implements PermissionsSpec: list and watch of pods in the
+// namespace.
+func (s *PodsSpec) Permissions() []Permission {
+	return []Permission{reads(s.Context, resPods, s.Namespace)}
+}
 
 // Validate implements Spec.
 func (s *PodsSpec) Validate() error {

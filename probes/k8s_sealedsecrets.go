@@ -57,7 +57,10 @@ type SealedSecretsSpec struct {
 	Outcomes    []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*SealedSecretsSpec)(nil)
+var (
+	_ Spec            = (*SealedSecretsSpec)(nil)
+	_ PermissionsSpec = (*SealedSecretsSpec)(nil)
+)
 
 // sealedSecretsValues are what a k8s.sealed-secrets probe observes;
 // days_left is the newest active key's (absent without a readable key).
@@ -71,6 +74,19 @@ var defaultSealedSecretsOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *SealedSecretsSpec) Values() []string { return sealedSecretsValues }
+
+// Permissions implements PermissionsSpec: list and watch of the
+// controller's Deployment, Service, EndpointSlices and sealing key Secrets
+// in its namespace (the informer keeps only the keys' tls.crt).
+func (s *SealedSecretsSpec) Permissions() []Permission {
+	d := s.withDefaults()
+	return []Permission{
+		reads(s.Context, resDeployments, d.Namespace),
+		reads(s.Context, resServices, d.Namespace),
+		reads(s.Context, resEndpointSlices, d.Namespace),
+		reads(s.Context, resSecrets, d.Namespace),
+	}
+}
 
 // Validate implements Spec.
 func (s *SealedSecretsSpec) Validate() error {

@@ -211,7 +211,10 @@ type WorkloadSpec struct {
 	Outcomes []OutcomeSpec `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-var _ Spec = (*WorkloadSpec)(nil)
+var (
+	_ Spec            = (*WorkloadSpec)(nil)
+	_ PermissionsSpec = (*WorkloadSpec)(nil)
+)
 
 // workloadValues are what a k8s.workload probe observes.
 var workloadValues = []string{"desired", "ready", "progressing", "failing", "missing", "replicas", "replicas_ready"}
@@ -229,6 +232,30 @@ var defaultWorkloadOutcomes = []OutcomeSpec{
 
 // Values implements Spec.
 func (s *WorkloadSpec) Values() []string { return workloadValues }
+
+// Permissions implements PermissionsSpec: list and watch of each workload
+// type the probe reads (the types its names give, else Resource, else
+// deployments) in its namespace.
+func (s *WorkloadSpec) Permissions() []Permission {
+	var types []kubeResource
+	for _, n := range s.Names {
+		if ref, err := s.ref(n); err == nil && !slices.Contains(types, ref.res) {
+			types = append(types, ref.res)
+		}
+	}
+	if len(types) == 0 {
+		res, ok := workloadTypes[strings.ToLower(s.Resource)]
+		if !ok {
+			res = resDeployments
+		}
+		types = append(types, res)
+	}
+	out := make([]Permission, 0, len(types))
+	for _, res := range types {
+		out = append(out, reads(s.Context, res, s.Namespace))
+	}
+	return out
+}
 
 // Validate implements Spec.
 func (s *WorkloadSpec) Validate() error {
