@@ -41,8 +41,11 @@ func TestCoordinatedOmissionIsCorrected(t *testing.T) {
 		Requests: []Request{{URL: srv.URL}},
 	})
 	tot := last.Total
-	if tot.Requests+tot.Dropped != 300 || tot.Dropped != 0 {
-		t.Fatalf("requests %d dropped %d, want 300 and 0", tot.Requests, tot.Dropped)
+	// Every scheduled iteration is sent or dropped. MaxLag drops none; an
+	// iteration the pacer had not started when the 3 s ran out is dropped,
+	// which a loaded machine makes possible for the last few.
+	if tot.Requests+tot.Dropped != 300 || tot.Dropped > 3 {
+		t.Fatalf("requests %d dropped %d, want 300 in all and at most 3 dropped", tot.Requests, tot.Dropped)
 	}
 	// ~100 of 300 requests were intended during the stall, late by up to 1 s.
 	if tot.Latency.P99 < 700*time.Millisecond || tot.Latency.Max < 900*time.Millisecond {

@@ -302,3 +302,45 @@ func TestDroppedIterations(t *testing.T) {
 		t.Errorf("events %v lack %q", eventKinds(last), EventInsufficientVUs)
 	}
 }
+
+// Iterations that fell due before the end but were never started — the
+// only VU was busy, and MaxLag would have waited longer — are dropped at the
+// end: every scheduled iteration is either sent or counted as dropped.
+func TestUnsentIterationsAreDroppedAtTheEnd(t *testing.T) {
+	release := make(chan struct{})
+	hits := make(chan struct{}, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits <- struct{}{}
+		<-release // holds the only VU past the end of the run
+	}))
+	defer srv.Close()
+	clk := newFakeClock()
+	start := clk.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	snaps, ctl, err := Run(ctx, Config{
+		Executor: Executor{Kind: ConstantArrivalRate, Rate: 10, Duration: time.Second,
+			PreAllocatedVUs: 1, MaxLag: time.Minute},
+		Requests: []Request{{URL: srv.URL}},
+		Clock:    clk,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := make(chan []Snapshot, 1)
+	go func() { final <- drainAll(t, snaps) }()
+	waitHits(t, hits, 1) // t=0 holds the VU
+	clk.WaitTimer(start, 100*ms)
+	clk.Advance(100 * ms)
+	waitStarved(t, ctl) // 100ms is due, no VU free
+	clk.Advance(900 * ms)
+	close(release) // the end came first: 100ms…900ms were never sent
+	all := <-final
+	last := all[len(all)-1]
+	if last.Total.Requests != 1 || last.Total.Dropped != 9 {
+		t.Fatalf("requests %d dropped %d, want 1 and 9", last.Total.Requests, last.Total.Dropped)
+	}
+	if len(hits) != 0 {
+		t.Errorf("%d requests sent after the end", len(hits))
+	}
+}

@@ -432,7 +432,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			case cmd := <-r.ctrl:
 				apply(cmd)
 			case <-end.C():
-				r.requestStop(ReasonDuration)
+				r.requestStop(ReasonDuration) // what fell due while paused is skipped, not dropped
 				return
 			case <-r.stopCh:
 				return
@@ -466,6 +466,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 				}
 				apply(cmd)
 			case <-end.C():
+				r.dropUnsent(sched)
 				r.requestStop(ReasonDuration)
 				return
 			case <-r.stopCh:
@@ -515,6 +516,8 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			r.iterLeft.Add(1) // not sent: give the claim back
 			apply(cmd)
 		case <-end.C():
+			r.iterLeft.Add(1) // not sent: give the claim back
+			r.dropUnsent(sched)
 			r.requestStop(ReasonDuration)
 			return
 		case <-r.stopCh:
@@ -523,6 +526,15 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			r.requestStop(ReasonCancelled)
 			return
 		}
+	}
+}
+
+// dropUnsent counts the iterations that fell due before the end of the
+// run but were never started — the pacer was behind, e.g. starved of CPU —
+// as dropped, so that every scheduled iteration is either sent or dropped.
+func (r *run) dropUnsent(sched *schedule) {
+	if n := sched.skipTo(r.cfg.Executor.Duration); n > 0 {
+		r.dropped.Add(n)
 	}
 }
 
