@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -374,6 +375,12 @@ func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) 
 			return cfg, invalidInputf("%s: %w", opts.config, err)
 		}
 		field, _, _ := strings.Cut(strings.SplitN(fe.Path, "[", 2)[0], ".")
+		if field == "rate" && byFlag["rate"] == "" {
+			// The loader names rate for all three arrival-rate options.
+			if flag := cmp.Or(byFlag["maxVUs"], byFlag["preAllocatedVUs"]); flag != "" {
+				return cfg, invalidInputf("%s: %s", flag, fe.Msg)
+			}
+		}
 		if flag, ok := byFlag[field]; ok {
 			return cfg, invalidInputf("%s: %s", flag, fe.Msg)
 		}

@@ -241,6 +241,7 @@ requets: [{url: "http://127.0.0.1:1/"}]
 		{"URL with config", []string{"--config", good, "http://127.0.0.1:1/"}, []string{"URL arguments cannot be used with --config"}},
 		{"header with config", []string{"--config", good, "-H", "X-A: b"}, []string{"--header cannot be used with --config"}},
 		{"override names the flag", []string{"--config", good, "--rate", "100"}, []string{"--rate: rate, preAllocatedVUs and maxVUs apply to the arrival-rate executors only"}},
+		{"max-vus on a closed model", []string{"--config", good, "--max-vus", "5"}, []string{"--max-vus: rate, preAllocatedVUs and maxVUs apply to the arrival-rate executors only, not constant-vus"}},
 		{"bad override value", []string{"--config", good, "--vus", "-2"}, []string{"--vus: must be > 0"}},
 		{"bad stages override", []string{"--config", good, "--stages", "30s"}, []string{"--stages: stage 1"}},
 		{"undefined variable", []string{"--config", writeLoadFile(t, "duration: 1s\nrequests: [{url: \"${target}\"}]\n")},
