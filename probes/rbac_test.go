@@ -15,7 +15,7 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
 )
 
-func TestParseResource(t *testing.T) {
+func TestRbacParseResource(t *testing.T) {
 	tests := []struct {
 		arg         string
 		want        schema.GroupResource
@@ -47,7 +47,7 @@ func TestParseResource(t *testing.T) {
 	}
 }
 
-func TestRulesMerge(t *testing.T) {
+func TestRbacRulesMerge(t *testing.T) {
 	perms := []Permission{
 		{Group: "apps", Resource: "statefulsets", Verbs: []string{"watch", "list"}},
 		{Group: "", Resource: "secrets", Verbs: []string{"list", "watch"}},
@@ -75,7 +75,7 @@ func TestRulesMerge(t *testing.T) {
 }
 
 // Every Kubernetes kind declares its permissions.
-func TestKubeKindsDeclarePermissions(t *testing.T) {
+func TestRbacKubeKindsDeclarePermissions(t *testing.T) {
 	for _, d := range registry {
 		_, ok := d.NewSpec().(PermissionsSpec)
 		if strings.HasPrefix(d.Kind, "k8s.") != ok {
@@ -153,7 +153,7 @@ func sortKeys(keys []grantKey) []grantKey {
 // Each probe's declared permissions are exactly the informers it starts:
 // observed as admin (so every read succeeds), the cluster's shared
 // informers afterwards are the declared (group, resource, namespace) set.
-func TestPermissionsAreWhatProbesRead(t *testing.T) {
+func TestRbacPermissionsAreWhatProbesRead(t *testing.T) {
 	cp := controlplane.Start(t)
 	ns, other := cp.Namespace(t), cp.Namespace(t)
 	cp.CreateYAML(t, deploymentYAML(ns, "web", 1, "app: web", rolledOut(1)))
@@ -214,7 +214,7 @@ func bindExactly(t *testing.T, cp *controlplane.ControlPlane, user string, perms
 // never forbidden; with any one of them taken away, it is forbidden naming
 // the one missing. The declared permissions are sufficient and each is
 // necessary.
-func TestPermissionsSufficientAndNecessary(t *testing.T) {
+func TestRbacPermissionsSufficientAndNecessary(t *testing.T) {
 	cp := controlplane.Start(t)
 	ns, other := cp.Namespace(t), cp.Namespace(t)
 	cp.CreateYAML(t, deploymentYAML(ns, "web", 1, "app: web", rolledOut(1)))

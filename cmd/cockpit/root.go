@@ -65,6 +65,7 @@ sandbox.`,
 		newCheckCmd(s, opts),
 		newRunCmd(s, opts),
 		newReportCmd(s, opts),
+		newRBACCmd(s, opts),
 		newLoadCmd(s, opts),
 		newVersionCmd(s, opts),
 	)

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/cockpit-dev/cockpit/internal/controlplane"
+	"github.com/cockpit-dev/cockpit/internal/sandbox"
+	"github.com/cockpit-dev/cockpit/runbook/signoff"
+)
+
+func init() {
+	// -update rewrites golden files; another test file of the package may
+	// define the flag too (package variables initialise before init).
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+// updateGolden reports whether -update was given.
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// golden compares got with testdata/NAME, rewriting it under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if updateGolden() {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update to accept):\n%s", path, got)
+	}
+}
+
+// The RBAC of the gravl runbook: one context, a ClusterRole for the
+// ClusterIssuers and namespaces, a Role per namespace read, bound to a
+// user.
+func TestRbacGravlGolden(t *testing.T) {
+	noKubeconfig(t)
+	code, stdout, stderr := cockpit(t, "rbac", "../../examples/gravl-go-live.yaml", "--subject", "user:cockpit-ci")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	golden(t, "rbac-gravl.golden", stdout)
+}
+
+// Two contexts (the default one, a step's cluster) and a probe naming its
+// own, the default namespace from -n, a resource type not known offline,
+// several subjects; the output is deterministic.
+func TestRbacContextsGolden(t *testing.T) {
+	noKubeconfig(t)
+	args := []string{"rbac", "testdata/rbac-contexts.yaml", "-n", "team-a", "--name", "golive",
+		"--subject", "group:sre", "--subject", "serviceaccount:ops/cockpit", "--subject", "group:sre"}
+	code, stdout, stderr := cockpit(t, args...)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	golden(t, "rbac-contexts.golden", stdout)
+	for range 5 {
+		if _, again, _ := cockpit(t, args...); again != stdout {
+			t.Fatal("output is not deterministic")
+		}
+	}
+}
+
+func TestRbacNothingToGrant(t *testing.T) {
+	noKubeconfig(t)
+	path := filepath.Join(t.TempDir(), "plain.yaml")
+	if err := os.WriteFile(path, []byte(`apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: plain}
+phases:
+- id: validate
+  steps:
+  - {id: health, probe: {kind: http, url: "http://127.0.0.1:1/health"}}
+  - {id: notify, manual: {prompt: "Told everyone?"}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cockpit(t, "rbac", path)
+	if code != exitOK || !strings.Contains(stdout, "No step reads Kubernetes: the runbook needs no RBAC.") || strings.Contains(stdout, "kind:") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+func TestRbacBadInput(t *testing.T) {
+	noKubeconfig(t)
+	gravl := "../../examples/gravl-go-live.yaml"
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{name: "subject kind", args: []string{gravl, "--subject", "robot:r2"}, want: `--subject "robot:r2": unknown kind "robot"`},
+		{name: "subject without name", args: []string{gravl, "--subject", "user"}, want: `--subject "user": no name`},
+		{name: "service account without namespace", args: []string{gravl, "--subject", "serviceaccount:cockpit"}, want: "a service account is NAMESPACE/NAME"},
+		{name: "service account namespace", args: []string{gravl, "--subject", "serviceaccount:Ops/cockpit"}, want: `--subject "serviceaccount:Ops/cockpit": namespace`},
+		{name: "name", args: []string{gravl, "--name", "Go_Live"}, want: `--name "Go_Live"`},
+		{name: "var", args: []string{gravl, "--var", "nonsense"}, want: "--var"},
+		{name: "kubeconfig", args: []string{gravl, "--kubeconfig", "/nonexistent/kubeconfig"}, want: "--kubeconfig"},
+		{name: "no runbook", args: nil, want: "takes 1 argument(s)"},
+		{name: "missing runbook", args: []string{"nope.yaml"}, want: "nope.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := cockpit(t, append([]string{"rbac"}, tt.args...)...)
+			if code != exitInvalid || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, want %d with %q in stderr\nstdout: %s\nstderr: %s", code, exitInvalid, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+// userKubeconfig writes a kubeconfig acting as a new user with no RBAC,
+// with the given contexts (the first current), and returns its path.
+func userKubeconfig(t *testing.T, cp *controlplane.ControlPlane, user string, contexts ...string) string {
+	t.Helper()
+	cfg := cp.UserConfig(t, user)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	for _, name := range contexts {
+		kc.Contexts[name] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: user, Namespace: "default"}
+	}
+	kc.CurrentContext = contexts[0]
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The gravl preflight as a user with no RBAC: every Kubernetes step is
+// forbidden, naming what it may not list. With `cockpit rbac --subject`
+// applied for that user, run afresh: no step is forbidden, and the verdict
+// is NO-GO for the seed's real failures (internal-ca-issuer, the missed
+// throughput target), not for permissions.
+func TestRbacGravlGrantsExactlyWhatTheRunNeeds(t *testing.T) {
+	cp := controlplane.Start(t)
+	seedCluster(t, cp)
+	const user = "gravl-rbac-ci"
+	kubeconfig := userKubeconfig(t, cp, user, "gravl-prod")
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{Host: "127.0.0.1", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+
+	journal := filepath.Join(t.TempDir(), "gravl.journal.jsonl")
+	run := func(extra ...string) (map[string]signoff.Step, string) {
+		t.Helper()
+		args := append([]string{"run", "../../examples/gravl-go-live.yaml", "--kubeconfig", kubeconfig,
+			"--journal", journal, "--phase", "preflight", "--auto-confirm-manual", "--operator", "ci",
+			"--var", "stagingURL=" + sb.HTTPURL, "--var", "baselineDuration=3s", "--var", "dnsResolver=" + sb.DNSAddr}, extra...)
+		code, stdout, stderr := cockpit(t, args...)
+		if code != exitFailed || !strings.Contains(stdout, "verdict: NO-GO") {
+			t.Fatalf("exit %d, want %d (NO-GO)\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
+		}
+		r, err := signoff.FromJournal(journal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := map[string]signoff.Step{}
+		for _, st := range r.Phases[0].Steps {
+			steps[st.ID] = st
+		}
+		return steps, stdout + stderr
+	}
+
+	// No RBAC: each Kubernetes step forbidden, naming the list it needs.
+	steps, out := run()
+	for id, want := range map[string]string{
+		"cert-manager":             "forbidden: list deployments.apps in namespace cert-manager",
+		"cluster-issuers":          "forbidden: list clusterissuers.cert-manager.io",
+		"sealed-secrets":           "forbidden: list deployments.apps in namespace kube-system",
+		"staging-network-policies": "forbidden: list networkpolicies.networking.k8s.io in namespace gravl-staging",
+		"staging-dns-egress":       "forbidden: list deployments.apps in namespace gravl-staging",
+		"cluster-access":           "forbidden: list namespaces",
+	} {
+		st := steps[id]
+		// The probe's result is forbidden; the step it leaves, failed.
+		if st.Status != "failed" || !strings.HasPrefix(st.Achieved, want) {
+			t.Errorf("without RBAC, %s = %s %q, want failed, forbidden naming %q", id, st.Status, st.Achieved, want)
+		}
+	}
+	if !strings.Contains(out, "forbidden: list clusterissuers.cert-manager.io") {
+		t.Errorf("the run's output does not name the forbidden list:\n%s", out)
+	}
+
+	// cockpit rbac for that user, applied by an admin.
+	code, manifests, stderr := cockpit(t, "rbac", "../../examples/gravl-go-live.yaml", "--kubeconfig", kubeconfig, "--subject", "user:"+user)
+	if code != exitOK {
+		t.Fatalf("rbac: exit %d\n%s", code, stderr)
+	}
+	cp.CreateYAML(t, manifests)
+
+	// Afresh: nothing forbidden; the seed's own failures decide.
+	steps, out = run("--fresh")
+	for id, st := range steps {
+		if strings.Contains(st.Achieved+" "+st.Evidence, "forbidden") {
+			t.Errorf("with cockpit rbac applied, %s = %s %q %q", id, st.Status, st.Achieved, st.Evidence)
+		}
+	}
+	if strings.Contains(out, "forbidden") {
+		t.Errorf("the run still mentions forbidden:\n%s", out)
+	}
+	for id, want := range map[string]string{
+		"cluster-issuers":          "failed",
+		"load-baseline":            "failed",
+		"cert-manager":             "passed",
+		"sealed-secrets":           "passed",
+		"staging-network-policies": "passed",
+		"staging-dns-egress":       "passed",
+		"cluster-access":           "passed",
+	} {
+		if steps[id].Status != want {
+			t.Errorf("with cockpit rbac applied, %s = %s %q, want %s", id, steps[id].Status, steps[id].Evidence, want)
+		}
+	}
+	if !strings.Contains(steps["cluster-issuers"].Achieved+steps["cluster-issuers"].Evidence, "internal-ca-issuer") {
+		t.Errorf("cluster-issuers does not name internal-ca-issuer: %+v", steps["cluster-issuers"])
+	}
+}
+
+// --discover asks each context's API server, with nothing but the
+// discovery every authenticated user may do: a type unknown offline gets
+// its group and scope (csinodes: storage.k8s.io, cluster-scoped), a type
+// the server does not serve is named, the rest stays as offline.
+func TestRbacDiscover(t *testing.T) {
+	cp := controlplane.Start(t)
+	kubeconfig := userKubeconfig(t, cp, "rbac-discover", "eu-prod", "us-prod")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	code, offline, stderr := cockpit(t, "rbac", "testdata/rbac-contexts.yaml", "--kubeconfig", kubeconfig)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"note: csinodes is not a resource type cockpit knows offline",
+		"note: widgets.example.com is not a resource type cockpit knows offline",
+		"context eu-prod (default namespace default, from the kubeconfig context)",
+	} {
+		if !strings.Contains(offline, want) {
+			t.Errorf("offline output lacks %q:\n%s", want, offline)
+		}
+	}
+
+	code, discovered, stderr := cockpit(t, "rbac", "testdata/rbac-contexts.yaml", "--kubeconfig", kubeconfig, "--discover")
+	if code != exitOK {
+		t.Fatalf("--discover: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"note: widgets.example.com is not served by the API server (CRD not installed?)",
+		"csinodes.storage.k8s.io ",
+		"- storage.k8s.io\n  resources:\n  - csinodes\n",
+	} {
+		if !strings.Contains(discovered, want) {
+			t.Errorf("--discover output lacks %q:\n%s", want, discovered)
+		}
+	}
+	if strings.Contains(discovered, "knows offline") {
+		t.Errorf("--discover still assumes a scope:\n%s", discovered)
+	}
+}
