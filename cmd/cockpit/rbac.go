@@ -257,9 +257,9 @@ func contextFor(byName map[string]*rbacContext, list *[]*rbacContext, raw client
 // (name as the step gives it: "" is the default context). A type the
 // server does not serve stays as resolved offline, with a note.
 func discoverPermission(kube *probes.KubeClusters, name string, rc *rbacContext, p probes.Permission) (probes.Permission, error) {
-	c, err := kube.Cluster(name)
+	c, err := kube.Cluster(name) // reads the kubeconfig only
 	if err != nil {
-		return p, fmt.Errorf("--discover: %w", err)
+		return p, invalidInput(fmt.Errorf("--discover: %w", err))
 	}
 	d, err := c.DiscoverPermission(p)
 	if errors.Is(err, probes.ErrNotServed) {

@@ -280,3 +280,31 @@ func TestRbacDiscover(t *testing.T) {
 		t.Errorf("--discover still assumes a scope:\n%s", discovered)
 	}
 }
+
+// --discover against an API server that is not there is a runtime error
+// (exit 1) naming it, promptly; without --discover nothing is contacted.
+func TestRbacDiscoverUnreachable(t *testing.T) {
+	noKubeconfig(t)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["gone"] = &clientcmdapi.Cluster{Server: closedLoopbackURL(t), InsecureSkipTLSVerify: true}
+	kc.AuthInfos["nobody"] = &clientcmdapi.AuthInfo{Token: "t"}
+	kc.Contexts["gravl-prod"] = &clientcmdapi.Context{Cluster: "gone", AuthInfo: "nobody"}
+	kc.CurrentContext = "gravl-prod"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	gravl := "../../examples/gravl-go-live.yaml"
+	if code, _, stderr := cockpit(t, "rbac", gravl, "--kubeconfig", path); code != exitOK {
+		t.Errorf("offline: exit %d\n%s", code, stderr)
+	}
+	// A context the kubeconfig lacks is bad input.
+	code, stdout, stderr := cockpit(t, "rbac", "testdata/rbac-contexts.yaml", "--kubeconfig", path, "--context", "nope", "--discover")
+	if code != exitInvalid || !strings.Contains(stderr, `--discover: kubeconfig context "nope"`) {
+		t.Errorf("missing context: exit %d, want %d naming it\nstdout: %s\nstderr: %s", code, exitInvalid, stdout, stderr)
+	}
+	code, stdout, stderr = cockpit(t, "rbac", gravl, "--kubeconfig", path, "--discover")
+	if code != exitError || !strings.Contains(stderr, "--discover") || !strings.Contains(stderr, "unreachable") || stdout != "" {
+		t.Errorf("exit %d, want %d naming --discover and unreachable\nstdout: %s\nstderr: %s", code, exitError, stdout, stderr)
+	}
+}
