@@ -76,7 +76,7 @@ func recordRun(t *testing.T, operatorEvents func(step string) []runbook.Event) s
 			case runbook.StartProbe:
 				answer(apply(runbook.ProbeResult{Step: e.Step, RunID: e.RunID, Result: probes.Result{
 					Status: probes.StatusFail, Summary: "3/4 Ready", Message: "1 of 4 not Ready (the token s3cret-t0ken is never shown)",
-					Items: []probes.Item{{Name: "internal-ca-issuer", Status: probes.StatusFail, Reason: "ErrGetKeyPair", Message: "secret \"internal-ca\" not found"}},
+					Items:      []probes.Item{{Name: "internal-ca-issuer", Status: probes.StatusFail, Reason: "ErrGetKeyPair", Message: "secret \"internal-ca\" not found"}},
 					ObservedAt: now}}))
 			case runbook.StartLoad:
 				doc := report.Document{Schema: 1, Executor: "constant-vus", Reason: "duration", Passed: false, DurationS: 30, VUsMax: 10,
