@@ -101,14 +101,12 @@ type stdClient struct {
 type stdTrace struct {
 	getConn, dnsStart, dnsDone, connStart, connDone, tlsStart, tlsDone atomic.Int64
 	gotConn, wrote, firstByte                                          atomic.Int64
-	reused                                                             atomic.Bool
 }
 
 func (t *stdTrace) reset() {
 	for _, v := range []*atomic.Int64{&t.getConn, &t.dnsStart, &t.dnsDone, &t.connStart, &t.connDone, &t.tlsStart, &t.tlsDone, &t.gotConn, &t.wrote, &t.firstByte} {
 		v.Store(-1)
 	}
-	t.reused.Store(false)
 }
 
 func newStdClient(ctx context.Context, sh *stdShared, reqs []*preparedRequest, now func() int64) *stdClient {
@@ -124,7 +122,7 @@ func newStdClient(ctx context.Context, sh *stdShared, reqs []*preparedRequest, n
 		ConnectDone:          func(string, string, error) { tr.connDone.Store(now()) },
 		TLSHandshakeStart:    func() { tr.tlsStart.Store(now()) },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { tr.tlsDone.Store(now()) },
-		GotConn:              func(i httptrace.GotConnInfo) { tr.gotConn.Store(now()); tr.reused.Store(i.Reused) },
+		GotConn:              func(httptrace.GotConnInfo) { tr.gotConn.Store(now()) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { tr.wrote.Store(now()) },
 		GotFirstResponseByte: func() { tr.firstByte.Store(now()) },
 	}
@@ -199,7 +197,11 @@ func (c *stdClient) do(ctx context.Context, pr *preparedRequest, res *result) []
 
 func (c *stdClient) phases(res *result, end int64) {
 	t := &c.tr
-	if !t.reused.Load() && t.connDone.Load() >= 0 {
+	// A connection was set up under this request's trace. GotConnInfo.Reused
+	// is not asked: with HTTP/2 the transport may mark a connection it has
+	// just dialled for this very request as reused (it is shared as soon as
+	// it is up) before GotConn reports it, and the handshake went unrecorded.
+	if t.connDone.Load() >= 0 {
 		res.newConn = true
 		if s, d := t.dnsStart.Load(), t.dnsDone.Load(); s >= 0 && d >= s {
 			res.dns = d - s
