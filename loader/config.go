@@ -66,7 +66,8 @@ type Executor struct {
 	// MaxLag is how late an arrival-rate iteration may start; one later than
 	// that is dropped and counted in dropped_iterations. Iterations that
 	// start late but within MaxLag are recorded with their lateness in the
-	// corrected latency. Default 2s.
+	// corrected latency. An iteration due before the end of the duration
+	// but not started by then is dropped too. Default 2s.
 	MaxLag time.Duration
 	// GracefulStop is how long in-flight requests may finish after the run
 	// ends before they are cancelled (default 30s; negative: cancel at once).
