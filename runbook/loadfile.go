@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
 	"github.com/cockpit-dev/cockpit/loader"
 )
 
@@ -56,24 +53,9 @@ func ParseLoad(file string, data []byte, opts Options) (*LoadStep, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	d, body, err := document(file, data, "load file", "e.g. executor: constant-vus, vus: 10, duration: 30s, requests: [{url: http://127.0.0.1:8080/}]")
 	if err != nil {
-		return nil, ErrorList{syntaxError(file, err)}
-	}
-	d := newDecoder(file)
-	var body ast.Node
-	for _, doc := range f.Docs {
-		if doc.Body == nil {
-			continue
-		}
-		if body != nil {
-			d.errorAt(doc.Body, "", "", "a load file holds one YAML document; found another here")
-			return nil, d.errs
-		}
-		body = doc.Body
-	}
-	if body == nil {
-		return nil, ErrorList{{File: file, Msg: "empty load file", Hint: "e.g. executor: constant-vus, vus: 10, duration: 30s, requests: [{url: http://127.0.0.1:8080/}]"}}
+		return nil, err
 	}
 	lf := &loadFile{}
 	vars := d.decodeVars(body, opts)

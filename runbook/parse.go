@@ -54,26 +54,10 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 		}
 		return v, ok
 	}
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	d, body, err := document(file, data, "runbook file", "start with apiVersion: "+APIVersion+" and kind: "+Kind)
 	if err != nil {
-		return nil, ErrorList{syntaxError(file, err)}
+		return nil, err
 	}
-	d := newDecoder(file)
-	var body ast.Node
-	for _, doc := range f.Docs {
-		if doc.Body == nil {
-			continue
-		}
-		if body != nil {
-			d.errorAt(doc.Body, "", "", "a runbook file holds one YAML document; found another here")
-			return nil, d.errs
-		}
-		body = doc.Body
-	}
-	if body == nil {
-		return nil, ErrorList{{File: file, Msg: "empty runbook", Hint: "start with apiVersion: " + APIVersion + " and kind: " + Kind}}
-	}
-
 	if _, ok := d.unwrap(body, "").(*ast.MappingNode); !ok {
 		d.errorAt(body, "", "start with apiVersion: "+APIVersion+" and kind: "+Kind, "a runbook is a mapping, got %s", describe(body))
 		return nil, d.errs
@@ -91,6 +75,32 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	rb.secrets = secrets
 	rb.source, rb.overrides = slices.Clone(data), maps.Clone(opts.Vars)
 	return rb, nil
+}
+
+// document parses data as the one YAML document a runbook or load file
+// holds and returns a decoder for it and its body. what names the kind of
+// file in errors; emptyHint is the hint for an empty one.
+func document(file string, data []byte, what, emptyHint string) (*decoder, ast.Node, error) {
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		return nil, nil, ErrorList{syntaxError(file, err)}
+	}
+	d := newDecoder(file)
+	var body ast.Node
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			d.errorAt(doc.Body, "", "", "a %s holds one YAML document; found another here", what)
+			return nil, nil, d.errs
+		}
+		body = doc.Body
+	}
+	if body == nil {
+		return nil, nil, ErrorList{{File: file, Msg: "empty " + what, Hint: emptyHint}}
+	}
+	return d, body, nil
 }
 
 // syntaxError converts a YAML parser error to an *Error at its place.
