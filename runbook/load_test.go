@@ -204,18 +204,7 @@ func TestRunnerLoadStep(t *testing.T) {
 				t.Error("a finished load test still has a control")
 			}
 			// The verdict and its summary survive in the journal.
-			rr, err := ReadJournal(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := rr.Events()
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayed := NewState(rb)
-			for _, at := range events {
-				replayed, _ = Apply(replayed, at)
-			}
+			replayed := replayJournal(t, rb, path)
 			rs := replayed.Phases[0].Steps[0]
 			if rs.Status != tt.want || rs.Load == nil || rs.Load.Latency.P95 != ss.Load.Latency.P95 {
 				t.Errorf("replayed step %s with %+v, live %s", rs.Status, rs.Load, ss.Status)

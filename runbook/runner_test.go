@@ -112,18 +112,7 @@ func TestRunnerHeadless(t *testing.T) {
 			}
 
 			// The journal alone rebuilds the same verdicts.
-			rr, err := ReadJournal(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := rr.Events()
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayed := NewState(rb)
-			for _, at := range events {
-				replayed, _ = Apply(replayed, at)
-			}
+			replayed := replayJournal(t, rb, path)
 			if replayed.Outcome != final.Outcome {
 				t.Errorf("replayed outcome %s, live %s", replayed.Outcome, final.Outcome)
 			}
@@ -211,4 +200,22 @@ phases:
 	if !strings.Contains(got, "gravl-prod") || !strings.Contains(got, "staging") {
 		t.Errorf("contexts asked for: %q, want gravl-prod (from the step's cluster) and staging (the probe's own)", got)
 	}
+}
+
+// replayJournal rebuilds a run's state from its journal alone.
+func replayJournal(t *testing.T, rb *Runbook, path string) State {
+	t.Helper()
+	rr, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := rr.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewState(rb)
+	for _, at := range events {
+		s, _ = Apply(s, at)
+	}
+	return s
 }
