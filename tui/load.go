@@ -154,7 +154,18 @@ func (m *Model) loadKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.setNotice(errNoLoad.Error(), true)
 		return nil
 	}
-	s, k, step := ls.snap, m.keys, ls.step
+	cmd, refused := loadCommand(m.keys, msg, ls.snap, ctl, fmt.Sprintf("load step %q", ls.step))
+	if refused != "" {
+		m.setNotice(refused, true)
+	}
+	return cmd
+}
+
+// loadCommand turns a load key into the command that applies it to ctl,
+// given the run's latest snapshot; the command reports a noticeMsg whose
+// errors are wrapped with place. A key the executor cannot take returns
+// why instead. Both the cockpit's load pane and the load view use it.
+func loadCommand(k KeyMap, msg tea.KeyPressMsg, s loader.Snapshot, ctl LoadController, place string) (tea.Cmd, string) {
 	var do func() (string, error)
 	switch {
 	case key.Matches(msg, k.LoadPause):
@@ -165,8 +176,7 @@ func (m *Model) loadKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.RateUp, k.RateDown):
 		if !s.Executor.Open() {
-			m.setNotice(fmt.Sprintf("%s is a closed model: change its VUs with > and <", s.Executor), true)
-			return nil
+			return nil, fmt.Sprintf("%s is a closed model: change its VUs with > and <", s.Executor)
 		}
 		rate := scale(s.TargetRate, key.Matches(msg, k.RateUp))
 		do = func() (string, error) { return fmt.Sprintf("load rate → %g/s", rate), ctl.SetRate(rate) }
@@ -180,15 +190,15 @@ func (m *Model) loadKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.LoadStop):
 		do = func() (string, error) { ctl.Stop(); return "load stopping", nil }
 	default:
-		return nil
+		return nil, ""
 	}
 	return func() tea.Msg {
 		text, err := do()
 		if err != nil {
-			return noticeMsg{err: fmt.Errorf("load step %q: %w", step, err)}
+			return noticeMsg{err: fmt.Errorf("%s: %w", place, err)}
 		}
 		return noticeMsg{text: text}
-	}
+	}, ""
 }
 
 // scale steps a rate or VU count by 25% up or down, at least by one.
@@ -232,12 +242,13 @@ func (m *Model) loadPane(w int) (string, []string) {
 	if ls == nil {
 		return "load", []string{m.styles.Muted.Render("no load test has run yet")}
 	}
-	return "load · " + ls.step, ls.lines(m, w)
+	return "load · " + ls.step, ls.lines(m.styles, w)
 }
 
-// lines draws a load step: counts, rates, sparklines and threshold badges.
-func (l *loadState) lines(m *Model, w int) []string {
-	st := m.styles
+// lines draws a load run w cells wide: counts, rates, sparklines and
+// threshold badges. The cockpit's load pane and the load view both draw
+// with it.
+func (l *loadState) lines(st Styles, w int) []string {
 	s := l.snap
 	win := s.Window
 	state := st.Running.Render("↻ running")

@@ -342,7 +342,7 @@ func (m *Model) detail(w int) (string, []string) {
 	}
 	if ls := m.loads[st.ID]; ls != nil && m.lay.Load.Empty() {
 		out = append(out, "")
-		out = append(out, ls.lines(m, w)...)
+		out = append(out, ls.lines(m.styles, w)...)
 	}
 	if ss.HasResult && len(ss.Last.Items) > 0 {
 		out = append(out, "")
