@@ -41,22 +41,27 @@ const frameSize = 2
 // box draws lines inside a rounded border of r's size with a title in the
 // top edge. The content area is (W-frameSize)×(H-frameSize).
 func (m *Model) box(r Rect, title string, focused bool, lines []string) string {
+	return boxed(m.styles, r, title, focused, lines)
+}
+
+// boxed draws a box with styles st: the cockpit's and the load view's.
+func boxed(st Styles, r Rect, title string, focused bool, lines []string) string {
 	if r.Empty() {
 		return ""
 	}
 	if r.W < frameSize+1 || r.H < frameSize+1 {
 		return strings.Join(fitLines(lines, r.W, r.H), "\n")
 	}
-	bs := m.styles.Border
+	bs := st.Border
 	if focused {
-		bs = m.styles.Focus
+		bs = st.Focus
 	}
 	innerW, innerH := r.W-frameSize, r.H-frameSize
 	t := ""
 	if title != "" {
 		t = ansi.Truncate(" "+title+" ", innerW-1, "…")
 	}
-	top := bs.Render("╭─") + m.styles.Title.Render(t) + bs.Render(strings.Repeat("─", max(innerW-1-ansi.StringWidth(t), 0))+"╮")
+	top := bs.Render("╭─") + st.Title.Render(t) + bs.Render(strings.Repeat("─", max(innerW-1-ansi.StringWidth(t), 0))+"╮")
 	var b strings.Builder
 	b.WriteString(top)
 	side := bs.Render("│")
