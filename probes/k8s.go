@@ -138,12 +138,19 @@ type ClusterOptions struct {
 // type and namespace, however many probes read it, started on first use and
 // stopped by Close. It is safe for concurrent use.
 type Cluster struct {
-	name      string
+	*clusterCore
+	// namespace is the namespace of probes that name none; views made by
+	// WithNamespace differ only in it.
 	namespace string
-	typed     kubernetes.Interface
-	dynamic   dynamic.Interface
-	mapper    meta.ResettableRESTMapper
-	expander  meta.RESTMapper
+}
+
+// clusterCore is what every namespace view of a Cluster shares.
+type clusterCore struct {
+	name     string
+	typed    kubernetes.Interface
+	dynamic  dynamic.Interface
+	mapper   meta.ResettableRESTMapper
+	expander meta.RESTMapper
 
 	mu        sync.Mutex
 	resolved  map[string]kubeResource
@@ -183,9 +190,8 @@ func NewCluster(opts ClusterOptions) *Cluster {
 	}
 	disc := memory.NewMemCacheClient(opts.Typed.Discovery())
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(disc)
-	return &Cluster{
+	return &Cluster{namespace: ns, clusterCore: &clusterCore{
 		name:      opts.Name,
-		namespace: ns,
 		typed:     opts.Typed,
 		dynamic:   opts.Dynamic,
 		mapper:    mapper,
@@ -193,7 +199,17 @@ func NewCluster(opts ClusterOptions) *Cluster {
 		resolved:  map[string]kubeResource{},
 		informers: map[informerKey]*sharedInformer{},
 		stop:      make(chan struct{}),
+	}}
+}
+
+// WithNamespace returns a view of the cluster whose probes default to
+// namespace ns (a runbook cluster's namespace:). It shares the clients and
+// the informers: closing either closes both.
+func (c *Cluster) WithNamespace(ns string) *Cluster {
+	if ns == "" || ns == c.namespace {
+		return c
 	}
+	return &Cluster{clusterCore: c.clusterCore, namespace: ns}
 }
 
 // Name is the cluster's display name.
@@ -370,8 +386,10 @@ func newSharedInformer(client dynamic.Interface, res kubeResource, namespace str
 	_ = s.inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
 		// A watch that ended with an error the list/watch calls did not
 		// see (an expired resource version, a stream cut): relisting
-		// follows and reports for itself. Only record real failures.
-		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || errors.Is(err, context.Canceled) {
+		// follows and reports for itself. Only record real failures. A
+		// forbidden answer came from a list or watch call, which reported
+		// it with the verb RBAC checked (a streaming list is a list).
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || apierrors.IsForbidden(err) || errors.Is(err, context.Canceled) {
 			return
 		}
 		s.report(ctx, "watch", err)

@@ -149,6 +149,28 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	return s, nil
 }
 
+// stepEnv is the probes environment of a step: with a cluster:, probes
+// that name no context of their own use the cluster's, and default to its
+// namespace.
+func stepEnv(rb *Runbook, step *Step, env probes.Env) probes.Env {
+	c, ok := rb.Clusters[step.Cluster]
+	if !ok || step.Cluster == "" || env.Kube == nil {
+		return env
+	}
+	kube := env.Kube
+	env.Kube = func(name string) (*probes.Cluster, error) {
+		if name == "" {
+			name = c.Context
+		}
+		cl, err := kube(name)
+		if err != nil || name != c.Context {
+			return cl, err
+		}
+		return cl.WithNamespace(c.Namespace), nil
+	}
+	return env
+}
+
 // tickFor is the default Tick interval: a second, or the shortest every:
 // of a repeating probe when that is shorter (at least 10ms), so a probe
 // repeats as often as its runbook says.
@@ -266,18 +288,7 @@ func (r *Runner) build(rb *Runbook, step *Step) probeRun {
 	if run, ok := r.probes[step.ID]; ok {
 		return run
 	}
-	env := r.Env
-	if c, ok := rb.Clusters[step.Cluster]; ok && step.Cluster != "" && c.Context != "" && env.Kube != nil {
-		// The step's cluster: probes that name no context of their own use
-		// the cluster's.
-		kube := env.Kube
-		env.Kube = func(name string) (*probes.Cluster, error) {
-			if name == "" {
-				name = c.Context
-			}
-			return kube(name)
-		}
-	}
+	env := stepEnv(rb, step, r.Env)
 	p, rules, err := step.Probe.Spec.Build(env)
 	run := probeRun{probe: p, rules: rules, err: err}
 	r.probes[step.ID] = run

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -218,4 +220,50 @@ func replayJournal(t *testing.T, rb *Runbook, path string) State {
 		s, _ = Apply(s, at)
 	}
 	return s
+}
+
+// A step's cluster: also gives its probes their default namespace, on a
+// view sharing the context's informers.
+func TestStepEnvNamespace(t *testing.T) {
+	rb := mustParse(t, `apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: clusters}
+clusters:
+  prod: {context: gravl-prod, namespace: gravl-prod}
+phases:
+- id: preflight
+  steps:
+  - id: a
+    cluster: prod
+    probe: {kind: k8s.exists, resource: networkpolicies.networking.k8s.io, names: [default-deny]}
+  - id: b
+    probe: {kind: k8s.exists, resource: networkpolicies.networking.k8s.io, names: [default-deny]}
+`)
+	clusters := map[string]*probes.Cluster{}
+	env := probes.Env{Kube: func(name string) (*probes.Cluster, error) {
+		if clusters[name] == nil {
+			clusters[name] = probes.NewCluster(probes.ClusterOptions{Name: name, Typed: kubefake.NewClientset()})
+		}
+		return clusters[name], nil
+	}}
+	tests := []struct {
+		step, context, wantNS string
+	}{
+		{"a", "", "gravl-prod"},     // the cluster's context and namespace
+		{"a", "staging", "default"}, // a probe's own context: not the cluster's namespace
+		{"b", "", "default"},        // no cluster: the kubeconfig's
+	}
+	for _, tt := range tests {
+		pi, si, _ := NewState(rb).Find(tt.step)
+		c, err := stepEnv(rb, &rb.Phases[pi].Steps[si], env).Kube(tt.context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Namespace() != tt.wantNS {
+			t.Errorf("step %s, context %q: namespace %q, want %q", tt.step, tt.context, c.Namespace(), tt.wantNS)
+		}
+	}
+	if c := clusters["gravl-prod"]; c.Namespace() != "default" {
+		t.Errorf("the view changed the shared cluster's namespace to %q", c.Namespace())
+	}
 }

@@ -28,8 +28,12 @@ func (d *decoder) validate(rb *Runbook) {
 		d.errorAtPath("metadata.name", "", "a runbook needs a name")
 	}
 	for name, c := range rb.Clusters {
-		if c.Context == "" && c.Kubeconfig == "" {
-			d.errorAtPath("clusters."+name, "", "cluster %q names neither a context nor a kubeconfig", name)
+		if c.Context == "" {
+			d.errorAtPath("clusters."+name, "", "cluster %q names no kubeconfig context", name)
+		}
+		if c.Kubeconfig != "" {
+			d.errorAtPath("clusters."+name+".kubeconfig", "pass --kubeconfig (or KUBECONFIG, which may list several files) and name the context",
+				"a kubeconfig per cluster is not supported yet")
 		}
 	}
 	if len(rb.Phases) == 0 {

@@ -22,7 +22,7 @@ func TestCheck(t *testing.T) {
 		{name: "var override", args: []string{"check", "../../runbook/testdata/valid.yaml", "--var", "apiURL=https://staging.gravl.app"}, wantCode: exitOK,
 			wantStdout: []string{"GET https://staging.gravl.app/health"}},
 		{name: "invalid lists every problem", args: []string{"check", "../../runbook/testdata/invalid.yaml"}, wantCode: exitInvalid,
-			wantStderr: []string{"22 problem(s)", "invalid.yaml:11:19: phases[0].steps[0].probe.kind: unknown probe kind \"htp\"", "invalid.yaml:27:23: phases[1].steps[0].needs[2]"}},
+			wantStderr: []string{"23 problem(s)", "invalid.yaml:12:19: phases[0].steps[0].probe.kind: unknown probe kind \"htp\"", "invalid.yaml:28:23: phases[1].steps[0].needs[2]"}},
 		{name: "missing file", args: []string{"check", "nope.yaml"}, wantCode: exitInvalid, wantStderr: []string{"nope.yaml"}},
 		{name: "no argument", args: []string{"check"}, wantCode: exitInvalid, wantStderr: []string{"takes 1 argument(s), got 0"}},
 		{name: "bad var", args: []string{"check", "x.yaml", "--var", "novalue"}, wantCode: exitInvalid, wantStderr: []string{"want name=value"}},

@@ -208,6 +208,9 @@ func planRBAC(rb *runbook.Runbook, kf kubeFlags, discover bool) (*rbacPlan, erro
 						return nil, err
 					}
 				}
+				if c, ok := rb.Clusters[st.Cluster]; ok && st.Cluster != "" && ctxName == c.Context && p.Namespace == "" && !p.ClusterScoped {
+					p.Namespace = c.Namespace // the step's cluster names the namespace, as the runner reads it
+				}
 				rc.add(p, st.ID)
 			}
 		}

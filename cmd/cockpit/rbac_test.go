@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -151,10 +153,14 @@ func userKubeconfig(t *testing.T, cp *controlplane.ControlPlane, user string, co
 // applied for that user, run afresh: no step is forbidden, and the verdict
 // is NO-GO for the seed's real failures (internal-ca-issuer, the missed
 // throughput target), not for permissions.
+var rbacRuns atomic.Int64
+
 func TestRbacGravlGrantsExactlyWhatTheRunNeeds(t *testing.T) {
 	cp := controlplane.Start(t)
 	seedCluster(t, cp)
-	const user = "gravl-rbac-ci"
+	// A user and role names of their own: -count=N reruns share the control plane.
+	n := rbacRuns.Add(1)
+	user := fmt.Sprintf("gravl-rbac-ci-%d", n)
 	kubeconfig := userKubeconfig(t, cp, user, "gravl-prod")
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{Host: "127.0.0.1", Seed: 1})
 	if err != nil {
@@ -206,7 +212,8 @@ func TestRbacGravlGrantsExactlyWhatTheRunNeeds(t *testing.T) {
 	}
 
 	// cockpit rbac for that user, applied by an admin.
-	code, manifests, stderr := cockpit(t, "rbac", "../../examples/gravl-go-live.yaml", "--kubeconfig", kubeconfig, "--subject", "user:"+user)
+	code, manifests, stderr := cockpit(t, "rbac", "../../examples/gravl-go-live.yaml", "--kubeconfig", kubeconfig, "--subject", "user:"+user,
+		"--name", fmt.Sprintf("cockpit-gravl-%d", n))
 	if code != exitOK {
 		t.Fatalf("rbac: exit %d\n%s", code, stderr)
 	}
