@@ -46,6 +46,7 @@ type loadOptions struct {
 	window     time.Duration
 	config     string
 	vars       varFlags
+	noTUI      bool
 }
 
 func newLoadCmd(s streams, _ *globalOptions) *cobra.Command {
@@ -89,8 +90,15 @@ file's values: --vus (preAllocatedVUs for an arrival-rate executor),
 file's; URL arguments, -m, -H and --body are refused with --config (the
 requests are the file's).
 
-A progress line is written to stderr every second; the summary (or, with
---output json, a JSON document of schema version ` + strconv.Itoa(report.SchemaVersion) + `) goes to stdout.`,
+On a terminal the run is shown in a full-screen load view: live sparklines
+of p50/p95/p99, requests/s and errors, threshold badges, corrected vs raw
+latency, and the run's events. Keys: p pause/resume, + and - the rate (open
+models), > and < the VUs, x stop gracefully, q or ctrl+c stop and quit.
+When the run is over the view keeps the final state until a key is pressed.
+With --no-tui, --output json, or when stdout is not a terminal, a progress
+line is written to stderr every second instead. Either way the summary (or,
+with --output json, a JSON document of schema version ` + strconv.Itoa(report.SchemaVersion) + `) then goes to
+stdout.`,
 		Example: `  cockpit load --vus 10 --duration 30s http://127.0.0.1:8080/health
   cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 \
       --threshold 'http_req_duration: p(95)<200' http://127.0.0.1:8080/api/exercises
@@ -135,6 +143,7 @@ A progress line is written to stderr every second; the summary (or, with
 	f.DurationVar(&opts.window, "window", loader.DefaultWindow, "span of the live percentiles in the progress line")
 	f.StringVarP(&opts.config, "config", "c", "", "read the test from a load file (a runbook load: step's fields); flags override its values")
 	f.Var(opts.vars, "var", "with --config: set a load-file variable, overriding its vars: (repeatable)")
+	f.BoolVar(&opts.noTUI, "no-tui", false, "no full-screen load view on a terminal: a progress line a second on stderr")
 	return cmd
 }
 
@@ -430,7 +439,7 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 		defer f.Close()
 		cfg.HDRLog = f
 	}
-	snaps, _, err := loader.Run(ctx, cfg)
+	snaps, ctl, err := loader.Run(ctx, cfg)
 	if err != nil {
 		var fe *loader.FieldError
 		if errors.As(err, &fe) {
@@ -442,12 +451,17 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 		return invalidInput(err)
 	}
 	var last loader.Snapshot
-	printed := time.Duration(0)
-	for snap := range snaps {
-		last = snap
-		if !snap.Done && snap.Elapsed-printed >= time.Second {
-			printed = snap.Elapsed.Truncate(time.Second)
-			fmt.Fprintln(s.err, progressLine(snap, cfg.Executor))
+	var viewErr error
+	if !opts.noTUI && opts.output != "json" && loadTerminal(s.out) {
+		last, viewErr = runLoadView(ctx, s, cfg, snaps, ctl)
+	} else {
+		printed := time.Duration(0)
+		for snap := range snaps {
+			last = snap
+			if !snap.Done && snap.Elapsed-printed >= time.Second {
+				printed = snap.Elapsed.Truncate(time.Second)
+				fmt.Fprintln(s.err, progressLine(snap, cfg.Executor))
+			}
 		}
 	}
 	if opts.hdrLog != "" {
@@ -465,6 +479,8 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 		return out
 	}
 	switch {
+	case viewErr != nil:
+		return viewErr
 	case last.Reason == loader.ReasonCancelled:
 		return errors.New("interrupted: the summary covers the run up to the interruption")
 	case !last.Passed():
@@ -476,11 +492,7 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 // progressLine is the once-a-second status of a run, for stderr.
 func progressLine(s loader.Snapshot, e loader.Executor) string {
 	var b strings.Builder
-	total := e.Duration
-	for _, st := range e.Stages {
-		total += st.Duration
-	}
-	fmt.Fprintf(&b, "running %5.1fs/%s", s.Elapsed.Seconds(), total)
+	fmt.Fprintf(&b, "running %5.1fs/%s", s.Elapsed.Seconds(), plannedDuration(e))
 	if s.Executor.Open() {
 		fmt.Fprintf(&b, "  rate %.0f/s (target %.0f)  vus %d/%d", s.Window.Rate, s.TargetRate, s.VUs, s.MaxVUs)
 		if s.Total.Dropped > 0 {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -10,10 +12,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cockpit-dev/cockpit/loader/report"
@@ -308,5 +313,117 @@ func TestLoadHTTP2AndTLSVerification(t *testing.T) {
 	doc, _ = run("-k")
 	if !doc.Passed || h1.Load() != 10 {
 		t.Errorf("-k: passed %v, server saw %d HTTP/1 (want 10)", doc.Passed, h1.Load())
+	}
+}
+
+// keysAfter is a terminal's input that types keys once gate is closed,
+// then blocks until the test ends (an EOF would end the view early).
+type keysAfter struct {
+	gate, end <-chan struct{}
+	keys      string
+	sent      atomic.Bool
+}
+
+func (k *keysAfter) Read(p []byte) (int, error) {
+	if k.sent.CompareAndSwap(false, true) {
+		<-k.gate
+		return copy(p, k.keys), nil
+	}
+	<-k.end
+	return 0, io.EOF
+}
+
+// screenWatch is a terminal's output that closes seen once what has been
+// written holds want.
+type screenWatch struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	once sync.Once
+}
+
+func (w *screenWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if bytes.Contains(w.buf.Bytes(), []byte(w.want)) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+func (w *screenWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// onTerminal makes `cockpit load` take its stdout for a terminal of w×h.
+func onTerminal(t *testing.T, w, h int) {
+	t.Helper()
+	prevTerm, prevOpts := loadTerminal, loadProgramOptions
+	loadTerminal = func(io.Writer) bool { return true }
+	loadProgramOptions = []tea.ProgramOption{tea.WithWindowSize(w, h)}
+	t.Cleanup(func() { loadTerminal, loadProgramOptions = prevTerm, prevOpts })
+}
+
+// On a terminal the load view shows the run, keeps the final state until
+// a key is pressed, and the summary follows with the usual exit code.
+func TestLoadViewOnTerminal(t *testing.T) {
+	onTerminal(t, 100, 30)
+	const iterations = 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	out := &screenWatch{want: "press any key", seen: make(chan struct{})}
+	end := make(chan struct{})
+	t.Cleanup(func() { close(end) })
+	in := &keysAfter{gate: out.seen, end: end, keys: " "}
+	var errb bytes.Buffer
+	code := runContext(context.Background(), []string{"load", "--vus", "2", "--iterations", strconv.Itoa(iterations), "--duration", "1m",
+		"--threshold", "http_req_failed: rate<0.01", srv.URL + "/fail"}, in, out, &errb)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d (a threshold failed)\nstdout: %s\nstderr: %s", code, exitFailed, out.String(), errb.String())
+	}
+	stdout := out.String()
+	for _, want := range []string{"done (iterations)", "✗ thresholds failed", "500×20", "[✗ http_req_failed: rate<0.01 1]"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the load view lacks %q:\n%s", want, stdout)
+		}
+	}
+	view := strings.Index(stdout, "press any key")
+	summary := strings.Index(stdout, "✗ 'rate<0.01' rate=100.00%")
+	if summary < view {
+		t.Errorf("the summary does not follow the view (view at %d, summary at %d):\n%s", view, summary, stdout)
+	}
+	if strings.Contains(errb.String(), "running ") {
+		t.Errorf("progress lines on stderr with the view open:\n%s", errb.String())
+	}
+}
+
+// --no-tui and --output json keep the headless behaviour on a terminal.
+func TestLoadNoTUIOnTerminal(t *testing.T) {
+	onTerminal(t, 80, 24)
+	srv, _ := loadServer(t)
+	for _, flag := range []string{"--no-tui", "--output=json"} {
+		t.Run(flag, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := runContext(context.Background(), []string{"load", flag, "--vus", "2", "--iterations", "10", "--duration", "1m", srv.URL + "/ok"},
+				strings.NewReader(""), &out, &errb)
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+			}
+			if strings.Contains(out.String(), "cockpit load") || strings.Contains(out.String(), "\x1b[?1049h") {
+				t.Errorf("the load view opened:\n%q", out.String())
+			}
+			if flag == "--output=json" && !json.Valid(out.Bytes()) {
+				t.Errorf("stdout is not the JSON document:\n%s", out.String())
+			}
+			if flag == "--no-tui" && !strings.Contains(out.String(), "http_reqs") {
+				t.Errorf("no summary:\n%s", out.String())
+			}
+		})
 	}
 }
