@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 )
@@ -265,6 +266,8 @@ func (e *engine) apply(ev Event) {
 		e.probeResult(ev)
 	case LoadResult:
 		e.loadResult(ev)
+	case LoadControl:
+		e.loadControl(ev)
 	case Confirmed:
 		e.confirm(ev)
 	case Skipped:
@@ -430,6 +433,49 @@ func (e *engine) loadResult(ev LoadResult) {
 	}
 	e.s.Phases[pi].Steps[si].Load = ev.Report
 	e.probeResult(ProbeResult{Step: ev.Step, RunID: ev.RunID, Result: ev.Result})
+}
+
+// loadControl passes an operator's change to a running load test of the
+// current phase, refusing what its executor cannot do.
+func (e *engine) loadControl(ev LoadControl) {
+	st, ss, ok := e.currentStep(ev, ev.Step)
+	if !ok {
+		return
+	}
+	if st.Load == nil {
+		e.refuse(ev, "step %q is not a load test", ev.Step)
+		return
+	}
+	if ss.Status != StepRunning {
+		e.refuse(ev, "load test %q is not running (%s)", ev.Step, ss.Status)
+		return
+	}
+	open := loader.ExecutorKind(st.Load.Executor).Open()
+	switch ev.Op {
+	case LoadPause, LoadResume, LoadStop:
+	case LoadRate:
+		if !open {
+			e.refuse(ev, "load test %q runs VUs (a closed model): change its VUs, not its rate", ev.Step)
+			return
+		}
+		if ev.Value <= 0 {
+			e.refuse(ev, "a rate must be > 0, got %v", ev.Value)
+			return
+		}
+	case LoadVUs:
+		if open {
+			e.refuse(ev, "load test %q runs at an arrival rate (an open model): change its rate, not its VUs", ev.Step)
+			return
+		}
+		if ev.Value < 1 || ev.Value != float64(int(ev.Value)) {
+			e.refuse(ev, "VUs must be a whole number >= 1, got %v", ev.Value)
+			return
+		}
+	default:
+		e.refuse(ev, "unknown load control %q (pause, resume, rate, vus, stop)", ev.Op)
+		return
+	}
+	e.emit(ControlLoad{Step: ev.Step, Op: ev.Op, Value: ev.Value})
 }
 
 // failAfter is how many failed results in a row make a repeating probe a

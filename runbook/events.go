@@ -50,6 +50,24 @@ type LoadResult struct {
 	Report *report.Document `json:"report,omitempty"`
 }
 
+// Load control operations, as LoadControl.Op.
+const (
+	LoadPause  = "pause"
+	LoadResume = "resume"
+	LoadRate   = "rate" // Value: total iterations per second (open models)
+	LoadVUs    = "vus"  // Value: VUs (closed models)
+	LoadStop   = "stop"
+)
+
+// LoadControl is the operator changing a running load test: pause or
+// resume it, set its rate or VUs, stop it. Journaled like every decision.
+type LoadControl struct {
+	Step     string  `json:"step"`
+	Op       string  `json:"op"`
+	Value    float64 `json:"value,omitempty"`
+	Operator string  `json:"operator"`
+}
+
 // Confirmed is the operator confirming a manual step.
 type Confirmed struct {
 	Step     string `json:"step"`
@@ -98,6 +116,7 @@ func (RunStep) EventType() string     { return "step.run" }
 func (RunPhase) EventType() string    { return "phase.run" }
 func (ProbeResult) EventType() string { return "probe.result" }
 func (LoadResult) EventType() string  { return "load.result" }
+func (LoadControl) EventType() string { return "load.control" }
 func (Confirmed) EventType() string   { return "step.confirmed" }
 func (Skipped) EventType() string     { return "step.skipped" }
 func (Overridden) EventType() string  { return "override" }
@@ -127,6 +146,13 @@ type StartLoad struct {
 	Attempt int
 }
 
+// ControlLoad applies a LoadControl to the step's running load test.
+type ControlLoad struct {
+	Step  string
+	Op    string
+	Value float64
+}
+
 // Refused tells the operator why an event changed nothing ("gate red:
 // 1 required step failed").
 type Refused struct {
@@ -148,6 +174,7 @@ type Finished struct{ Outcome Outcome }
 
 func (StartProbe) isEffect()   {}
 func (StartLoad) isEffect()    {}
+func (ControlLoad) isEffect()  {}
 func (Refused) isEffect()      {}
 func (PhaseEntered) isEffect() {}
 func (PhaseLeft) isEffect()    {}

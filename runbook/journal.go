@@ -125,6 +125,8 @@ func (j *Journal) Append(at At, operator, phase string) error {
 		step = ev.Step
 	case LoadResult:
 		step = ev.Step
+	case LoadControl:
+		step = ev.Step
 	case Confirmed:
 		step = ev.Step
 	case Skipped:
@@ -299,6 +301,8 @@ func decodeEvent(typ string, payload json.RawMessage) (Event, error) {
 		ev = &ProbeResult{}
 	case LoadResult{}.EventType():
 		ev = &LoadResult{}
+	case LoadControl{}.EventType():
+		ev = &LoadControl{}
 	case Confirmed{}.EventType():
 		ev = &Confirmed{}
 	case Skipped{}.EventType():
@@ -326,6 +330,8 @@ func decodeEvent(typ string, payload json.RawMessage) (Event, error) {
 	case *ProbeResult:
 		return *e, nil
 	case *LoadResult:
+		return *e, nil
+	case *LoadControl:
 		return *e, nil
 	case *Confirmed:
 		return *e, nil

@@ -212,3 +212,114 @@ func TestRunnerLoadStep(t *testing.T) {
 		})
 	}
 }
+
+// The operator's load controls are engine events: journaled, checked
+// against the executor, and applied to the running test.
+func TestRunnerLoadControl(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(srv.Close)
+	rb := mustParse(t, loadRunbook(fmt.Sprintf(`      vus: 2
+      duration: 60s
+      thinkTime: 5ms
+      gracefulStop: 1s
+      baseURL: %s
+      requests: [{url: /}]
+      thresholds: {http_req_failed: ["rate<0.1"]}
+`, srv.URL)))
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := CreateJournal(path, Header{Runbook: rb.Metadata.Name, Digest: rb.Digest}, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstSnap := make(chan struct{})
+	var once sync.Once
+	var refusals []string
+	var mu sync.Mutex
+	ops := make(chan Event)
+	finished := make(chan struct{}) // the load step has its verdict
+	var finOnce sync.Once
+	r := &Runner{Journal: j, Operator: "lead", TickEvery: 10 * time.Millisecond,
+		OnLoad: func(string, loader.Snapshot) { once.Do(func() { close(firstSnap) }) },
+		Observe: func(s State, _ At, effs []Effect) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range effs {
+				if rf, ok := e.(Refused); ok {
+					refusals = append(refusals, rf.Reason)
+				}
+			}
+			if s.Phases[0].Steps[0].HasResult {
+				finOnce.Do(func() { close(finished) })
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan State)
+	go func() {
+		final, err := r.Run(runCtx, NewState(rb), nil, ops)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- final
+	}()
+	ops <- Started{Operator: "lead"}
+	select {
+	case <-firstSnap:
+	case <-ctx.Done():
+		t.Fatal("the load test never reported")
+	}
+	for _, ev := range []LoadControl{
+		{Step: "load", Op: LoadRate, Value: 50, Operator: "lead"}, // refused: a closed model
+		{Step: "load", Op: LoadPause, Operator: "lead"},
+		{Step: "load", Op: LoadResume, Operator: "lead"},
+		{Step: "load", Op: LoadVUs, Value: 3, Operator: "lead"},
+		{Step: "load", Op: LoadStop, Operator: "lead"},
+	} {
+		ops <- ev
+	}
+	// The stopped test finishes; nobody advances, so end the run there.
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		t.Fatal("the stopped load test never finished")
+	}
+	stop()
+	final := <-done
+	j.Close()
+	ss := final.Phases[0].Steps[0]
+	if ss.Load == nil {
+		t.Fatalf("no load summary: %+v", ss)
+	}
+	var kinds []string
+	for _, e := range ss.Load.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	got := strings.Join(kinds, ",")
+	for _, want := range []string{"paused", "resumed", "vus", "stopping"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("load events %q lack %q", got, want)
+		}
+	}
+	if !strings.Contains(ss.Last.Message, "stopped by the operator") {
+		t.Errorf("message %q does not say the operator stopped it", ss.Last.Message)
+	}
+	mu.Lock()
+	if len(refusals) != 1 || !strings.Contains(refusals[0], "change its VUs, not its rate") {
+		t.Errorf("refusals = %q, want the rate change refused", refusals)
+	}
+	mu.Unlock()
+	rr, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rec := range rr.Records {
+		if rec.Type == "load.control" {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d load.control records journaled, want 5 (the refused one too)", n)
+	}
+}

@@ -193,6 +193,10 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			r.startLoad(ctx, wg, s, sl, results)
 			continue
 		}
+		if cl, ok := eff.(ControlLoad); ok {
+			r.controlLoad(cl)
+			continue
+		}
 		sp, ok := eff.(StartProbe)
 		if !ok {
 			continue
@@ -275,6 +279,29 @@ func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl 
 		doc := report.NewDocument(last)
 		send(LoadResult{Step: sl.Step, RunID: sl.RunID, Result: JudgeLoad(last), Report: &doc})
 	}()
+}
+
+// controlLoad applies an operator's change to a running load test; the
+// loader lists it among its snapshots' events. The engine has checked the
+// change against the executor, so what can still fail is a run that ended
+// meanwhile — its result is on its way, and the change is moot.
+func (r *Runner) controlLoad(cl ControlLoad) {
+	ctl := r.LoadControl(cl.Step)
+	if ctl == nil {
+		return // finished meanwhile: its result is on its way
+	}
+	switch cl.Op {
+	case LoadPause:
+		_ = ctl.Pause()
+	case LoadResume:
+		_ = ctl.Resume()
+	case LoadRate:
+		_ = ctl.SetRate(cl.Value)
+	case LoadVUs:
+		_ = ctl.SetVUs(int(cl.Value))
+	case LoadStop:
+		ctl.Stop()
+	}
 }
 
 // build makes a step's probe once and keeps it: probes hold state between

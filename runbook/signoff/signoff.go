@@ -255,6 +255,15 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 			}
 			r.Overrides = append(r.Overrides, d)
 		}
+	case runbook.LoadControl:
+		if !refused {
+			operators[ev.Operator] = true
+			what := "load " + ev.Op
+			if ev.Op == runbook.LoadRate || ev.Op == runbook.LoadVUs {
+				what += fmt.Sprintf(" %g", ev.Value)
+			}
+			add(phase, ev.Step, "%s by %s", what, ev.Operator)
+		}
 	case runbook.Aborted:
 		operators[ev.Operator] = true
 		add(phase, "", "aborted by %s: %s", ev.Operator, ev.Reason)
