@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/cockpit-dev/cockpit/internal/sandbox"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
-	"github.com/cockpit-dev/cockpit/runbook/signoff"
 )
 
 // runDemoHeadless runs the demo runbook against sb the way `cockpit run`
@@ -53,21 +50,9 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 	if err := sess.Journal.Close(); err != nil {
 		return fmt.Errorf("close the journal: %w", err)
 	}
-	rep, err := signoff.FromJournal(sess.Journal.Path())
+	path, err := writeSignoff(sess.Journal.Path())
 	if err != nil {
-		return fmt.Errorf("sign-off report: %w", err)
-	}
-	path := strings.TrimSuffix(sess.Journal.Path(), ".journal.jsonl") + ".signoff.md"
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("sign-off report: %w", err)
-	}
-	if err := signoff.WriteMarkdown(f, rep); err != nil {
-		f.Close()
-		return fmt.Errorf("sign-off report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("sign-off report: %w", err)
+		return err
 	}
 	fmt.Fprintf(s.out, "report: %s\n", path)
 	return runVerdict(final, pilot)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -77,4 +78,27 @@ func writeReport(w io.Writer, r *signoff.Report, output string) error {
 		return enc.Encode(r)
 	}
 	return signoff.WriteMarkdown(w, r)
+}
+
+// writeSignoff writes the Markdown sign-off of the journal next to it
+// (NAME.signoff.md for NAME.journal.jsonl) and returns its path.
+func writeSignoff(journal string) (string, error) {
+	r, err := signoff.FromJournal(journal)
+	if err != nil {
+		return "", fmt.Errorf("sign-off report: %w", err)
+	}
+	path := strings.TrimSuffix(journal, ".jsonl")
+	path = strings.TrimSuffix(path, ".journal") + ".signoff.md"
+	f, err := os.Create(path)
+	if err != nil {
+		return "", fmt.Errorf("sign-off report: %w", err)
+	}
+	if err := signoff.WriteMarkdown(f, r); err != nil {
+		f.Close()
+		return "", fmt.Errorf("sign-off report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("sign-off report: %w", err)
+	}
+	return path, nil
 }

@@ -49,6 +49,7 @@ type liveRun struct {
 	mu     sync.Mutex
 	final  runbook.State
 	err    error
+	report string // the sign-off written when the run finished
 }
 
 // prepare opens the journal (new, or resumed from the existing one) and
@@ -116,10 +117,21 @@ func (lr *liveRun) start(ctx context.Context, send func(tea.Msg)) {
 		lr.mu.Lock()
 		lr.final, lr.err = final, err
 		lr.mu.Unlock()
+		report := lr.journal.Path()
 		if err != nil {
 			err = fmt.Errorf("journal %s: %w", lr.journal.Path(), err)
+		} else if final.Finished() {
+			// The run is over: its sign-off, from the journal alone.
+			if path, rerr := writeSignoff(lr.journal.Path()); rerr != nil {
+				err = rerr
+			} else {
+				report = path
+				lr.mu.Lock()
+				lr.report = path
+				lr.mu.Unlock()
+			}
 		}
-		lr.feed.Send(tui.RunDoneMsg{Err: err, Report: lr.journal.Path()})
+		lr.feed.Send(tui.RunDoneMsg{Err: err, Report: report})
 	}()
 }
 
@@ -161,6 +173,12 @@ func (ss session) runTUI(ctx context.Context, s streams) (runbook.State, error) 
 		return final, rerr
 	}
 	fmt.Fprintf(s.err, "cockpit: journal %s (%s)\n", ss.journal, outcomeText(final))
+	lr.mu.Lock()
+	report := lr.report
+	lr.mu.Unlock()
+	if report != "" {
+		fmt.Fprintf(s.err, "cockpit: sign-off report %s\n", report)
+	}
 	return final, nil
 }
 
