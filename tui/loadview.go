@@ -235,6 +235,9 @@ func (v *LoadView) eventLine(e loader.Event) string {
 		what = fmt.Sprintf("VUs → %g", e.Value)
 	case loader.EventStage:
 		what = fmt.Sprintf("stage %g", e.Value+1)
+		if e.Message != "" {
+			what = e.Message
+		}
 	case loader.EventStart, loader.EventPaused, loader.EventResumed:
 	default:
 		if e.Message != "" {

@@ -220,3 +220,23 @@ func TestLoadViewRealRun(t *testing.T) {
 		t.Errorf("final screen:\n%s", s)
 	}
 }
+
+func TestLoadViewSizes(t *testing.T) {
+	v := NewLoadView(LoadViewOptions{Targets: []string{"http://127.0.0.1:1/a", "http://127.0.0.1:1/b"}})
+	if got := viewScreen(v); !strings.Contains(got, "starting") {
+		t.Errorf("before a size: %q", got)
+	}
+	v.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
+	if got := viewScreen(v); !strings.Contains(got, "waiting for the first snapshot") || !strings.Contains(got, "http://127.0.0.1:1/a (+1)") {
+		t.Errorf("before a snapshot:\n%s", got)
+	}
+	viewSnaps(v, 10)
+	for _, sz := range [][2]int{{60, 6}, {60, 12}, {200, 60}} {
+		v.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		checkSize(t, viewScreen(v), sz[0], sz[1])
+	}
+	v.Update(tea.WindowSizeMsg{Width: 40, Height: 5})
+	if got := viewScreen(v); !strings.Contains(got, "cockpit load needs") {
+		t.Errorf("too small: %q", got)
+	}
+}

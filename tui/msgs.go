@@ -20,7 +20,8 @@ type StateMsg struct {
 	Seq uint64
 }
 
-// LoadMsg is a load step's latest snapshot (at most ~10 a second).
+// LoadMsg is a load step's latest snapshot (at most ~10 a second). The
+// standalone LoadView shows one run and ignores Step.
 type LoadMsg struct {
 	Step     string
 	Snapshot loader.Snapshot
