@@ -1,0 +1,27 @@
+package tui
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkView renders the root View with the failing preflight of the
+// fixture runbook and a load test that has run for a minute (sparklines
+// full), at the smallest and a wide size.
+func BenchmarkView(b *testing.B) {
+	for _, sz := range [][2]int{{80, 24}, {200, 60}} {
+		b.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(b *testing.B) {
+			m := newTestModel(preflightFailing(b), sz[0], sz[1], Options{LoadControl: func(string) LoadController { return &fakeLoad{} }})
+			press(m, "j")
+			for i := 1; i <= 60; i++ {
+				m.Update(LoadMsg{Step: "health", Snapshot: loadSnap(i, time.Duration(i)*time.Second, time.Duration(50+i%7*20)*time.Millisecond, int64(i%3))})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
