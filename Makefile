@@ -6,12 +6,12 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test envtest promtest fmt-check vet staticcheck unit demo bench-load
+.PHONY: test envtest promtest tmux fmt-check vet staticcheck unit demo bench-load
 
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
 # test with the race detector. Kubernetes tests fail, never skip, here.
-test: envtest promtest fmt-check vet staticcheck unit
+test: envtest promtest tmux fmt-check vet staticcheck unit
 
 # envtest: build kube-apiserver + etcd into ~/.cache/cockpit/envtest/... .
 envtest:
@@ -21,6 +21,15 @@ envtest:
 # for the prometheus/alertmanager probe tests (cold ~3.5 min on 2 cores).
 promtest:
 	@hack/promtest/build.sh >/dev/null
+
+# tmux: the real-terminal test drives `cockpit demo` in tmux (Debian's
+# package; installed here when missing, as root or with sudo).
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "make: installing tmux (Debian) for the real-terminal test"; \
+		$$sudo apt-get install -y -qq tmux >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq tmux >/dev/null; }; }
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -462,11 +462,7 @@ func (e *engine) loadControl(ev LoadControl) {
 			e.refuse(ev, "a rate must be > 0, got %v", ev.Value)
 			return
 		}
-	case LoadVUs:
-		if open {
-			e.refuse(ev, "load test %q runs at an arrival rate (an open model): change its rate, not its VUs", ev.Step)
-			return
-		}
+	case LoadVUs: // the VUs of a closed model, the VU cap of an open one
 		if ev.Value < 1 || ev.Value != float64(int(ev.Value)) {
 			e.refuse(ev, "VUs must be a whole number >= 1, got %v", ev.Value)
 			return

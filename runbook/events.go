@@ -55,7 +55,7 @@ const (
 	LoadPause  = "pause"
 	LoadResume = "resume"
 	LoadRate   = "rate" // Value: total iterations per second (open models)
-	LoadVUs    = "vus"  // Value: VUs (closed models)
+	LoadVUs    = "vus"  // Value: VUs (closed models), the VU cap (open models)
 	LoadStop   = "stop"
 )
 

@@ -68,6 +68,7 @@ never a real cluster.`,
 	f.Var(opts.run.vars, "var", "override a demo runbook variable, e.g. loadDuration=10s (repeatable)")
 	f.StringArrayVar(&opts.run.override, "override", nil, "with --headless: accept a red step (ID=REASON) or gate (phase:ID=REASON)")
 	f.StringVar(&opts.run.phase, "phase", "", "with --headless: stop after this phase's gate")
+	f.StringVar(&opts.run.operator, "operator", "", "who decides, recorded with every event (default: $USER)")
 	return cmd
 }
 
@@ -118,7 +119,11 @@ func runDemoTUI(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *demoO
 		return err
 	}
 	defer rig.close()
-	final, err := rig.session().runTUI(ctx, s)
+	ss := rig.session()
+	if opts.run.operator != "" {
+		ss.operator = opts.run.operator
+	}
+	final, err := ss.runTUI(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -81,10 +81,10 @@ func (ss session) prepare() (*liveRun, error) {
 		Journal:  ss.journal,
 		Faults:   ss.faults,
 		LoadControl: func(step string) tui.LoadController {
-			if c := lr.runner.LoadControl(step); c != nil {
-				return c
+			if lr.runner.LoadControl(step) == nil {
+				return nil // no load test runs for it
 			}
-			return nil // not a typed nil in the interface
+			return journaledLoad{step: step, operator: ss.operator, ops: lr.ops, done: lr.runDone}
 		},
 	})
 	lr.runner.OnLoad = func(step string, snap loader.Snapshot) {
@@ -103,6 +103,31 @@ func (ss session) prepare() (*liveRun, error) {
 	}
 	return lr, nil
 }
+
+// journaledLoad turns the load keys into engine events: each change is
+// checked against the executor, journaled, and then applied by the runner.
+// A refused one comes back as the engine's refusal, which the cockpit
+// shows.
+type journaledLoad struct {
+	step, operator string
+	ops            chan<- runbook.Event
+	done           <-chan struct{}
+}
+
+func (j journaledLoad) send(op string, value float64) error {
+	select {
+	case j.ops <- runbook.LoadControl{Step: j.step, Op: op, Value: value, Operator: j.operator}:
+		return nil
+	case <-j.done:
+		return errors.New("the run has stopped")
+	}
+}
+
+func (j journaledLoad) Pause() error                    { return j.send(runbook.LoadPause, 0) }
+func (j journaledLoad) Resume() error                   { return j.send(runbook.LoadResume, 0) }
+func (j journaledLoad) SetRate(perSecond float64) error { return j.send(runbook.LoadRate, perSecond) }
+func (j journaledLoad) SetVUs(n int) error              { return j.send(runbook.LoadVUs, float64(n)) }
+func (j journaledLoad) Stop()                           { _ = j.send(runbook.LoadStop, 0) }
 
 // start runs the runner, delivering its observations with send (the
 // program's Send).
