@@ -207,16 +207,20 @@ func TestK8sDNSEgress(t *testing.T) {
 		{
 			// The Deployment selects app=web; the policy selects
 			// tier=frontend, which only the pod template carries.
-			name:     "no pods: the pod template's labels",
-			policies: func(ns string) string { return policyYAML(ns, "deny-frontend", `{podSelector: {matchLabels: {tier: frontend}}, policyTypes: [Egress]}`) },
+			name: "no pods: the pod template's labels",
+			policies: func(ns string) string {
+				return policyYAML(ns, "deny-frontend", `{podSelector: {matchLabels: {tier: frontend}}, policyTypes: [Egress]}`)
+			},
 			want:     StatusFail,
 			wantItem: []string{"UDP 53 blocked: deny-frontend: no egress rules"},
 		},
 		{
 			// A running pod's actual labels win over the template's: this
 			// pod lacks tier=frontend, so deny-frontend does not select it.
-			name:     "running pods: their actual labels",
-			policies: func(ns string) string { return policyYAML(ns, "deny-frontend", `{podSelector: {matchLabels: {tier: frontend}}, policyTypes: [Egress]}`) },
+			name: "running pods: their actual labels",
+			policies: func(ns string) string {
+				return policyYAML(ns, "deny-frontend", `{podSelector: {matchLabels: {tier: frontend}}, policyTypes: [Egress]}`)
+			},
 			pods:     "app: web, version: v2",
 			want:     StatusPass,
 			wantItem: []string{"allowed by (no egress policy)"},
