@@ -94,7 +94,7 @@ var (
 
 // certificateValues are what a k8s.certificate probe observes. days_left is
 // the fewest days any certificate has left (absent when none was read).
-var certificateValues = []string{"total", "ready", "failing", "missing", "days_left", "renewal_overdue"}
+var certificateValues = []string{"total", "ready", "failing", "missing", "days_left", "renewal_overdue", "not_covering"}
 
 var defaultCertificateOutcomes = []OutcomeSpec{
 	{Fail: &RuleSpec{When: "missing > 0", Message: "{{missing}} certificate(s) missing"}},
@@ -102,6 +102,7 @@ var defaultCertificateOutcomes = []OutcomeSpec{
 	{Fail: &RuleSpec{When: "failing > 0", Message: "{{failing}} certificate(s) not ready or unreadable"}},
 	{Fail: &RuleSpec{When: "days_left < 7", Message: "a certificate expires in {{days_left}} days"}},
 	{Warn: &RuleSpec{When: "days_left < 21 || renewal_overdue > 0", Message: "renewal overdue: {{days_left}} days left"}},
+	{Warn: &RuleSpec{When: "not_covering > 0", Message: "{{not_covering}} certificate(s) not covering all their dnsNames"}},
 	{Pass: &RuleSpec{Message: "{{ready}}/{{total}} ready, {{days_left}} days left"}},
 }
 
@@ -176,7 +177,7 @@ func (p *certificateProbe) Observe(ctx context.Context) Observation {
 	}
 	now := p.env.now()
 	var items []Item
-	var ready, failing, overdue int
+	var ready, failing, overdue, uncovered int
 	minDays, soonest := math.Inf(1), ""
 	for _, c := range certs {
 		it := p.check(c, secrets, now)
@@ -188,6 +189,9 @@ func (p *certificateProbe) Observe(ctx context.Context) Observation {
 		}
 		if it.overdue {
 			overdue++
+		}
+		if it.uncovered {
+			uncovered++
 		}
 		if it.leaf != nil {
 			if d := daysLeft(now, it.leaf.NotAfter); d < minDays {
@@ -206,6 +210,7 @@ func (p *certificateProbe) Observe(ctx context.Context) Observation {
 		"failing":         float64(failing),
 		"missing":         float64(len(missing)),
 		"renewal_overdue": float64(overdue),
+		"not_covering":    float64(uncovered),
 	}
 	summary := fmt.Sprintf("%d/%d ready", ready, len(certs)+len(missing))
 	if !math.IsInf(minDays, 1) {
@@ -223,6 +228,8 @@ type certCheck struct {
 	item    Item
 	leaf    *x509.Certificate // nil when the secret could not be read
 	overdue bool
+	// uncovered: the leaf does not cover every name of spec.dnsNames.
+	uncovered bool
 }
 
 // check judges one Certificate against its Secret's tls.crt.
@@ -272,6 +279,7 @@ func (p *certificateProbe) check(c *unstructured.Unstructured, secrets []*unstru
 		}
 	}
 	if len(uncovered) > 0 {
+		out.uncovered = true
 		parts = append(parts, "not covering "+strings.Join(uncovered, ","))
 		if it.Status == StatusPass {
 			it.Status = StatusWarn

@@ -1,0 +1,492 @@
+package probes
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cockpit-dev/cockpit/internal/controlplane"
+)
+
+var gvrClusterIssuers = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
+
+// clusterIssuerYAML is a ClusterIssuer with a Ready condition.
+func clusterIssuerYAML(name, labels, status, reason, message string) string {
+	return fmt.Sprintf(`
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: %s, labels: {%s}}
+spec: {selfSigned: {}}
+status:
+  conditions: [{type: Ready, status: "%s", reason: %s, message: %q, lastTransitionTime: "2026-03-07T10:00:00Z"}]
+---`, name, labels, status, reason, message)
+}
+
+// The seed's ClusterIssuers: internal-ca-issuer Ready=False fails the check
+// by name, with its reason and message; fixed, it passes (seen through the
+// informer's change notification).
+func TestK8sConditionClusterIssuers(t *testing.T) {
+	cp := controlplane.Start(t)
+	ns := cp.Namespace(t) // a unique label value for this run's issuers
+	seed := "cockpit-test: " + ns
+	const badMsg = `Error getting keypair for CA issuer: secret "internal-ca" not found`
+	objs := cp.CreateYAML(t,
+		clusterIssuerYAML("letsencrypt-prod", seed+", tier: public", "True", "ACMEAccountRegistered", "The ACME account was registered with the ACME server")+
+			clusterIssuerYAML("letsencrypt-staging", seed+", tier: public", "True", "ACMEAccountRegistered", "The ACME account was registered with the ACME server")+
+			clusterIssuerYAML("selfsigned-issuer", seed, "True", "IsReady", "")+
+			clusterIssuerYAML("internal-ca-issuer", seed, "False", "ErrGetKeyPair", badMsg))
+	t.Cleanup(func() {
+		for _, o := range objs {
+			_ = cp.Dynamic.Resource(gvrClusterIssuers).Delete(context.Background(), o.GetName(), metav1.DeleteOptions{})
+		}
+	})
+	env, _ := kubeEnv(t, cp.Config, ns)
+	seedNames := []string{"letsencrypt-prod", "letsencrypt-staging", "selfsigned-issuer", "internal-ca-issuer"}
+
+	tests := []struct {
+		name        string
+		spec        ConditionSpec
+		want        Status
+		wantSummary string
+		values      map[string]float64
+		badItem     string // the item that must fail
+		badReason   string
+	}{
+		{
+			name: "the seed's names", spec: ConditionSpec{Resource: "clusterissuers.cert-manager.io", Names: seedNames, Condition: "Ready"},
+			want:        StatusFail,
+			wantSummary: "3/4 Ready=True — internal-ca-issuer: Ready=False (ErrGetKeyPair)",
+			values:      map[string]float64{"total": 4, "ok": 3, "failing": 1, "missing": 0},
+			badItem:     "internal-ca-issuer", badReason: "ErrGetKeyPair",
+		},
+		{
+			name: "by selector", spec: ConditionSpec{Resource: "ClusterIssuer", Selector: "cockpit-test=" + ns},
+			want:        StatusFail,
+			wantSummary: "3/4 Ready=True — internal-ca-issuer: Ready=False (ErrGetKeyPair)",
+			values:      map[string]float64{"total": 4, "ok": 3, "failing": 1},
+			badItem:     "internal-ca-issuer", badReason: "ErrGetKeyPair",
+		},
+		{
+			name: "a selector of Ready ones", spec: ConditionSpec{Resource: "clusterissuers", Selector: "cockpit-test=" + ns + ",tier=public"},
+			want: StatusPass, wantSummary: "2/2 Ready=True",
+			values: map[string]float64{"total": 2, "ok": 2, "failing": 0},
+		},
+		{
+			name: "a missing name", spec: ConditionSpec{Resource: "clusterissuers.cert-manager.io", Names: []string{"letsencrypt-prod", "vault-issuer"}},
+			want: StatusFail, wantSummary: "1/2 Ready=True — vault-issuer: not found",
+			values:  map[string]float64{"total": 2, "ok": 1, "missing": 1},
+			badItem: "vault-issuer", badReason: "NotFound",
+		},
+		{
+			name: "the wanted status False", spec: ConditionSpec{Resource: "clusterissuers.cert-manager.io", Names: []string{"internal-ca-issuer"}, Status: "False"},
+			want: StatusPass, wantSummary: "1/1 Ready=False",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, rules := build(t, env, &tt.spec)
+			res := observe(t, p, rules)
+			if res.Status != tt.want || res.Summary != tt.wantSummary {
+				t.Fatalf("= %s %q (%s), want %s %q", res.Status, res.Summary, res.Message, tt.want, tt.wantSummary)
+			}
+			for k, v := range tt.values {
+				if res.Values[k] != v {
+					t.Errorf("values[%s] = %v, want %v (%v)", k, res.Values[k], v, res.Values)
+				}
+			}
+			if tt.badItem == "" {
+				return
+			}
+			for _, it := range res.Items {
+				if it.Name != tt.badItem {
+					if it.Status != StatusPass {
+						t.Errorf("item %s = %s, want pass", it.Name, it.Status)
+					}
+					continue
+				}
+				if it.Status != StatusFail || it.Reason != tt.badReason {
+					t.Errorf("item %+v, want fail %s", it, tt.badReason)
+				}
+				if tt.badReason == "ErrGetKeyPair" && (it.Message != badMsg || it.Since.IsZero()) {
+					t.Errorf("item message %q since %v, want %q and the transition time", it.Message, it.Since, badMsg)
+				}
+				return
+			}
+			t.Errorf("no item %s in %+v", tt.badItem, res.Items)
+		})
+	}
+
+	// The CA secret appears; the issuer turns Ready and the probe sees it.
+	p, rules := build(t, env, &ConditionSpec{Resource: "clusterissuers.cert-manager.io", Names: seedNames})
+	if res := observe(t, p, rules); res.Status != StatusFail {
+		t.Fatalf("before the fix = %s %q", res.Status, res.Summary)
+	}
+	if _, err := cp.SetStatus(context.Background(), objs[3], map[string]any{"conditions": []any{
+		map[string]any{"type": "Ready", "status": "True", "reason": "KeyPairVerified", "message": "Signing CA verified", "lastTransitionTime": "2026-03-08T09:00:00Z"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	res := waitResult(t, p, rules, 30*time.Second, "all four Ready", statusIs(StatusPass))
+	if res.Summary != "4/4 Ready=True" || res.Message != "4/4 as wanted" {
+		t.Errorf("fixed = %q (%s)", res.Summary, res.Message)
+	}
+}
+
+// The seed's staging NetworkPolicies present or missing, by names and by
+// selector with a minimum count.
+func TestK8sExists(t *testing.T) {
+	cp := controlplane.Start(t)
+	ns := cp.Namespace(t)
+	cp.CreateYAML(t,
+		policyYAML(ns, "gravl-default-deny", `{podSelector: {}, policyTypes: [Ingress, Egress]}`)+
+			policyYAML(ns, "allow-dns-egress", `{podSelector: {}, policyTypes: [Egress], egress: [{ports: [{protocol: UDP, port: 53}]}]}`)+
+			policyYAML(ns, "allow-ingress-to-frontend", `{podSelector: {matchLabels: {app: frontend}}, policyTypes: [Ingress], ingress: [{}]}`))
+	env, _ := kubeEnv(t, cp.Config, ns)
+
+	tests := []struct {
+		name        string
+		spec        ExistsSpec
+		want        Status
+		wantSummary string
+		missing     []string
+	}{
+		{name: "all present", spec: ExistsSpec{Resource: "networkpolicies.networking.k8s.io", Names: []string{"gravl-default-deny", "allow-dns-egress"}},
+			want: StatusPass, wantSummary: "2/2 present"},
+		{name: "missing ones named in order", spec: ExistsSpec{Resource: "netpol", Names: []string{"gravl-default-deny", "allow-backend-to-db", "allow-dns-egress", "allow-monitoring-scrape"}},
+			want: StatusFail, wantSummary: "2/4 present, missing: allow-backend-to-db, allow-monitoring-scrape", missing: []string{"allow-backend-to-db", "allow-monitoring-scrape"}},
+		{name: "at least some in the namespace", spec: ExistsSpec{Resource: "networkpolicies", Min: 3},
+			want: StatusPass, wantSummary: "3 present (want at least 3)"},
+		{name: "too few in the namespace", spec: ExistsSpec{Resource: "networkpolicies", Min: 5},
+			want: StatusFail, wantSummary: "3 present (want at least 5)"},
+		{name: "another namespace has none", spec: ExistsSpec{Resource: "networkpolicies", Namespace: "default", Names: []string{"gravl-default-deny"}},
+			want: StatusFail, wantSummary: "0/1 present, missing: gravl-default-deny", missing: []string{"gravl-default-deny"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, rules := build(t, env, &tt.spec)
+			res := observe(t, p, rules)
+			if res.Status != tt.want || res.Summary != tt.wantSummary {
+				t.Fatalf("= %s %q (%s), want %s %q", res.Status, res.Summary, res.Message, tt.want, tt.wantSummary)
+			}
+			var missing []string
+			for _, it := range res.Items {
+				if it.Status == StatusFail {
+					if it.Reason != "NotFound" {
+						t.Errorf("item %+v", it)
+					}
+					missing = append(missing, it.Name)
+				}
+			}
+			if strings.Join(missing, ",") != strings.Join(tt.missing, ",") {
+				t.Errorf("missing items %v, want %v", missing, tt.missing)
+			}
+		})
+	}
+}
+
+// podYAML is a pod with the status a kubelet would have written.
+func podYAML(ns, name, app, status string) string {
+	return fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: %s, labels: {app: %s}}
+spec: {containers: [{name: main, image: registry.example/%s:1}]}
+status: %s
+---`, name, ns, app, app, status)
+}
+
+// Pod health from pod statuses: CrashLoopBackOff, restarts, not ready,
+// pending.
+func TestK8sPods(t *testing.T) {
+	cp := controlplane.Start(t)
+	ns := cp.Namespace(t)
+	ready := func(restarts int) string {
+		return fmt.Sprintf(`{phase: Running, conditions: [{type: Ready, status: "True"}],
+		  containerStatuses: [{name: main, ready: true, restartCount: %d, image: x, imageID: x, state: {running: {startedAt: "2026-03-08T09:00:00Z"}}}]}`, restarts)
+	}
+	cp.CreateYAML(t,
+		podYAML(ns, "api-1", "api", ready(0))+
+			podYAML(ns, "api-2", "api", ready(0))+
+			podYAML(ns, "worker-1", "worker", ready(3))+
+			podYAML(ns, "backend-1", "backend", ready(0))+
+			podYAML(ns, "backend-2", "backend", `{phase: Running, conditions: [{type: Ready, status: "False"}],
+			  containerStatuses: [{name: main, ready: false, restartCount: 7, image: x, imageID: x,
+			    state: {waiting: {reason: CrashLoopBackOff, message: "back-off 5m0s restarting failed container"}},
+			    lastState: {terminated: {exitCode: 1, reason: Error}}}]}`)+
+			podYAML(ns, "web-1", "web", `{phase: Running, conditions: [{type: Ready, status: "False"}],
+			  containerStatuses: [{name: main, ready: false, restartCount: 0, image: x, imageID: x, state: {running: {startedAt: "2026-03-08T09:00:00Z"}}}]}`)+
+			podYAML(ns, "web-2", "web", `{phase: Pending, conditions: [{type: PodScheduled, status: "False", reason: Unschedulable}]}`))
+	env, _ := kubeEnv(t, cp.Config, ns)
+
+	tests := []struct {
+		selector    string
+		want        Status
+		wantSummary string
+		values      map[string]float64
+		items       map[string]Status
+	}{
+		{selector: "app=api", want: StatusPass, wantSummary: "2/2 ready, 0 restarts",
+			values: map[string]float64{"pods": 2, "ready": 2, "not_ready": 0, "crashloop": 0, "restarts": 0}},
+		{selector: "app=worker", want: StatusWarn, wantSummary: "1/1 ready, 3 restarts",
+			values: map[string]float64{"ready": 1, "restarts": 3, "max_restarts": 3}, items: map[string]Status{"worker-1": StatusWarn}},
+		{selector: "app=backend", want: StatusFail, wantSummary: "1/2 ready, 7 restarts, 1 CrashLoopBackOff",
+			values: map[string]float64{"pods": 2, "ready": 1, "not_ready": 1, "crashloop": 1, "restarts": 7, "max_restarts": 7},
+			items:  map[string]Status{"backend-1": StatusPass, "backend-2": StatusFail}},
+		{selector: "app=web", want: StatusFail, wantSummary: "0/2 ready, 0 restarts",
+			values: map[string]float64{"pods": 2, "ready": 0, "not_ready": 2, "crashloop": 0},
+			items:  map[string]Status{"web-1": StatusFail, "web-2": StatusPending}},
+		{selector: "", want: StatusFail, wantSummary: "4/7 ready, 10 restarts, 1 CrashLoopBackOff",
+			values: map[string]float64{"pods": 7, "ready": 4, "not_ready": 3, "crashloop": 1, "restarts": 10, "max_restarts": 7}},
+		{selector: "app=none", want: StatusFail, wantSummary: "0/0 ready, 0 restarts", values: map[string]float64{"pods": 0}},
+	}
+	for _, tt := range tests {
+		t.Run("selector="+tt.selector, func(t *testing.T) {
+			p, rules := build(t, env, &PodsSpec{Selector: tt.selector})
+			res := observe(t, p, rules)
+			if res.Status != tt.want || res.Summary != tt.wantSummary {
+				t.Fatalf("= %s %q (%s), want %s %q", res.Status, res.Summary, res.Message, tt.want, tt.wantSummary)
+			}
+			for k, v := range tt.values {
+				if res.Values[k] != v {
+					t.Errorf("values[%s] = %v, want %v (%v)", k, res.Values[k], v, res.Values)
+				}
+			}
+			for _, it := range res.Items {
+				if want, ok := tt.items[it.Name]; ok && it.Status != want {
+					t.Errorf("item %s = %s %q, want %s", it.Name, it.Status, it.Summary, want)
+				}
+				if it.Name == "backend-2" && (it.Reason != "CrashLoopBackOff" || !strings.Contains(it.Summary, "CrashLoopBackOff, last exit Error")) {
+					t.Errorf("crash-looping item = %+v", it)
+				}
+			}
+		})
+	}
+}
+
+// keyPEMs returns a generated certificate's PEM, and its private key as
+// PEM and as the base64 a Secret's data holds.
+func keyPEMs(t *testing.T, c *testCert) (certPEM, keyPEM []byte) {
+	t.Helper()
+	der, err := x509.MarshalECPrivateKey(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+}
+
+// tlsSecretYAML is a kubernetes.io/tls Secret holding c and its key.
+func tlsSecretYAML(t *testing.T, ns, name, labels string, c *testCert) (manifest string, secrets []string) {
+	t.Helper()
+	certPEM, keyPEM := keyPEMs(t, c)
+	keyB64 := base64.StdEncoding.EncodeToString(keyPEM)
+	der, _ := pem.Decode(keyPEM)
+	manifest = fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: %s, namespace: %s, labels: {%s}}
+type: kubernetes.io/tls
+data: {tls.crt: %s, tls.key: %s}
+---`, name, ns, labels, base64.StdEncoding.EncodeToString(certPEM), keyB64)
+	// What must never show: the key's PEM body, its base64 in the Secret,
+	// and the raw key bytes as JSON would encode them.
+	body := strings.Split(string(keyPEM), "\n")[1]
+	return manifest, []string{body, keyB64[:40], base64.StdEncoding.EncodeToString(der.Bytes)[:40]}
+}
+
+// assertNoSecret fails when any of secrets appears in res's JSON.
+func assertNoSecret(t *testing.T, res Result, secrets []string) {
+	t.Helper()
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(b), s) {
+			t.Errorf("the private key (%q…) appears in the result JSON: %s", s[:12], b)
+		}
+	}
+	if strings.Contains(string(b), "PRIVATE KEY") || strings.Contains(string(b), "tls.key") {
+		t.Errorf("the result mentions the private key: %s", b)
+	}
+}
+
+// sealedSecretsYAML is a sealed-secrets controller (a rolled-out
+// Deployment), its Service, an EndpointSlice with ready endpoints, and
+// (with key != "") an active sealing key Secret.
+func sealedSecretsYAML(ns string, readyEndpoints bool, key string) string {
+	return deploymentYAML(ns, "sealed-secrets-controller", 1, "app.kubernetes.io/name: sealed-secrets", rolledOut(1)) + fmt.Sprintf(`
+apiVersion: v1
+kind: Service
+metadata: {name: sealed-secrets-controller, namespace: %[1]s}
+spec: {selector: {app.kubernetes.io/name: sealed-secrets}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: sealed-secrets-controller-abc12, namespace: %[1]s, labels: {kubernetes.io/service-name: sealed-secrets-controller}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints: [{addresses: [10.244.0.20], conditions: {ready: %[2]t}}]
+---`, ns, readyEndpoints) + key
+}
+
+// The sealed-secrets controller: ready, endpoints through EndpointSlices,
+// the active key's certificate expiry — and the key itself never in a
+// result.
+func TestK8sSealedSecrets(t *testing.T) {
+	cp := controlplane.Start(t)
+	env, _ := kubeEnv(t, cp.Config, "default")
+	now := time.Now()
+	tests := []struct {
+		name     string
+		endpoint bool
+		key      bool
+		notAfter time.Time
+		want     Status
+		summary  []string
+	}{
+		{name: "healthy", endpoint: true, key: true, notAfter: now.AddDate(0, 0, 3650),
+			want: StatusPass, summary: []string{"controller 1/1 ready (complete), 1 endpoint, key expires in 3649d"}},
+		{name: "key expiring", endpoint: true, key: true, notAfter: now.Add(10*24*time.Hour + time.Hour),
+			want: StatusWarn, summary: []string{"key expires in 10d"}},
+		{name: "no ready endpoint", endpoint: false, key: true, notAfter: now.AddDate(1, 0, 0),
+			want: StatusFail, summary: []string{"service/sealed-secrets-controller 0 ready endpoints"}},
+		{name: "no active key", endpoint: true, key: false,
+			want: StatusFail, summary: []string{"sealing key no active sealing key Secret in "}},
+	}
+	for _, tt := range tests {
+		var c *testCert // newCert is not safe for parallel use
+		if tt.key {
+			c = newCert(t, certOpts{cn: "sealed-secret", notBefore: now.Add(-time.Hour), notAfter: tt.notAfter}, nil)
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ns := cp.Namespace(t)
+			var keyYAML string
+			var secrets []string
+			if tt.key {
+				keyYAML, secrets = tlsSecretYAML(t, ns, "sealed-secrets-key7x2kq", "sealedsecrets.bitnami.com/sealed-secrets-key: active", c)
+			}
+			cp.CreateYAML(t, sealedSecretsYAML(ns, tt.endpoint, keyYAML))
+			p, rules := build(t, env, &SealedSecretsSpec{Namespace: ns})
+			res := observe(t, p, rules)
+			if res.Status != tt.want {
+				t.Fatalf("= %s %q (%s), want %s", res.Status, res.Summary, res.Message, tt.want)
+			}
+			for _, s := range tt.summary {
+				if !strings.Contains(res.Summary, s) {
+					t.Errorf("summary %q lacks %q", res.Summary, s)
+				}
+			}
+			if tt.key && !hasItem(res.Items, "certificate CN=sealed-secret,O=Cockpit tests expires "+tt.notAfter.UTC().Format(time.DateOnly)) {
+				t.Errorf("no key item with its expiry: %+v", res.Items)
+			}
+			assertNoSecret(t, res, secrets)
+		})
+	}
+}
+
+// certificateYAML is a cert-manager Certificate with a Ready condition.
+func certificateYAML(ns, name, secret, ready, reason string) string {
+	return fmt.Sprintf(`
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: %s, namespace: %s}
+spec:
+  secretName: %s
+  dnsNames: [gravl.app, www.gravl.app]
+  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer, group: cert-manager.io}
+status:
+  conditions: [{type: Ready, status: "%s", reason: %s, message: "certificate status", lastTransitionTime: "2026-03-01T00:00:00Z"}]
+---`, name, ns, secret, ready, reason)
+}
+
+// cert-manager Certificates and their TLS Secrets: NotAfter, issuer, DNS
+// names, renewal due; expired fails; the key is never in the result.
+func TestK8sCertificate(t *testing.T) {
+	cp := controlplane.Start(t)
+	env, _ := kubeEnv(t, cp.Config, "default")
+	now := time.Now().UTC()
+	day := 24 * time.Hour
+	ca := newCA(t, "Cockpit Test CA")
+	tests := []struct {
+		name       string
+		ready      string
+		notBefore  time.Time
+		notAfter   time.Time
+		dnsNames   []string
+		noSecret   bool
+		extraNames []string // names asked for besides gravl-tls
+		want       Status
+		item       []string // substrings of the gravl-tls item's summary
+		itemStatus Status
+	}{
+		{name: "valid, renewal ahead", ready: "True", notBefore: now.Add(-30 * day), notAfter: now.Add(60*day + time.Hour), dnsNames: []string{"gravl.app", "www.gravl.app"},
+			want: StatusPass, itemStatus: StatusPass,
+			item: []string{"Ready=True (Ready)", "expires " + now.Add(60*day+time.Hour).Format(time.DateOnly) + " (60d)",
+				"issuer CN=Cockpit Test CA,O=Cockpit tests", "DNS gravl.app,www.gravl.app", "renewal due " + now.Add(30*day+40*time.Minute).Format(time.DateOnly)}},
+		{name: "renewal overdue", ready: "True", notBefore: now.Add(-80 * day), notAfter: now.Add(10*day + time.Hour), dnsNames: []string{"gravl.app", "www.gravl.app"},
+			want: StatusWarn, itemStatus: StatusWarn, item: []string{"(10d)", "renewal overdue since " + now.Add(-20*day+time.Hour).Format(time.DateOnly)}},
+		{name: "expired", ready: "True", notBefore: now.Add(-100 * day), notAfter: now.Add(-10*day + time.Hour), dnsNames: []string{"gravl.app", "www.gravl.app"},
+			want: StatusFail, itemStatus: StatusFail, item: []string{"EXPIRED", "(-10d)"}},
+		{name: "not covering a DNS name", ready: "True", notBefore: now.Add(-time.Hour), notAfter: now.Add(89*day + time.Hour), dnsNames: []string{"gravl.app"},
+			want: StatusWarn, itemStatus: StatusWarn, item: []string{"not covering www.gravl.app"}},
+		{name: "not ready", ready: "False", notBefore: now.Add(-time.Hour), notAfter: now.Add(89 * day), dnsNames: []string{"gravl.app", "www.gravl.app"},
+			want: StatusFail, itemStatus: StatusFail, item: []string{"Ready=False (Failed)"}},
+		{name: "secret missing", ready: "True", noSecret: true,
+			want: StatusFail, itemStatus: StatusFail, item: []string{`secret "gravl-tls" not found`}},
+		{name: "a missing certificate", ready: "True", notBefore: now.Add(-time.Hour), notAfter: now.Add(89 * day), dnsNames: []string{"gravl.app", "www.gravl.app"},
+			extraNames: []string{"api-tls"}, want: StatusFail, itemStatus: StatusPass, item: []string{"Ready=True"}},
+	}
+	for _, tt := range tests {
+		var c *testCert // newCert is not safe for parallel use
+		if !tt.noSecret {
+			c = newCert(t, certOpts{cn: "gravl.app", dnsNames: tt.dnsNames, notBefore: tt.notBefore, notAfter: tt.notAfter}, ca)
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ns := cp.Namespace(t)
+			reason := "Ready"
+			if tt.ready != "True" {
+				reason = "Failed"
+			}
+			manifests := certificateYAML(ns, "gravl-tls", "gravl-tls", tt.ready, reason)
+			var secrets []string
+			if !tt.noSecret {
+				var s string
+				s, secrets = tlsSecretYAML(t, ns, "gravl-tls", "controller.cert-manager.io/fao: \"true\"", c)
+				manifests += s
+			}
+			cp.CreateYAML(t, manifests)
+			p, rules := build(t, env, &CertificateSpec{Namespace: ns, Names: append([]string{"gravl-tls"}, tt.extraNames...)})
+			res := observe(t, p, rules)
+			if res.Status != tt.want {
+				t.Fatalf("= %s %q (%s), items %+v; want %s", res.Status, res.Summary, res.Message, res.Items, tt.want)
+			}
+			it := res.Items[0]
+			if it.Name != "gravl-tls" || it.Status != tt.itemStatus {
+				t.Errorf("item = %+v, want gravl-tls %s", it, tt.itemStatus)
+			}
+			for _, s := range tt.item {
+				if !strings.Contains(it.Summary, s) {
+					t.Errorf("item summary %q lacks %q", it.Summary, s)
+				}
+			}
+			for _, n := range tt.extraNames {
+				if !strings.Contains(res.Summary, "missing: "+n) || res.Values["missing"] != 1 {
+					t.Errorf("summary %q, values %v: want %s missing", res.Summary, res.Values, n)
+				}
+			}
+			assertNoSecret(t, res, secrets)
+		})
+	}
+}
