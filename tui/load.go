@@ -237,12 +237,14 @@ func (m *Model) faultKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // loadPane is the wide screens' load band: the selected or latest load
 // step.
-func (m *Model) loadPane(w int) (string, []string) {
+func (m *Model) loadPane(w, h int) (string, []string) {
 	ls := m.loadTarget()
 	if ls == nil {
 		return "load", []string{m.styles.Muted.Render("no load test has run yet")}
 	}
-	return "load · " + ls.step, ls.lines(m.styles, w)
+	lines := ls.lines(m.styles, w)
+	// With room to spare, a chart of the percentiles over the last seconds.
+	return "load · " + ls.step, append(lines, ls.chart(m.styles, w, h-len(lines))...)
 }
 
 // lines draws a load run w cells wide: counts, rates, sparklines and

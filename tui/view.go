@@ -53,7 +53,7 @@ func (m *Model) render() string {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, left, right))
 	}
 	if !l.Load.Empty() {
-		title, lines := m.loadPane(l.Load.W - frameSize)
+		title, lines := m.loadPane(l.Load.W-frameSize, l.Load.H-frameSize)
 		rows = append(rows, m.box(l.Load, title, false, lines))
 	}
 	rows = append(rows, m.box(l.Journal, m.journalTitle(), false, m.journalLines(l.Journal.H-frameSize)))
