@@ -214,7 +214,7 @@ func TestWatcherIntervals(t *testing.T) {
 		if i == 3 {
 			want["slow"] = true
 		}
-		for range want {
+		for range len(want) {
 			u := recv(t, ch)
 			if !want[u.ID] {
 				t.Fatalf("after %ds: update from %s, want %v", i*10, u.ID, want)
