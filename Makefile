@@ -56,3 +56,8 @@ bench-load:
 .PHONY: bench-mem
 bench-mem:
 	$(GO) test ./loader -run '^$$' -bench BenchmarkMemoryFlat -benchtime 1x
+
+# bench-probes: API requests and CPU of 20 vs 200 Kubernetes probes (README, Performance).
+.PHONY: bench-probes
+bench-probes:
+	bench/probes.sh

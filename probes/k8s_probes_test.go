@@ -1,17 +1,24 @@
 package probes
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
@@ -487,6 +494,224 @@ func TestK8sCertificate(t *testing.T) {
 				}
 			}
 			assertNoSecret(t, res, secrets)
+		})
+	}
+}
+
+// benchResources are the five resource types the probe benchmark reads,
+// as apiserver_request_total names them.
+var benchResources = map[string]bool{"deployments": true, "pods": true, "networkpolicies": true, "clusterissuers": true, "certificates": true}
+
+// apiReads sums the API server's completed read requests (LIST, WATCH,
+// GET) of the benchmark's resource types, and its open watches of them.
+func apiReads(b *testing.B, cp *controlplane.ControlPlane) (reads, openWatches float64) {
+	b.Helper()
+	raw, err := cp.Typed.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatalf("API server /metrics: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatalf("API server /metrics: %v", err)
+	}
+	label := func(m *dto.Metric, name string) string {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
+		}
+		return ""
+	}
+	for _, m := range fams["apiserver_request_total"].GetMetric() {
+		switch label(m, "verb") {
+		case "LIST", "WATCH", "GET":
+			if benchResources[label(m, "resource")] {
+				reads += m.GetCounter().GetValue()
+			}
+		}
+	}
+	for _, m := range fams["apiserver_longrunning_requests"].GetMetric() {
+		if label(m, "verb") == "WATCH" && benchResources[label(m, "resource")] {
+			openWatches += m.GetGauge().GetValue()
+		}
+	}
+	return reads, openWatches
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkK8sProbes runs 20 and 200 Kubernetes probes over five resource
+// types (deployments, pods, networkpolicies, clusterissuers,
+// certificates) in a Watcher against the real API server, with one object
+// status written per second, and reports the API server's read requests
+// (apiserver_request_total) at start-up and per minute in steady state,
+// its open watches, and this process's CPU. The request figures stay flat
+// from 20 to 200 probes: one informer per type, no per-probe polling.
+//
+//	COCKPIT_BENCH_PROBES=1 go test ./probes -run '^$' -bench BenchmarkK8sProbes -benchtime 1x
+//
+// COCKPIT_BENCH_WINDOW sets the steady-state window (default 60s).
+func BenchmarkK8sProbes(b *testing.B) {
+	if os.Getenv("COCKPIT_BENCH_PROBES") == "" {
+		b.Skip("set COCKPIT_BENCH_PROBES=1 (bench/probes.sh) to run the probe benchmark")
+	}
+	window := time.Minute
+	if s := os.Getenv("COCKPIT_BENCH_WINDOW"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("COCKPIT_BENCH_WINDOW: %v", err)
+		}
+		window = d
+	}
+	cp := controlplane.Start(b)
+	const objects = 10
+	var issuers strings.Builder
+	for i := range objects {
+		issuers.WriteString(clusterIssuerYAML(fmt.Sprintf("bench-issuer-%d", i), "cockpit-bench: \"true\"", "True", "IsReady", ""))
+	}
+	created := cp.CreateYAML(b, issuers.String())
+	b.Cleanup(func() {
+		for _, o := range created {
+			_ = cp.Dynamic.Resource(gvrClusterIssuers).Delete(context.Background(), o.GetName(), metav1.DeleteOptions{})
+		}
+	})
+	for _, n := range []int{20, 200} {
+		b.Run(fmt.Sprintf("probes=%d", n), func(b *testing.B) {
+			ns := cp.Namespace(b)
+			var m strings.Builder
+			for i := range objects {
+				m.WriteString(deploymentYAML(ns, fmt.Sprintf("app-%d", i), 2, fmt.Sprintf("app: app-%d", i), rolledOut(2)))
+				m.WriteString(podYAML(ns, fmt.Sprintf("app-%d-pod", i), fmt.Sprintf("app-%d", i),
+					`{phase: Running, conditions: [{type: Ready, status: "True"}], containerStatuses: [{name: main, ready: true, restartCount: 0, image: x, imageID: x, state: {running: {}}}]}`))
+				m.WriteString(policyYAML(ns, fmt.Sprintf("policy-%d", i), `{podSelector: {}, policyTypes: [Ingress]}`))
+				m.WriteString(certificateYAML(ns, fmt.Sprintf("cert-%d", i), fmt.Sprintf("cert-%d-tls", i), "True", "Ready"))
+			}
+			objs := cp.CreateYAML(b, m.String())
+			var deployments []*unstructured.Unstructured // the latest stored versions
+			for _, o := range objs {
+				if o.GetKind() == "Deployment" {
+					deployments = append(deployments, o)
+				}
+			}
+			cluster, err := NewClusterForConfig("bench", cp.Config, ns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(cluster.Close)
+			env := Env{Kube: func(string) (*Cluster, error) { return cluster, nil }}
+
+			reads0, watches0 := apiReads(b, cp) // the API server watches pods itself
+			cpu0, start := cpuTime(b), time.Now()
+			var targets []Target
+			for i := range n {
+				name := fmt.Sprintf("%d", i%objects)
+				var spec Spec
+				switch i % 5 {
+				case 0:
+					spec = &WorkloadSpec{Names: []string{"app-" + name}}
+				case 1:
+					spec = &PodsSpec{Selector: "app=app-" + name}
+				case 2:
+					spec = &ExistsSpec{Resource: "networkpolicies.networking.k8s.io", Names: []string{"policy-" + name}}
+				case 3:
+					spec = &ConditionSpec{Resource: "clusterissuers.cert-manager.io", Names: []string{"bench-issuer-" + name}}
+				case 4:
+					spec = &ConditionSpec{Resource: "certificates.cert-manager.io", Names: []string{"cert-" + name}}
+				}
+				if err := spec.Validate(); err != nil {
+					b.Fatal(err)
+				}
+				p, rules, err := spec.Build(env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				targets = append(targets, Target{ID: fmt.Sprintf("probe-%d", i), Probe: p, Outcomes: rules, Every: 10 * time.Second})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			updates, err := (&Watcher{}).Watch(ctx, targets)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Start-up: every probe's first result, informers synced.
+			passed := map[string]bool{}
+			for len(passed) < n {
+				select {
+				case u := <-updates:
+					if u.Result.Status == StatusPass {
+						passed[u.ID] = true
+					}
+				case <-time.After(2 * time.Minute):
+					b.Fatalf("%d of %d probes passed within 2m", len(passed), n)
+				}
+			}
+			startup := time.Since(start)
+			reads1, _ := apiReads(b, cp)
+			cpu1 := cpuTime(b)
+
+			// Steady state: a status write per second, results streaming.
+			end := time.After(window)
+			write := time.NewTicker(time.Second)
+			defer write.Stop()
+			observed, writes := 0, 0
+		steady:
+			for {
+				select {
+				case <-updates:
+					observed++
+				case <-write.C:
+					i := writes % len(deployments)
+					gen := int64(writes + 2)
+					st := map[string]any{"observedGeneration": int64(1), "replicas": int64(2), "updatedReplicas": int64(2), "readyReplicas": int64(2), "availableReplicas": int64(2),
+						"conditions": []any{map[string]any{"type": "Available", "status": "True", "reason": fmt.Sprintf("Tick%d", gen)}}}
+					d, err := cp.SetStatus(ctx, deployments[i], st)
+					if err != nil {
+						b.Fatal(err)
+					}
+					deployments[i] = d
+					writes++
+				case <-end:
+					break steady
+				}
+			}
+			reads2, watches2 := apiReads(b, cp)
+			cpu2 := cpuTime(b)
+			watches := watches2 - watches0
+
+			// Shutdown: the watches end and are counted as completed
+			// requests; the total is every read the probes ever cost.
+			cancel()
+			for range updates {
+			}
+			cluster.Close()
+			deadline := time.Now().Add(30 * time.Second)
+			reads3, open := apiReads(b, cp)
+			for open > watches0 {
+				if time.Now().After(deadline) {
+					b.Fatalf("%v watches still open 30s after closing the cluster", open-watches0)
+				}
+				time.Sleep(100 * time.Millisecond)
+				reads3, open = apiReads(b, cp)
+			}
+			perMin := (reads2 - reads1) / window.Minutes()
+			cpuPct := 100 * float64(cpu2-cpu1) / float64(window)
+			b.ReportMetric(reads3-reads0, "total-reads")
+			b.ReportMetric(perMin, "reads/min")
+			b.ReportMetric(watches, "open-watches")
+			b.ReportMetric(float64(cluster.Informers()), "informers")
+			b.ReportMetric(cpuPct, "cpu-%")
+			b.ReportMetric(float64(observed)/window.Minutes(), "results/min")
+			b.Logf("%d probes over 5 resource types: %d informers, %.0f open watches; start-up %s (%s CPU); steady %s with %d status writes: %.1f API reads/min, %.0f results/min, CPU %.2f%% of a core (%s); %.0f API reads in all, shutdown included",
+				n, cluster.Informers(), watches, startup.Round(time.Millisecond), (cpu1 - cpu0).Round(time.Millisecond),
+				window, writes, perMin, float64(observed)/window.Minutes(), cpuPct, (cpu2 - cpu1).Round(time.Millisecond), reads3-reads0)
 		})
 	}
 }
