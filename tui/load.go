@@ -267,7 +267,7 @@ func (l *loadState) lines(st Styles, w int) []string {
 		vus += fmt.Sprintf("/%d", s.TargetVUs)
 	}
 	rate := fmt.Sprintf("rate %.1f/s", win.Rate)
-	if s.Executor.Open() {
+	if s.Executor.Open() && !s.Done {
 		rate += fmt.Sprintf(" of %g/s", s.TargetRate)
 	}
 	if s.Starved {
