@@ -47,7 +47,7 @@ func DefaultKeyMap() KeyMap {
 		FaultReset:   key.NewBinding(key.WithKeys("0"), key.WithHelp("0", "sandbox: heal")),
 
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (run resumes from the journal)")),
+		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (the journal keeps the run)")),
 
 		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "submit")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
