@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/toolcache"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -78,28 +80,13 @@ var shared struct {
 // AssetsDir returns the directory holding kube-apiserver and etcd:
 // $KUBEBUILDER_ASSETS when set, else the cache directory build.sh fills.
 func AssetsDir() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	root := os.Getenv("COCKPIT_ENVTEST_CACHE")
-	if root == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		root = filepath.Join(cache, "cockpit", "envtest")
-	}
-	name := fmt.Sprintf("kube-%s-etcd-%s-%s-%s", KubernetesVersion, EtcdVersion, runtime.GOOS, runtime.GOARCH)
-	return filepath.Join(root, name)
+	return toolcache.Dir("KUBEBUILDER_ASSETS", "COCKPIT_ENVTEST_CACHE", "envtest",
+		fmt.Sprintf("kube-%s-etcd-%s-%s-%s", KubernetesVersion, EtcdVersion, runtime.GOOS, runtime.GOARCH))
 }
 
 // Required reports whether a missing or broken control plane must fail the
 // test run rather than skip it.
-func Required() bool {
-	return os.Getenv("CI") == "true" ||
-		os.Getenv("COCKPIT_REQUIRE_CONTROLPLANE") == "1" ||
-		os.Getenv("KUBEBUILDER_ASSETS") != ""
-}
+func Required() bool { return toolcache.Required("KUBEBUILDER_ASSETS") }
 
 // Main runs the tests of a package and then stops the control plane, if one
 // was started. Call it from TestMain.

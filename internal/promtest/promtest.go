@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockpit-dev/cockpit/internal/toolcache"
 )
 
 // The versions hack/promtest/go.mod pins (a test keeps them in step).
@@ -41,28 +43,13 @@ const StartTimeout = 60 * time.Second
 // BinDir returns the directory holding prometheus and alertmanager:
 // $COCKPIT_PROMTEST_BIN when set, else the cache directory build.sh fills.
 func BinDir() string {
-	if dir := os.Getenv("COCKPIT_PROMTEST_BIN"); dir != "" {
-		return dir
-	}
-	root := os.Getenv("COCKPIT_PROMTEST_CACHE")
-	if root == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		root = filepath.Join(cache, "cockpit", "promtest")
-	}
-	name := fmt.Sprintf("prometheus-%s-alertmanager-%s-%s-%s", PrometheusVersion, AlertmanagerVersion, runtime.GOOS, runtime.GOARCH)
-	return filepath.Join(root, name)
+	return toolcache.Dir("COCKPIT_PROMTEST_BIN", "COCKPIT_PROMTEST_CACHE", "promtest",
+		fmt.Sprintf("prometheus-%s-alertmanager-%s-%s-%s", PrometheusVersion, AlertmanagerVersion, runtime.GOOS, runtime.GOARCH))
 }
 
 // Required reports whether missing binaries must fail the test rather than
 // skip it.
-func Required() bool {
-	return os.Getenv("CI") == "true" ||
-		os.Getenv("COCKPIT_REQUIRE_CONTROLPLANE") == "1" ||
-		os.Getenv("COCKPIT_PROMTEST_BIN") != ""
-}
+func Required() bool { return toolcache.Required("COCKPIT_PROMTEST_BIN") }
 
 // binary returns the path of the named server binary, skipping or failing
 // t when it is missing.
