@@ -1,6 +1,3 @@
-// Command cockpit is a terminal go-live cockpit: it walks a DevOps lead
-// through a runbook (preflight → deploy → validate → monitor) with live
-// probes, an embedded load generator, gates and a crash-safe journal.
 package main
 
 import (
