@@ -3,7 +3,9 @@ package layering
 import (
 	"bytes"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +82,23 @@ func TestEnginesAreHeadless(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log("engine packages found:", slices.Sorted(maps.Keys(seen)))
+	}
+}
+
+// TestEveryPackageHasDocGo: each package says in a doc.go what its room
+// holds and what it must not import.
+func TestEveryPackageHasDocGo(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{.Dir}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, dir, _ := strings.Cut(line, " ")
+		if strings.HasPrefix(path, module+"/hack/") {
+			continue // the tools modules are not part of the module
+		}
+		if _, err := os.Stat(filepath.Join(dir, "doc.go")); err != nil {
+			t.Errorf("%s has no doc.go", path)
+		}
 	}
 }
