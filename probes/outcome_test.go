@@ -138,20 +138,7 @@ func TestCompileOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := CompileOutcomes(tt.specs, known)
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.wantErr)
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			checkErrors(t, err, tt.wantErr)
 		})
 	}
 }
@@ -227,5 +214,26 @@ func TestLookup(t *testing.T) {
 	_, err := Lookup("k8s.nope")
 	if !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `probe "k8s.nope"`) {
 		t.Errorf("Lookup(k8s.nope) = %v", err)
+	}
+}
+
+// checkErrors holds an error (a spec's Validate, CompileOutcomes) to the substrings
+// wanted; no
+// substrings means no error.
+func checkErrors(t *testing.T, err error, wantErr []string) {
+	t.Helper()
+	if len(wantErr) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want %q", wantErr)
+	}
+	for _, w := range wantErr {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
 	}
 }
