@@ -78,7 +78,7 @@ func (r *demoRig) session() session {
 		env:      probes.Env{Kube: func(string) (*probes.Cluster, error) { return r.cluster, nil }},
 		journal:  r.journal,
 		cluster:  r.sb.Cluster.Name(),
-		operator: tuiOperator(),
+		operator: operatorFlag(""),
 		faults:   demoFaults{f: r.sb.Faults},
 		glue:     r.glue,
 	}

@@ -58,7 +58,7 @@ sandbox.`,
 	root.Flags().Var(ro.vars, "var", "override a runbook variable (repeatable)")
 	root.Flags().StringVar(&ro.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl); resumed when it exists")
 	root.Flags().BoolVar(&ro.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
-	root.Flags().StringVar(&ro.operator, "operator", "", "who decides, recorded with every event (default: the OS user)")
+	root.Flags().StringVar(&ro.operator, "operator", "", "who decides, recorded with every event (default: $USER)")
 
 	root.AddCommand(
 		newDemoCmd(s, opts),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
@@ -235,17 +234,6 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// tuiOperator is who the journal records decisions as.
-func tuiOperator() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	if n := os.Getenv("USER"); n != "" {
-		return n
-	}
-	return "operator"
-}
-
 // rootOptions are the flags of `cockpit RUNBOOK`.
 type rootOptions struct {
 	vars     varFlags
@@ -282,10 +270,7 @@ func openCockpit(cmd *cobra.Command, path string, s streams, opts *globalOptions
 	if label == "" {
 		label = "no kubeconfig context"
 	}
-	operator := ro.operator
-	if operator == "" {
-		operator = tuiOperator()
-	}
+	operator := operatorFlag(ro.operator)
 	ss := session{
 		rb:       rb,
 		env:      probes.Env{Kube: clusters.Cluster},
