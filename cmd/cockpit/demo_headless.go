@@ -24,10 +24,9 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 	if err != nil {
 		return err
 	}
-	sess, err := runbook.Open(rig.rb, runbook.OpenOptions{Journal: rig.journal, Operator: operator,
-		Cockpit: currentClientVersion().Version, Hostname: "demo"})
+	sess, err := openJournal(rig.rb, rig.journal, false, operator)
 	if err != nil {
-		return invalidInput(err)
+		return err
 	}
 	defer sess.Journal.Close()
 	log := &eventLog{w: s.err, prev: sess.State}

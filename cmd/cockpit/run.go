@@ -152,13 +152,8 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	sess, err := runbook.Open(rb, runbook.OpenOptions{Journal: opts.journal, Fresh: opts.fresh, Operator: operator,
-		Cockpit: currentClientVersion().Version, Hostname: host})
+	sess, err := openJournal(rb, opts.journal, opts.fresh, operator)
 	if err != nil {
-		if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
-			return invalidInput(err)
-		}
 		return err
 	}
 	defer sess.Journal.Close()
@@ -196,6 +191,21 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 	}
 	writeRunSummary(s.out, final, sess.Journal.Path(), pilot)
 	return runVerdict(final, pilot)
+}
+
+// openJournal opens the run of rb on its journal (new, or resumed). A
+// journal of another runbook or a broken one is invalid input (exit 2).
+func openJournal(rb *runbook.Runbook, path string, fresh bool, operator string) (*runbook.Session, error) {
+	host, _ := os.Hostname()
+	sess, err := runbook.Open(rb, runbook.OpenOptions{Journal: path, Fresh: fresh, Operator: operator,
+		Cockpit: currentClientVersion().Version, Hostname: host})
+	if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
+		return nil, invalidInput(err)
+	}
+	if err != nil {
+		return nil, err // already says journal, --fresh or the path
+	}
+	return sess, nil
 }
 
 // runVerdict maps a finished (or stopped-after-phase) run to its exit code.

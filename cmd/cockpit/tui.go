@@ -54,14 +54,9 @@ type liveRun struct {
 // prepare opens the journal (new, or resumed from the existing one) and
 // builds the runner and the model.
 func (ss session) prepare() (*liveRun, error) {
-	host, _ := os.Hostname()
-	sess, err := runbook.Open(ss.rb, runbook.OpenOptions{Journal: ss.journal, Fresh: ss.fresh, Operator: ss.operator,
-		Cockpit: currentClientVersion().Version, Hostname: host})
+	sess, err := openJournal(ss.rb, ss.journal, ss.fresh, ss.operator)
 	if err != nil {
-		if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
-			return nil, invalidInput(err)
-		}
-		return nil, fmt.Errorf("journal: %w", err)
+		return nil, err
 	}
 	j := sess.Journal
 	lr := &liveRun{
