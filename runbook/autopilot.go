@@ -25,6 +25,13 @@ type Autopilot struct {
 	// ConfirmAll confirms every manual step without a note of its own in
 	// Confirm, saying so in the note (--auto-confirm-manual).
 	ConfirmAll bool
+	// ConfirmActions confirms every mutating action whose dry run passed
+	// (--auto-confirm-actions; the run must also allow actions). Without
+	// it, Confirm names the actions to execute.
+	ConfirmActions bool
+	// UndoOnFailure asks for the undo a failed rollout offers
+	// (--undo-on-failure).
+	UndoOnFailure bool
 	// StopAfter, when set, ends the run once that phase's gate is green (or
 	// overridden) instead of advancing: Done reports it, and the journal is
 	// left open to continue from.
@@ -33,6 +40,10 @@ type Autopilot struct {
 
 // AutoConfirmNote is the note of a confirmation given by ConfirmAll.
 const AutoConfirmNote = "auto-confirmed by --auto-confirm-manual (headless run)"
+
+// AutoConfirmActionNote is the note of a confirmation given by
+// ConfirmActions.
+const AutoConfirmActionNote = "auto-confirmed by --auto-confirm-actions (headless run)"
 
 // Done reports whether the autopilot has nothing left to do in s: the run
 // finished, or the StopAfter phase is settled green.
@@ -66,7 +77,19 @@ func (a Autopilot) Next(s State) []Event {
 			if ok && s.UnmetNeeds(st.ID) == "" {
 				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
 			}
+		case a.awaitsConfirmation(s, &st, &ss):
+			note, ok := a.Confirm[st.ID]
+			if !ok && a.ConfirmActions {
+				note, ok = AutoConfirmActionNote, true
+			}
+			if ok {
+				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
+			}
 		case ss.Status == StepFailed && ss.Override == nil:
+			if a.UndoOnFailure && ss.Action != nil && ss.Action.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing && s.AllowActions {
+				out = append(out, UndoRequested{Step: st.ID, Operator: a.Operator, Reason: "--undo-on-failure"})
+				continue
+			}
 			if reason, ok := a.Override[st.ID]; ok {
 				out = append(out, Overridden{Step: st.ID, Operator: a.Operator, Reason: reason})
 			}
@@ -88,6 +111,14 @@ func (a Autopilot) Next(s State) []Event {
 		if waiting := a.unconfirmable(s); len(waiting) > 0 && !a.probesOut(s) {
 			return []Event{Aborted{Operator: a.Operator, Reason: fmt.Sprintf(
 				"manual step(s) %s need a confirmation; headless runs take it from --confirm STEP=NOTE", strings.Join(waiting, ", "))}}
+		}
+		if waiting := a.unexecuted(s); len(waiting) > 0 && !a.probesOut(s) {
+			how := "--confirm STEP or --auto-confirm-actions"
+			if !s.AllowActions {
+				how = "--allow-actions and " + how
+			}
+			return []Event{Aborted{Operator: a.Operator, Reason: fmt.Sprintf(
+				"action step(s) %s wait for a confirmation (their dry run is in the journal); headless runs execute actions with %s", strings.Join(waiting, ", "), how)}}
 		}
 		return nil
 	}
@@ -115,12 +146,40 @@ func (a Autopilot) unconfirmable(s State) []string {
 }
 
 // probesOut reports whether any step of the current phase still awaits a
-// probe result or is watching.
+// probe result, a dry run or an undo, or is watching.
 func (a Autopilot) probesOut(s State) bool {
 	for _, ss := range s.Phases[s.Current].Steps {
-		if ss.Status == StepRunning {
+		if ss.Status == StepRunning || ss.Planning || ss.Undoing {
 			return true
 		}
 	}
 	return false
+}
+
+// awaitsConfirmation reports whether a mutating action's dry run passed and
+// it waits for the operator, in a run that may execute it.
+func (a Autopilot) awaitsConfirmation(s State, st *Step, ss *StepState) bool {
+	return st.Mutating() && s.AllowActions && ss.Status == StepPending && !ss.Planning &&
+		ss.Plan != nil && ss.Plan.Status.OK() && s.UnmetNeeds(st.ID) == ""
+}
+
+// unexecuted lists required mutating actions that wait for a confirmation
+// the autopilot will not give.
+func (a Autopilot) unexecuted(s State) []string {
+	var out []string
+	ph, ps := &s.Runbook.Phases[s.Current], &s.Phases[s.Current]
+	for i, st := range ph.Steps {
+		ss := ps.Steps[i]
+		if !st.Mutating() || st.Optional || ss.Status != StepPending || ss.Planning {
+			continue
+		}
+		if _, ok := a.Confirm[st.ID]; ok && s.AllowActions {
+			continue
+		}
+		if a.ConfirmActions && s.AllowActions {
+			continue
+		}
+		out = append(out, st.ID)
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // StepStatus is where a step stands.
@@ -127,6 +128,17 @@ type StepState struct {
 	Load       *report.Document
 	Confirm    *Decision
 	Skip       *Decision
+	// Plan is an action's latest dry run; Planning is set while one is
+	// out (RunID). Action is its last execution, Undo the last undo of a
+	// failed rollout (Undoing while one is out), Cleaned the taking back
+	// of what it left (a silence expired; CleanupSent once asked for).
+	Plan        *actions.Result
+	Planning    bool
+	Action      *actions.Result
+	Undo        *actions.Result
+	Undoing     bool
+	Cleaned     *actions.Result
+	CleanupSent bool
 	Override   *Decision
 	UpdatedAt  time.Time
 	StartedAt  time.Time
@@ -141,6 +153,9 @@ type PhaseState struct {
 	LeftAt    time.Time
 	Verdict   GateVerdict // when left
 	Override  *Decision
+	// Access is the review of the permissions the phase's steps need
+	// (phases with Kubernetes actions), nil until it comes back.
+	Access *probes.Result
 	Steps     []StepState
 }
 
@@ -150,6 +165,9 @@ type State struct {
 	Runbook  *Runbook
 	Operator string
 	Started  bool
+	// AllowActions is the run's mode: false (read-only) dry-runs mutating
+	// actions and refuses to execute them.
+	AllowActions bool
 	Now      time.Time
 	Current  int // index of the current phase
 	Phases   []PhaseState
@@ -245,6 +263,10 @@ func (e *engine) apply(ev Event) {
 		e.refuse(ev, "the run has not started")
 		return
 	}
+	if c, ok := ev.(ActionCleaned); ok {
+		e.actionCleaned(c) // what a run left is taken back after it ends too
+		return
+	}
 	if s.Finished() {
 		e.refuse(ev, "the run has finished (%s)", s.Outcome)
 		return
@@ -254,7 +276,7 @@ func (e *engine) apply(ev Event) {
 		if s.Started {
 			return // a resumed run: the journal's first event again
 		}
-		s.Started, s.Operator = true, ev.Operator
+		s.Started, s.Operator, s.AllowActions = true, ev.Operator, ev.AllowActions
 		e.enter(0)
 	case Tick:
 		e.tick()
@@ -277,7 +299,18 @@ func (e *engine) apply(ev Event) {
 	case Advance:
 		e.advance(ev)
 	case Resumed:
+		s.AllowActions = ev.AllowActions
 		e.resume()
+	case ActionPlanned:
+		e.actionPlanned(ev)
+	case ActionDone:
+		e.actionDone(ev)
+	case UndoRequested:
+		e.undoRequested(ev)
+	case ActionUndone:
+		e.actionUndone(ev)
+	case AccessReviewed:
+		e.accessReviewed(ev)
 	case Aborted:
 		s.Phases[s.Current].Status = PhaseAborted
 		s.Phases[s.Current].LeftAt = s.Now
@@ -298,6 +331,9 @@ func (e *engine) enter(i int) {
 	ps := &s.Phases[i]
 	ps.Status, ps.EnteredAt = PhaseActive, s.Now
 	e.emit(PhaseEntered{Phase: ps.ID})
+	if needsAccessReview(&s.Runbook.Phases[i]) {
+		e.emit(ReviewAccess{Phase: ps.ID})
+	}
 	e.startRunnable(false)
 }
 
@@ -307,6 +343,12 @@ func (e *engine) startRunnable(again bool) {
 	ph, ps := e.phase()
 	for i := range ph.Steps {
 		st, ss := &ph.Steps[i], &ps.Steps[i]
+		if st.Mutating() {
+			if ss.Status == StepPending && ss.Plan == nil && !ss.Planning && e.unmetNeeds(st) == "" {
+				e.plan(st, ss)
+			}
+			continue
+		}
 		if !st.runnable() || ss.Status == StepRunning || ss.Status == StepSkipped || ss.Status == StepOverridden {
 			continue
 		}
@@ -344,15 +386,20 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 		e.emit(StartLoad{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
 		return
 	}
+	if st.Action != nil {
+		e.emit(ExecuteAction{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
+		return
+	}
 	e.emit(StartProbe{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
 }
 
 // resume re-runs what was in flight when the previous process died.
 func (e *engine) resume() {
 	ph, ps := e.phase()
+	e.resumeActions()
 	for i := range ph.Steps {
 		st, ss := &ph.Steps[i], &ps.Steps[i]
-		if ss.RunID == 0 {
+		if ss.RunID == 0 || st.Mutating() {
 			continue
 		}
 		if st.Every > 0 {
@@ -374,6 +421,10 @@ func (e *engine) runStep(ev RunStep) {
 		return
 	}
 	st, ss := &e.s.Runbook.Phases[pi].Steps[si], &e.s.Phases[pi].Steps[si]
+	if st.Mutating() {
+		e.replan(ev, st, ss)
+		return
+	}
 	if !st.runnable() {
 		e.refuse(ev, "step %q is a manual step: confirm it", ev.Step)
 		return
@@ -547,6 +598,10 @@ func (e *engine) confirm(ev Confirmed) {
 	if !ok {
 		return
 	}
+	if st.Action != nil {
+		e.confirmAction(ev, st, ss)
+		return
+	}
 	switch {
 	case st.Manual == nil:
 		e.refuse(ev, "step %q is not a manual step", ev.Step)
@@ -633,6 +688,7 @@ func (e *engine) advance(ev Advance) {
 		ps.Steps[i].RunID = 0
 	}
 	e.emit(PhaseLeft{Phase: ps.ID, Verdict: v})
+	e.cleanups(ps.ID)
 	if e.s.Current+1 < len(e.s.Phases) {
 		e.enter(e.s.Current + 1)
 		return
@@ -647,6 +703,7 @@ func (e *engine) advance(ev Advance) {
 }
 
 func (e *engine) finish(o Outcome, reason string) {
+	e.cleanups("")
 	e.s.Outcome, e.s.Reason = o, reason
 	e.emit(Finished{Outcome: o})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // Event is something that happened: an operator's decision, a probe's
@@ -20,6 +21,9 @@ type Event interface {
 type Started struct {
 	Operator string `json:"operator"`
 	Headless bool   `json:"headless,omitempty"`
+	// AllowActions is the run's mode: without it (the default) the run is
+	// read-only and mutating actions are only dry-run.
+	AllowActions bool `json:"allowActions,omitempty"`
 }
 
 // Tick is the passing of time: monitor windows and repeating probes are
@@ -103,10 +107,60 @@ type Aborted struct {
 }
 
 // Resumed marks a restart from the journal: steps that were in flight when
-// the cockpit died are run again.
+// the cockpit died are run again — except mutating actions, which are never
+// repeated unasked: they get a fresh dry run and wait for a confirmation.
 type Resumed struct {
 	Operator string `json:"operator"`
 	Events   int    `json:"events"` // how many journaled events were replayed
+	// AllowActions is the mode of the resumed run (it may differ from the
+	// first process's).
+	AllowActions bool `json:"allowActions,omitempty"`
+}
+
+// ActionPlanned is an action's dry run for one run of a step.
+type ActionPlanned struct {
+	Step   string         `json:"step"`
+	RunID  uint64         `json:"runId"`
+	Result actions.Result `json:"result"`
+}
+
+// ActionDone is an action's execution result (its inputs, the server's
+// answer, the objects' versions after it).
+type ActionDone struct {
+	Step   string         `json:"step"`
+	RunID  uint64         `json:"runId"`
+	Result actions.Result `json:"result"`
+}
+
+// UndoRequested is the operator asking to undo a failed rollout, to the
+// revision it offered or (Revision > 0) a given one.
+type UndoRequested struct {
+	Step     string `json:"step"`
+	Revision int64  `json:"revision,omitempty"`
+	Operator string `json:"operator"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// ActionUndone is the result of an undo.
+type ActionUndone struct {
+	Step   string         `json:"step"`
+	RunID  uint64         `json:"runId"`
+	Result actions.Result `json:"result"`
+}
+
+// ActionCleaned is the result of taking an action back at the end of its
+// window (a silence expired). It is accepted after the run has finished.
+type ActionCleaned struct {
+	Step   string         `json:"step"`
+	Result actions.Result `json:"result"`
+}
+
+// AccessReviewed is the access review before a phase with actions: every
+// Kubernetes permission the phase's steps need, checked with
+// SelfSubjectAccessReviews; Result.Items name each, failing ones missing.
+type AccessReviewed struct {
+	Phase  string        `json:"phase"`
+	Result probes.Result `json:"result"`
 }
 
 // EventType implementations.
@@ -123,6 +177,14 @@ func (Overridden) EventType() string  { return "override" }
 func (Advance) EventType() string     { return "phase.advance" }
 func (Aborted) EventType() string     { return "run.aborted" }
 func (Resumed) EventType() string     { return "run.resumed" }
+
+// EventType implementations of the action events.
+func (ActionPlanned) EventType() string  { return "action.planned" }
+func (ActionDone) EventType() string     { return "action.done" }
+func (UndoRequested) EventType() string  { return "action.undo" }
+func (ActionUndone) EventType() string   { return "action.undone" }
+func (ActionCleaned) EventType() string  { return "action.cleaned" }
+func (AccessReviewed) EventType() string { return "phase.access" }
 
 // Effect is work the engine asks the runner to do. The engine never does
 // I/O itself.
@@ -153,6 +215,42 @@ type ControlLoad struct {
 	Value float64
 }
 
+// PlanAction dry-runs a step's action; the plan comes back as an
+// ActionPlanned carrying RunID.
+type PlanAction struct {
+	Phase string
+	Step  string
+	RunID uint64
+}
+
+// ExecuteAction runs a step's action (confirmed, when it is mutating); the
+// result comes back as an ActionDone carrying RunID.
+type ExecuteAction struct {
+	Phase   string
+	Step    string
+	RunID   uint64
+	Attempt int
+}
+
+// UndoAction undoes a step's failed rollout; the result comes back as an
+// ActionUndone carrying RunID.
+type UndoAction struct {
+	Step     string
+	RunID    uint64
+	Revision int64 // 0: the one the failure offered
+}
+
+// CleanupAction takes back what a step's action left (Ref: a silence id);
+// the result comes back as an ActionCleaned.
+type CleanupAction struct {
+	Step string
+	Ref  string
+}
+
+// ReviewAccess checks the Kubernetes permissions a phase's steps need; the
+// result comes back as an AccessReviewed.
+type ReviewAccess struct{ Phase string }
+
 // Refused tells the operator why an event changed nothing ("gate red:
 // 1 required step failed").
 type Refused struct {
@@ -172,13 +270,18 @@ type PhaseLeft struct {
 // Finished is emitted once, when the last phase is left or the run aborts.
 type Finished struct{ Outcome Outcome }
 
-func (StartProbe) isEffect()   {}
-func (StartLoad) isEffect()    {}
-func (ControlLoad) isEffect()  {}
-func (Refused) isEffect()      {}
-func (PhaseEntered) isEffect() {}
-func (PhaseLeft) isEffect()    {}
-func (Finished) isEffect()     {}
+func (StartProbe) isEffect()    {}
+func (PlanAction) isEffect()    {}
+func (ExecuteAction) isEffect() {}
+func (UndoAction) isEffect()    {}
+func (CleanupAction) isEffect() {}
+func (ReviewAccess) isEffect()  {}
+func (StartLoad) isEffect()     {}
+func (ControlLoad) isEffect()   {}
+func (Refused) isEffect()       {}
+func (PhaseEntered) isEffect()  {}
+func (PhaseLeft) isEffect()     {}
+func (Finished) isEffect()      {}
 
 // At pairs an event with the time it happened. The engine reads time only
 // from here.

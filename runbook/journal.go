@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -286,79 +287,41 @@ func (rr *ReadResult) Events() ([]At, error) {
 	return out, nil
 }
 
+// eventTypes are the journaled events, by type name.
+var eventTypes = func() map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for _, ev := range []Event{Started{}, Tick{}, RunStep{}, RunPhase{}, ProbeResult{}, LoadResult{},
+		LoadControl{}, Confirmed{}, Skipped{}, Overridden{}, Advance{}, Aborted{}, Resumed{},
+		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}} {
+		m[ev.EventType()] = reflect.TypeOf(ev)
+	}
+	return m
+}()
+
 func decodeEvent(typ string, payload json.RawMessage) (Event, error) {
-	var ev Event
-	switch typ {
-	case Started{}.EventType():
-		ev = &Started{}
-	case Tick{}.EventType():
-		return Tick{}, nil
-	case RunStep{}.EventType():
-		ev = &RunStep{}
-	case RunPhase{}.EventType():
-		return RunPhase{}, nil
-	case ProbeResult{}.EventType():
-		ev = &ProbeResult{}
-	case LoadResult{}.EventType():
-		ev = &LoadResult{}
-	case LoadControl{}.EventType():
-		ev = &LoadControl{}
-	case Confirmed{}.EventType():
-		ev = &Confirmed{}
-	case Skipped{}.EventType():
-		ev = &Skipped{}
-	case Overridden{}.EventType():
-		ev = &Overridden{}
-	case Advance{}.EventType():
-		ev = &Advance{}
-	case Aborted{}.EventType():
-		ev = &Aborted{}
-	case Resumed{}.EventType():
-		ev = &Resumed{}
-	default:
+	t, ok := eventTypes[typ]
+	if !ok {
 		return nil, fmt.Errorf("unknown event type %q", typ)
 	}
-	if err := json.Unmarshal(payload, ev); err != nil {
-		return nil, fmt.Errorf("%s: %w", typ, err)
+	ev := reflect.New(t)
+	if t.NumField() > 0 {
+		if err := json.Unmarshal(payload, ev.Interface()); err != nil {
+			return nil, fmt.Errorf("%s: %w", typ, err)
+		}
 	}
-	// Events are applied by value.
-	switch e := ev.(type) {
-	case *Started:
-		return *e, nil
-	case *RunStep:
-		return *e, nil
-	case *ProbeResult:
-		return *e, nil
-	case *LoadResult:
-		return *e, nil
-	case *LoadControl:
-		return *e, nil
-	case *Confirmed:
-		return *e, nil
-	case *Skipped:
-		return *e, nil
-	case *Overridden:
-		return *e, nil
-	case *Advance:
-		return *e, nil
-	case *Aborted:
-		return *e, nil
-	case *Resumed:
-		return *e, nil
-	}
-	return nil, fmt.Errorf("unhandled event type %q", typ)
+	return ev.Elem().Interface().(Event), nil // events are applied by value
 }
 
 // Replay rebuilds the state from a journal's events, then applies a
 // Resumed event at now: in-flight steps are run again, everything
 // completed, confirmed or overridden stands. The Resumed event is returned
 // for the caller to journal.
-func Replay(rb *Runbook, events []At, now time.Time, operator string) (State, []Effect, At) {
+func Replay(rb *Runbook, events []At, now time.Time, operator string, allowActions bool) (State, []Effect, At) {
 	s := NewState(rb)
 	for _, at := range events {
 		s, _ = Apply(s, at)
 	}
-	resumed := At{Time: now, Event: Resumed{Operator: operator, Events: len(events)}}
+	resumed := At{Time: now, Event: Resumed{Operator: operator, Events: len(events), AllowActions: allowActions}}
 	s, effects := Apply(s, resumed)
 	return s, effects, resumed
 }

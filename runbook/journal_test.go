@@ -80,7 +80,7 @@ func TestJournalRoundTripAndResume(t *testing.T) {
 		}
 	}
 
-	s, effects, resumed := Replay(live.s.Runbook, got, live.now, "lead")
+	s, effects, resumed := Replay(live.s.Runbook, got, live.now, "lead", false)
 	if resumed.Event.(Resumed).Events != len(events) {
 		t.Errorf("resumed = %+v", resumed)
 	}

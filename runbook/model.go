@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // APIVersion and Kind identify a runbook file.
@@ -81,12 +82,14 @@ type Gate struct {
 	Outcomes []probes.OutcomeSpec `yaml:"outcomes"`
 }
 
-// Step is one thing to do: exactly one of Probe, Manual and Load is set.
+// Step is one thing to do: exactly one of Probe, Action, Manual and Load is
+// set.
 type Step struct {
 	ID    string `yaml:"id"`
 	Title string `yaml:"title"`
 
 	Probe  *ProbeStep  `yaml:"probe"`
+	Action *ActionStep `yaml:"action"`
 	Manual *ManualStep `yaml:"manual"`
 	Load   *LoadStep   `yaml:"load"`
 
@@ -113,6 +116,8 @@ func (s *Step) StepKind() string {
 	switch {
 	case s.Probe != nil:
 		return "probe"
+	case s.Action != nil:
+		return "action"
 	case s.Manual != nil:
 		return "manual"
 	case s.Load != nil:
@@ -121,15 +126,28 @@ func (s *Step) StepKind() string {
 	return ""
 }
 
-// runnable reports whether the engine runs the step (a probe or a load
-// test) rather than waiting for the operator.
-func (s *Step) runnable() bool { return s.Probe != nil || s.Load != nil }
+// runnable reports whether the engine runs the step (a probe, a load test,
+// an action that changes nothing) rather than waiting for the operator.
+func (s *Step) runnable() bool {
+	return s.Probe != nil || s.Load != nil || (s.Action != nil && !s.Action.Spec.Mutating())
+}
 
 // ProbeStep is a probe of a registered kind with its decoded spec.
 type ProbeStep struct {
 	Kind string
 	Spec probes.Spec
 }
+
+// ActionStep is an action of a registered kind with its decoded spec: a
+// change to make, previewed by a dry run and confirmed by the operator
+// when it is mutating.
+type ActionStep struct {
+	Kind string
+	Spec actions.Spec
+}
+
+// Mutating reports whether the step's action changes anything.
+func (s *Step) Mutating() bool { return s.Action != nil && s.Action.Spec.Mutating() }
 
 // ManualStep is confirmed by the operator.
 type ManualStep struct {

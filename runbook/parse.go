@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // Options change how a runbook is read.
@@ -195,43 +196,81 @@ func digest(data []byte, overrides map[string]string) string {
 // probes registry, the other fields are decoded strictly into the spec, and
 // the spec validates itself.
 func (p *ProbeStep) decodeYAML(d *decoder, n ast.Node, path string) {
-	m, ok := n.(*ast.MappingNode)
+	kind, kindNode, rest, ok := d.splitKind(n, path, "probe", probes.Kinds())
 	if !ok {
-		d.errorAt(n, path, "", "want a mapping with a kind, got %s", describe(n))
 		return
 	}
-	rest := *m
-	rest.Values = nil
-	var kindNode ast.Node
+	def, err := probes.Lookup(kind)
+	if err != nil {
+		d.unknownKind(kindNode, path, "probe", kind, probes.Kinds())
+		return
+	}
+	p.Kind = kind
+	p.Spec = def.NewSpec()
+	d.decodeSpec(rest, path, p.Spec)
+}
+
+// decodeYAML decodes an action mapping like a probe's, from the actions
+// registry.
+func (a *ActionStep) decodeYAML(d *decoder, n ast.Node, path string) {
+	kind, kindNode, rest, ok := d.splitKind(n, path, "action", actions.Kinds())
+	if !ok {
+		return
+	}
+	def, err := actions.Lookup(kind)
+	if err != nil {
+		d.unknownKind(kindNode, path, "action", kind, actions.Kinds())
+		return
+	}
+	a.Kind = kind
+	a.Spec = def.NewSpec()
+	d.decodeSpec(rest, path, a.Spec)
+}
+
+// splitKind takes the kind out of a probe's or an action's mapping and
+// returns it with the other fields.
+func (d *decoder) splitKind(n ast.Node, path, what string, known []string) (kind string, kindNode ast.Node, rest *ast.MappingNode, ok bool) {
+	m, isMap := n.(*ast.MappingNode)
+	if !isMap {
+		d.errorAt(n, path, "", "want a mapping with a kind, got %s", describe(n))
+		return "", nil, nil, false
+	}
+	r := *m
+	r.Values = nil
 	for _, kv := range m.Values {
 		if key, _ := scalarText(kv.Key); key == "kind" {
 			kindNode = kv.Value
 			continue
 		}
-		rest.Values = append(rest.Values, kv)
+		r.Values = append(r.Values, kv)
 	}
 	if kindNode == nil {
-		d.errorAt(n, path, "known kinds: "+strings.Join(probes.Kinds(), ", "), "probe has no kind")
-		return
+		d.errorAt(n, path, "known kinds: "+strings.Join(known, ", "), "%s has no kind", what)
+		return "", nil, nil, false
 	}
-	kind, _ := scalarText(kindNode)
-	def, err := probes.Lookup(kind)
-	if err != nil {
-		hint := "known kinds: " + strings.Join(probes.Kinds(), ", ")
-		if c := closest(kind, probes.Kinds()); c != "" {
-			hint = fmt.Sprintf("did you mean %q?", c)
-		}
-		d.errorAt(kindNode, path+".kind", hint, "unknown probe kind %q", kind)
-		return
+	kind, _ = scalarText(kindNode)
+	return kind, kindNode, &r, true
+}
+
+// unknownKind reports a kind the registry does not hold, with the closest
+// known one as a hint.
+func (d *decoder) unknownKind(kindNode ast.Node, path, what, kind string, known []string) {
+	hint := "known kinds: " + strings.Join(known, ", ")
+	if c := closest(kind, known); c != "" {
+		hint = fmt.Sprintf("did you mean %q?", c)
 	}
-	p.Kind = kind
-	p.Spec = def.NewSpec()
+	d.errorAt(kindNode, path+".kind", hint, "unknown %s kind %q", what, kind)
+}
+
+// decodeSpec decodes the fields of a probe's or an action's mapping
+// strictly into spec, then lets the spec validate itself.
+func (d *decoder) decodeSpec(rest *ast.MappingNode, path string, spec interface{ Validate() error }) {
 	before := len(d.errs)
-	d.decode(&rest, path, reflect.ValueOf(p.Spec).Elem())
+	d.decode(rest, path, reflect.ValueOf(spec).Elem())
 	if len(d.errs) > before {
 		return // validating a half-decoded spec would only repeat the problem
 	}
-	if err := p.Spec.Validate(); err != nil {
+	if err := spec.Validate(); err != nil {
 		d.specErrors(path, err)
 	}
 }

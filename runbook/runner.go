@@ -11,6 +11,7 @@ import (
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // DefaultProbeTimeout bounds one probe attempt when a step sets none.
@@ -37,8 +38,16 @@ type Runner struct {
 	// OnLoad, when set, receives every snapshot of a running load step
 	// (at most 10 a second). It must not block.
 	OnLoad func(step string, snap loader.Snapshot)
+	// AllowActions starts a new run with mutating actions allowed (the
+	// Started event records it); without it the run is read-only.
+	AllowActions bool
+	// OnProgress, when set, receives an executing action's interim
+	// results (a rollout's per-item progress). It must not block.
+	OnProgress func(step string, res actions.Result)
 
-	mu     sync.Mutex
+	mu      sync.Mutex
+	actions map[string]actionRun // built actions by step id
+	drained chan struct{}        // closed when Run stops awaiting cleanups
 	probes map[string]probeRun        // built probes by step id
 	loads  map[string]*loader.Control // running load tests by step id
 }
@@ -68,8 +77,11 @@ func (r *Runner) now() time.Time {
 // effects already pending (those of a Resume). Operator events arrive on
 // ops (nil for none). It returns the final state; an error only when the
 // journal cannot be written — a run that cannot record must stop.
-func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan Event) (State, error) {
+func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan Event) (final State, err error) {
 	results := make(chan Event, 64)
+	cleaned := make(chan Event, 16)
+	r.drained = make(chan struct{})
+	var cleanups int // cleanups out: awaited even after the run ends
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -102,12 +114,26 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		if r.Observe != nil {
 			r.Observe(s, at, effects)
 		}
-		r.execute(runCtx, &wg, s, effects, results)
+		cleanups += r.execute(runCtx, &wg, s, effects, results, cleaned)
 		return nil
 	}
-	r.execute(runCtx, &wg, s, pending, results)
+	// What a run leaves behind (a silence) is taken back however it
+	// ends: the cleanups out are awaited (each bounded by its timeout).
+	defer func() {
+		defer close(r.drained)
+		for ; cleanups > 0; cleanups-- {
+			if aerr := apply(<-cleaned); aerr != nil {
+				if err == nil {
+					err = aerr
+				}
+				break
+			}
+		}
+		final = s
+	}()
+	cleanups += r.execute(runCtx, &wg, s, pending, results, cleaned)
 	if !s.Started {
-		if err := apply(Started{Operator: r.Operator, Headless: r.Autopilot != nil}); err != nil {
+		if err := apply(Started{Operator: r.Operator, Headless: r.Autopilot != nil, AllowActions: r.AllowActions}); err != nil {
 			return s, err
 		}
 	}
@@ -133,6 +159,11 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		case <-ctx.Done():
 			return s, nil
 		case res := <-results:
+			if err := apply(res); err != nil {
+				return s, err
+			}
+		case res := <-cleaned:
+			cleanups--
 			if err := apply(res); err != nil {
 				return s, err
 			}
@@ -186,9 +217,16 @@ func tickFor(rb *Runbook) time.Duration {
 	return every
 }
 
-// execute starts the probes and load tests the effects ask for.
-func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results chan<- Event) {
+// execute starts the probes, load tests and actions the effects ask for.
+// It returns how many cleanups it started: their results come on cleaned.
+func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results, cleaned chan<- Event) (cleanups int) {
 	for _, eff := range effects {
+		if r.executeAction(ctx, wg, s, eff, results, cleaned) {
+			if _, ok := eff.(CleanupAction); ok {
+				cleanups++
+			}
+			continue
+		}
 		if sl, ok := eff.(StartLoad); ok {
 			r.startLoad(ctx, wg, s, sl, results)
 			continue
@@ -218,6 +256,7 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			}
 		}()
 	}
+	return cleanups
 }
 
 // startLoad runs a step's load test in its own goroutine, streaming its

@@ -28,6 +28,9 @@ type OpenOptions struct {
 	Fresh bool
 	// Operator is who resumes (recorded in the Resumed event).
 	Operator string
+	// AllowActions is the mode of a resumed run (recorded in the Resumed
+	// event); a new run records it in its Started event (Runner).
+	AllowActions bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Cockpit and Hostname are recorded in a new journal's header.
@@ -76,7 +79,7 @@ func Open(rb *Runbook, opts OpenOptions) (*Session, error) {
 		}
 		s.Kept = kept
 	case err == nil:
-		return s, s.resume(rb, path, opts.Operator, now())
+		return s, s.resume(rb, path, opts, now())
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -90,7 +93,8 @@ func Open(rb *Runbook, opts OpenOptions) (*Session, error) {
 	return s, nil
 }
 
-func (s *Session) resume(rb *Runbook, path, operator string, now time.Time) error {
+func (s *Session) resume(rb *Runbook, path string, opts OpenOptions, now time.Time) error {
+	operator := opts.Operator
 	rr, err := ReadJournal(path)
 	if err != nil {
 		return err
@@ -106,7 +110,7 @@ func (s *Session) resume(rb *Runbook, path, operator string, now time.Time) erro
 	if err != nil {
 		return err
 	}
-	st, pending, resumed := Replay(rb, events, now, operator)
+	st, pending, resumed := Replay(rb, events, now, operator, opts.AllowActions)
 	if !st.Started {
 		// Nothing but the header was written: start as if new.
 		s.Journal, s.State, s.Torn = j, NewState(rb), rr.Torn

@@ -121,6 +121,9 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 	if st.Probe != nil {
 		kinds = append(kinds, "probe")
 	}
+	if st.Action != nil {
+		kinds = append(kinds, "action")
+	}
 	if st.Manual != nil {
 		kinds = append(kinds, "manual")
 	}
@@ -129,7 +132,7 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 	}
 	switch len(kinds) {
 	case 0:
-		d.errorAtPath(sp, "add probe:, load: or manual:", "step %q does nothing: it needs a probe, a load test or a manual item", st.ID)
+		d.errorAtPath(sp, "add probe:, action:, load: or manual:", "step %q does nothing: it needs a probe, an action, a load test or a manual item", st.ID)
 	case 1:
 	default:
 		d.errorAtPath(sp, "", "step %q is both %s; a step does one thing", st.ID, strings.Join(kinds, " and "))
@@ -152,6 +155,20 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 		_, errs := st.Load.config(filepath.Dir(rb.File))
 		for _, e := range errs {
 			d.errorAtPath(joinPath(sp+".load", e.path), e.hint, "%s", e.msg)
+		}
+	}
+	if st.Action != nil && st.Every > 0 {
+		d.errorAtPath(sp+".every", "", "an action runs once, when confirmed; repeat a probe instead")
+	}
+	if st.Action != nil {
+		if u, ok := st.Action.Spec.(untilSpec); ok && u.Until() != "" {
+			ids := make([]string, 0, len(rb.Phases))
+			for _, p := range rb.Phases {
+				ids = append(ids, p.ID)
+			}
+			if !slices.Contains(ids, u.Until()) {
+				d.errorAtPath(sp+".action.until", "phases: "+strings.Join(ids, ", "), "until names phase %q, which the runbook does not have", u.Until())
+			}
 		}
 	}
 	if st.Cluster != "" {
