@@ -101,9 +101,12 @@ type phaseSummary struct {
 }
 
 type stepSummary struct {
-	ID       string   `json:"id"`
-	Kind     string   `json:"kind"` // probe kind, "load" or "manual"
-	What     string   `json:"what"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // probe or action kind, "load" or "manual"
+	What string `json:"what"`
+	// Action is "mutating" (dry run, then executed on confirmation with
+	// --allow-actions) or "observing" for action steps.
+	Action   string   `json:"action,omitempty"`
 	Every    string   `json:"every,omitempty"`
 	Optional bool     `json:"optional,omitempty"`
 	Needs    []string `json:"needs,omitempty"`
@@ -129,6 +132,11 @@ func summarise(rb *runbook.Runbook) runbookSummary {
 				ss.Kind = st.Probe.Kind
 				if d, ok := st.Probe.Spec.(probes.Describer); ok {
 					ss.What = d.Describe()
+				}
+			case st.Action != nil:
+				ss.Kind, ss.What, ss.Action = st.Action.Kind, st.Action.Spec.Describe(), "observing"
+				if st.Mutating() {
+					ss.Action = "mutating"
 				}
 			case st.Manual != nil:
 				ss.Kind = "manual"
@@ -158,7 +166,11 @@ func writeSummary(w io.Writer, sum runbookSummary) error {
 		}
 		fmt.Fprintf(&b, " — gate: %s\n", ph.Gate)
 		for _, st := range ph.Steps {
-			fmt.Fprintf(&b, "   %-18s %-14s %s", st.ID, st.Kind, st.What)
+			what := st.What
+			if st.Action == "mutating" {
+				what += " [changes things: dry run, then --allow-actions + confirmation]"
+			}
+			fmt.Fprintf(&b, "   %-18s %-14s %s", st.ID, st.Kind, what)
 			var notes []string
 			if st.Every != "" {
 				notes = append(notes, "every "+st.Every)

@@ -24,7 +24,7 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 	if err != nil {
 		return err
 	}
-	sess, err := openJournal(rig.rb, rig.journal, false, operator)
+	sess, err := openJournal(rig.rb, rig.journal, false, operator, opts.run.allowActions)
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 	log := &eventLog{w: s.err, prev: sess.State}
 	log.printf("demo sandbox: %s, %s, DNS %s, %s", sb.HTTPURL, sb.HTTPSURL, sb.DNSAddr, sb.Cluster.Name())
 	log.printf("journal %s", sess.Journal.Path())
-	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot,
+	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot, AllowActions: opts.run.allowActions,
 		Env: probes.Env{Kube: func(string) (*probes.Cluster, error) { return rig.cluster, nil }},
 		Observe: func(st runbook.State, at runbook.At, effects []runbook.Effect) {
 			rig.glue(st, at, effects)

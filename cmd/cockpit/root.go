@@ -59,6 +59,7 @@ sandbox.`,
 	root.Flags().StringVar(&ro.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl); resumed when it exists")
 	root.Flags().BoolVar(&ro.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
 	root.Flags().StringVar(&ro.operator, "operator", "", "who decides, recorded with every event (default: $USER)")
+	root.Flags().BoolVar(&ro.actions, "allow-actions", false, "let confirmed action steps change the cluster (default: read-only, dry runs only)")
 
 	root.AddCommand(
 		newDemoCmd(s, opts),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 	"github.com/cockpit-dev/cockpit/runbook/signoff"
 )
 
@@ -27,9 +28,15 @@ type runOptions struct {
 	operator    string
 	confirm     []string
 	autoConfirm bool
-	override    []string
-	skip        []string
-	phase       string
+	// allowActions lets mutating actions execute (read-only without it);
+	// autoActions confirms every action whose dry run passed; undo asks
+	// for the undo a failed rollout offers.
+	allowActions bool
+	autoActions  bool
+	undo         bool
+	override     []string
+	skip         []string
+	phase        string
 }
 
 func newRunCmd(s streams, g *globalOptions) *cobra.Command {
@@ -46,6 +53,13 @@ journaled and makes the verdict "GO WITH OVERRIDES" (exit 4). Manual steps need
 --confirm ID=NOTE or --auto-confirm-manual (journaled as such); otherwise the
 run stops waiting for them.
 
+Runs are read-only by default: action steps (apply, rollout, patch, silence,
+check-pod, exec…) are dry-run and their diff logged, never executed. With
+--allow-actions, an action executes once it is confirmed: by --confirm ID or,
+for every action whose dry run passed, --auto-confirm-actions. A mutating
+action is never repeated unasked — not by retries, not on resume.
+--undo-on-failure undoes a rollout that failed (to the revision it offers).
+
 The journal (default: next to the runbook, NAME.journal.jsonl) is appended to
 and fsynced per event. Running the same command again resumes from it: what
 completed stays completed, steps in flight are run again. --fresh starts a new
@@ -53,7 +67,9 @@ journal and keeps the old one. 'cockpit report JOURNAL' writes the sign-off.`,
 		Example: `  cockpit run gravl-go-live.yaml --var apiURL=https://staging.gravl.app \
       --confirm notify="mail sent 08:55" --phase preflight
   cockpit run gravl-go-live.yaml --auto-confirm-manual \
-      --override internal-ca-issuer="internal CA not used by gravl; ticket OPS-112"`,
+      --override internal-ca-issuer="internal CA not used by gravl; ticket OPS-112"
+  cockpit run gravl-go-live.yaml --allow-actions --confirm apply-network-policies="change OPS-118" \
+      --undo-on-failure`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runHeadless(cmd.Context(), s, g, opts, args[0])
@@ -64,8 +80,11 @@ journal and keeps the old one. 'cockpit report JOURNAL' writes the sign-off.`,
 	f.StringVar(&opts.journal, "journal", "", "journal path (default: next to the runbook, NAME.journal.jsonl)")
 	f.BoolVar(&opts.fresh, "fresh", false, "start a new journal; the existing one is kept, renamed")
 	f.StringVar(&opts.operator, "operator", "", "who runs it, recorded with every decision (default: $USER)")
-	f.StringArrayVar(&opts.confirm, "confirm", nil, "confirm manual steps: ID=NOTE, or ID[,ID…] (repeatable)")
+	f.StringArrayVar(&opts.confirm, "confirm", nil, "confirm manual or action steps: ID=NOTE, or ID[,ID…] (repeatable)")
 	f.BoolVar(&opts.autoConfirm, "auto-confirm-manual", false, "confirm every manual step, journaled as auto-confirmed")
+	f.BoolVar(&opts.allowActions, "allow-actions", false, "let action steps change things (default: read-only, dry runs only)")
+	f.BoolVar(&opts.autoActions, "auto-confirm-actions", false, "with --allow-actions: execute every action whose dry run passed")
+	f.BoolVar(&opts.undo, "undo-on-failure", false, "with --allow-actions: undo a failed rollout to the revision it offers")
 	f.StringArrayVar(&opts.override, "override", nil, "accept a red step (ID=REASON) or phase gate (phase:ID=REASON) (repeatable)")
 	f.StringSliceVar(&opts.skip, "skip", nil, "optional steps not to run (comma-separated)")
 	f.StringVar(&opts.phase, "phase", "", "stop after this phase's gate (run the phases up to it)")
@@ -89,7 +108,10 @@ func operatorFlag(flag string) string {
 // autopilot turns the run flags into the headless operator.
 func (o *runOptions) autopilot(rb *runbook.Runbook, operator string) (*runbook.Autopilot, error) {
 	a := &runbook.Autopilot{Operator: operator, Confirm: map[string]string{}, Override: map[string]string{},
-		ConfirmAll: o.autoConfirm, Skip: o.skip, StopAfter: o.phase}
+		ConfirmAll: o.autoConfirm, ConfirmActions: o.autoActions, UndoOnFailure: o.undo, Skip: o.skip, StopAfter: o.phase}
+	if !o.allowActions && (o.autoActions || o.undo) {
+		return nil, invalidInputf("--auto-confirm-actions and --undo-on-failure need --allow-actions (runs are read-only without it)")
+	}
 	steps := map[string]*runbook.Step{}
 	phases := map[string]bool{}
 	for pi := range rb.Phases {
@@ -109,8 +131,11 @@ func (o *runOptions) autopilot(rb *runbook.Runbook, operator string) (*runbook.A
 	for _, c := range confirms {
 		id, note, _ := strings.Cut(c, "=")
 		st, ok := steps[id]
-		if !ok || st.Manual == nil {
-			return nil, invalidInputf("--confirm %q: no manual step %q in %s", c, id, rb.File)
+		if !ok || st.Manual == nil && !st.Mutating() {
+			return nil, invalidInputf("--confirm %q: no manual or action step %q in %s", c, id, rb.File)
+		}
+		if st.Mutating() && !o.allowActions {
+			return nil, invalidInputf("--confirm %q: %q is an action; executing it needs --allow-actions", c, id)
 		}
 		if note == "" {
 			note = "confirmed with --confirm"
@@ -152,7 +177,7 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 	if err != nil {
 		return err
 	}
-	sess, err := openJournal(rb, opts.journal, opts.fresh, operator)
+	sess, err := openJournal(rb, opts.journal, opts.fresh, operator, opts.allowActions)
 	if err != nil {
 		return err
 	}
@@ -178,8 +203,13 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 
 	kube := probes.NewKubeClusters(probes.KubeconfigOptions{Path: g.kube.kubeconfig, Context: g.kube.context, Namespace: g.kube.namespace})
 	defer kube.Close()
+	if opts.allowActions {
+		log.printf("actions enabled (--allow-actions): confirmed actions change the cluster")
+	} else if hasActions(rb) {
+		log.printf("read-only run: action steps are dry-run only (--allow-actions executes them)")
+	}
 	r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator,
-		Autopilot: pilot, Observe: log.observe}
+		Autopilot: pilot, Observe: log.observe, AllowActions: opts.allowActions}
 	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", path, err)
@@ -195,9 +225,9 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 
 // openJournal opens the run of rb on its journal (new, or resumed). A
 // journal of another runbook or a broken one is invalid input (exit 2).
-func openJournal(rb *runbook.Runbook, path string, fresh bool, operator string) (*runbook.Session, error) {
+func openJournal(rb *runbook.Runbook, path string, fresh bool, operator string, allowActions bool) (*runbook.Session, error) {
 	host, _ := os.Hostname()
-	sess, err := runbook.Open(rb, runbook.OpenOptions{Journal: path, Fresh: fresh, Operator: operator,
+	sess, err := runbook.Open(rb, runbook.OpenOptions{Journal: path, Fresh: fresh, Operator: operator, AllowActions: allowActions,
 		Cockpit: currentClientVersion().Version, Hostname: host})
 	if errors.Is(err, runbook.ErrJournalMismatch) || errors.Is(err, runbook.ErrJournalCorrupt) {
 		return nil, invalidInput(err)
@@ -206,6 +236,18 @@ func openJournal(rb *runbook.Runbook, path string, fresh bool, operator string) 
 		return nil, err // already says journal, --fresh or the path
 	}
 	return sess, nil
+}
+
+// hasActions reports whether a runbook has any mutating action step.
+func hasActions(rb *runbook.Runbook) bool {
+	for _, ph := range rb.Phases {
+		for i := range ph.Steps {
+			if ph.Steps[i].Mutating() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runVerdict maps a finished (or stopped-after-phase) run to its exit code.
@@ -279,6 +321,26 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 		line("%-10s %-24s skipped by %s", phaseOf(s, ev.Step), ev.Step, ev.Operator)
 	case runbook.Aborted:
 		line("aborted by %s: %s", ev.Operator, ev.Reason)
+	case runbook.ActionPlanned:
+		l.actionLine(line, s, ev.Step, "dry run", ev.Result)
+		if ev.Result.Diff != "" {
+			l.diff(ev.Result.Diff)
+		}
+	case runbook.ActionDone:
+		l.actionLine(line, s, ev.Step, "executed", ev.Result)
+	case runbook.UndoRequested:
+		line("%-10s %-24s undo asked by %s: %s", phaseOf(s, ev.Step), ev.Step, ev.Operator, ev.Reason)
+	case runbook.ActionUndone:
+		l.actionLine(line, s, ev.Step, "undo", ev.Result)
+	case runbook.ActionCleaned:
+		l.actionLine(line, s, ev.Step, "cleanup", ev.Result)
+	case runbook.AccessReviewed:
+		line("phase %s access review: %s", ev.Phase, withMessage(ev.Result.Summary, ev.Result.Message, runbook.StepPending))
+		for _, it := range ev.Result.Items {
+			if it.Status != probes.StatusPass {
+				line("  missing  %s (%s)", it.Name, it.Summary)
+			}
+		}
 	}
 	for i := range s.Phases {
 		for k, ss := range s.Phases[i].Steps {
@@ -306,6 +368,37 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 		}
 	}
 	l.prev = s
+}
+
+// maxDiffLines bounds the diff lines a dry run logs (the journal keeps all).
+const maxDiffLines = 200
+
+// actionLine logs an action's plan, execution, undo or cleanup, with the
+// objects it touched.
+func (l *eventLog) actionLine(line func(string, ...any), s runbook.State, step, what string, res actions.Result) {
+	line("%-10s %-24s %-10s %s", phaseOf(s, step), step, what, withMessage(res.Summary, res.Message, runbook.StepPending))
+	for _, o := range res.Objects {
+		detail := o.Op
+		if o.ResourceVersion != "" {
+			detail += " (resourceVersion " + o.ResourceVersion + ")"
+		}
+		if o.Error != "" {
+			detail += ": " + o.Error
+		}
+		line("  %-40s %s", o.Ref, detail)
+	}
+}
+
+// diff logs a dry run's diff, indented and bounded.
+func (l *eventLog) diff(d string) {
+	lines := strings.Split(strings.TrimRight(d, "\n"), "\n")
+	for i, ln := range lines {
+		if i == maxDiffLines {
+			fmt.Fprintf(l.w, "          … %d more diff lines in the journal\n", len(lines)-i)
+			break
+		}
+		fmt.Fprintf(l.w, "          %s\n", ln)
+	}
 }
 
 // withMessage appends a result's message to its summary unless the step

@@ -24,6 +24,7 @@ type session struct {
 	env      probes.Env
 	journal  string // path of the journal: created, or resumed when it exists
 	fresh    bool   // start a new journal even when one exists (keeping it)
+	actions  bool   // --allow-actions: confirmed actions change the cluster
 	cluster  string // what the header calls the Kubernetes target
 	operator string
 	faults   tui.Faults
@@ -54,7 +55,7 @@ type liveRun struct {
 // prepare opens the journal (new, or resumed from the existing one) and
 // builds the runner and the model.
 func (ss session) prepare() (*liveRun, error) {
-	sess, err := openJournal(ss.rb, ss.journal, ss.fresh, ss.operator)
+	sess, err := openJournal(ss.rb, ss.journal, ss.fresh, ss.operator, ss.actions)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (ss session) prepare() (*liveRun, error) {
 		ops:     make(chan runbook.Event),
 		runDone: make(chan struct{}),
 	}
-	lr.runner = &runbook.Runner{Journal: j, Env: ss.env, Operator: ss.operator}
+	lr.runner = &runbook.Runner{Journal: j, Env: ss.env, Operator: ss.operator, AllowActions: ss.actions}
 	lr.model = tui.New(tui.Options{
 		Ops:      lr.ops,
 		RunDone:  lr.runDone,
@@ -235,6 +236,7 @@ type rootOptions struct {
 	journal  string
 	fresh    bool
 	operator string
+	actions  bool
 }
 
 // openCockpit is `cockpit RUNBOOK`: the cockpit on a real cluster (the
@@ -271,6 +273,7 @@ func openCockpit(cmd *cobra.Command, path string, s streams, opts *globalOptions
 		env:      probes.Env{Kube: clusters.Cluster},
 		journal:  journal,
 		fresh:    ro.fresh,
+		actions:  ro.actions,
 		cluster:  label,
 		operator: operator,
 	}

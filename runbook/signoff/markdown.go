@@ -67,6 +67,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 
+	writeChanges(&b, r)
+
 	b.WriteString("\n## Overrides\n\n")
 	if len(r.Overrides) == 0 {
 		b.WriteString("None: nothing red was accepted.\n")
@@ -189,4 +191,33 @@ func tornNote(torn bool) string {
 func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// writeChanges lists what the run's actions did, object by object.
+func writeChanges(b *strings.Builder, r *Report) {
+	fmt.Fprintf(b, "\n## Changes made\n\nMode: %s.\n\n", r.Mode)
+	if len(r.Changes) == 0 {
+		b.WriteString("None: no action changed anything.\n")
+		return
+	}
+	b.WriteString("| Step | Action | Result | Objects | Confirmed by | Time |\n|---|---|---|---|---|---|\n")
+	for _, c := range r.Changes {
+		var objs []string
+		for _, o := range c.Objects {
+			s := o.Ref + " " + o.Op
+			if o.ResourceVersion != "" {
+				s += " @" + o.ResourceVersion
+			}
+			if o.Error != "" {
+				s += ": " + o.Error
+			}
+			objs = append(objs, s)
+		}
+		result := glyph(c.Status) + " " + c.Summary
+		if c.Message != "" && c.Message != c.Summary {
+			result += " — " + c.Message
+		}
+		fmt.Fprintf(b, "| `%s` (%s) | %s %s: %s | %s | %s | %s | %s |\n", c.Step, c.Phase, c.Kind, c.What, cell(c.Target),
+			cell(result), cell(strings.Join(objs, "; ")), cell(c.Operator), stamp(c.At))
+	}
 }

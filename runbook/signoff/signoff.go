@@ -9,6 +9,7 @@ import (
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // SchemaVersion is the version of the JSON report.
@@ -45,8 +46,14 @@ type Report struct {
 	Ended     time.Time `json:"ended"`
 	Operators []string  `json:"operators"`
 
-	Phases        []Phase    `json:"phases"`
-	Loads         []Load     `json:"loads,omitempty"`
+	// Mode is "read-only" or "actions enabled" (--allow-actions), as the
+	// run was last started or resumed.
+	Mode   string  `json:"mode"`
+	Phases []Phase `json:"phases"`
+	Loads  []Load  `json:"loads,omitempty"`
+	// Changes are what the run's actions did, in order: every execution,
+	// undo and cleanup, with the objects touched and their versions.
+	Changes       []Change   `json:"changes"`
 	Overrides     []Decision `json:"overrides"`
 	Confirmations []Decision `json:"confirmations"`
 	Skips         []Decision `json:"skips,omitempty"`
@@ -86,6 +93,22 @@ type Load struct {
 	Phase   string          `json:"phase"`
 	Target  string          `json:"target"`
 	Summary report.Document `json:"summary"`
+}
+
+// Change is one thing an action did to the world.
+type Change struct {
+	Phase string `json:"phase"`
+	Step  string `json:"step"`
+	Kind  string `json:"kind"`
+	// What is "executed", "undo" or "cleanup".
+	What     string           `json:"what"`
+	Target   string           `json:"target"`
+	Operator string           `json:"operator,omitempty"` // who confirmed (or asked for the undo)
+	Status   string           `json:"status"`
+	Summary  string           `json:"summary"`
+	Message  string           `json:"message,omitempty"`
+	Objects  []actions.Object `json:"objects,omitempty"`
+	At       time.Time        `json:"at"`
 }
 
 // Decision is an operator's override, confirmation or skip.
@@ -137,7 +160,7 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 	}
 	r := &Report{Schema: SchemaVersion, Runbook: h.Runbook, Description: rb.Metadata.Description, File: h.File,
 		Digest: h.Digest, Journal: path, Events: len(events), Torn: rr.Torn, Cockpit: h.Cockpit, Hostname: h.Hostname,
-		Overrides: []Decision{}, Confirmations: []Decision{}, Timeline: []Entry{}}
+		Overrides: []Decision{}, Confirmations: []Decision{}, Timeline: []Entry{}, Changes: []Change{}, Mode: "read-only"}
 	if len(rr.Records) > 0 {
 		r.Started = rr.Records[0].Time
 		r.Ended = rr.Records[len(rr.Records)-1].Time
@@ -158,6 +181,9 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 		}
 	})
 	r.Verdict, r.Reason = Verdict(s)
+	if s.AllowActions {
+		r.Mode = "actions enabled"
+	}
 	r.phases(s)
 	return r, nil
 }
@@ -219,6 +245,17 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 	case runbook.Resumed:
 		operators[ev.Operator] = true
 		add(phase, "", "resumed by %s after %d journaled event(s)", ev.Operator, ev.Events)
+	case runbook.ActionDone:
+		r.change(prev, s, at, ev.Step, "executed", ev.Result)
+	case runbook.ActionUndone:
+		r.change(prev, s, at, ev.Step, "undo", ev.Result)
+	case runbook.ActionCleaned:
+		r.change(prev, s, at, ev.Step, "cleanup", ev.Result)
+	case runbook.UndoRequested:
+		if !refused {
+			operators[ev.Operator] = true
+			add(phase, ev.Step, "undo asked by %s: %s", ev.Operator, ev.Reason)
+		}
 	case runbook.Confirmed:
 		if !refused {
 			operators[ev.Operator] = true
@@ -295,6 +332,38 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 	}
 }
 
+// change records an action's execution, undo or cleanup that the engine
+// accepted (a stale result changes nothing and is not a change).
+func (r *Report) change(prev, s runbook.State, at runbook.At, step, what string, res actions.Result) {
+	pi, si, ok := s.Find(step)
+	if !ok {
+		return
+	}
+	was, now := prev.Phases[pi].Steps[si], s.Phases[pi].Steps[si]
+	switch what {
+	case "executed":
+		if now.Action == was.Action {
+			return
+		}
+	case "undo":
+		if now.Undo == was.Undo {
+			return
+		}
+	case "cleanup":
+		if now.Cleaned == was.Cleaned {
+			return
+		}
+	}
+	st := &s.Runbook.Phases[pi].Steps[si]
+	c := Change{Phase: s.Phases[pi].ID, Step: step, Kind: st.Action.Kind, What: what, Target: st.Action.Spec.Describe(),
+		Status: res.Status.String(), Summary: res.Summary, Message: res.Message, Objects: res.Objects, At: at.Time}
+	if now.Confirm != nil && what == "executed" {
+		c.Operator = now.Confirm.Operator
+	}
+	r.Changes = append(r.Changes, c)
+	r.Timeline = append(r.Timeline, Entry{At: at.Time, Phase: c.Phase, Step: step, What: fmt.Sprintf("%s %s: %s", st.Action.Kind, what, res.Summary)})
+}
+
 func phaseOf(s runbook.State, step string) string {
 	if pi, _, ok := s.Find(step); ok {
 		return s.Phases[pi].ID
@@ -346,12 +415,19 @@ func (r *Report) phases(s runbook.State) {
 				row.Target = st.Load.Describe()
 			case st.Manual != nil:
 				row.Target = st.Manual.Prompt
+			case st.Action != nil:
+				row.Kind = st.Action.Kind
+				row.Target = st.Action.Spec.Describe()
 			}
 			if ss.HasResult {
 				row.Achieved = ss.Last.Summary
 				row.Evidence = evidence(ss.Last)
 			}
 			switch {
+			case ss.Confirm != nil && st.Action != nil:
+				row.Evidence = strings.TrimPrefix(row.Evidence+"; executed on confirmation by "+ss.Confirm.Operator, "; ")
+			case st.Action != nil && ss.Status == runbook.StepPending && ss.Plan != nil:
+				row.Achieved = "dry run only: " + ss.Plan.Summary
 			case ss.Confirm != nil:
 				row.Achieved = "confirmed by " + ss.Confirm.Operator
 				row.Evidence = ss.Confirm.Text
