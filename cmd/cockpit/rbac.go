@@ -33,14 +33,20 @@ func newRBACCmd(s streams, g *globalOptions) *cobra.Command {
 	opts := &rbacOptions{vars: varFlags{}}
 	cmd := &cobra.Command{
 		Use:   "rbac RUNBOOK",
-		Short: "Print the minimal Role/ClusterRole YAML the runbook's probes need",
-		Long: `Print the least RBAC a runbook's Kubernetes probes need, as YAML to apply:
-per kubeconfig context (a step's cluster: names its context), one Role per
-namespace read and one ClusterRole for cluster-scoped reads (namespaces,
-clusterissuers…). Probes read through shared informers, so every read is
-list + watch; rules with the same API group and verbs are merged. A header
-comment says which steps need which resource. Other probes, load tests and
-manual steps need nothing.
+		Short: "Print the minimal Role/ClusterRole YAML the runbook's probes and actions need",
+		Long: `Print the least RBAC a runbook's Kubernetes probes and actions need, as YAML
+to apply: per kubeconfig context (a step's cluster: names its context), one
+Role per namespace and one ClusterRole for cluster-scoped resources
+(namespaces, clusterissuers…). Probes read through shared informers, so every
+read is list + watch; actions add exactly the verbs they use (apply: get,
+create, patch; rollout restart: patch; check-pod: create, get, watch, delete
+pods and get pods/log; sealed-secret: get services/proxy…); rules with the
+same API group and verbs are merged. A header comment says which steps need
+which resource. Other probes, load tests, local commands and manual steps
+need nothing.
+
+Before a phase with actions, the cockpit itself checks these permissions with
+SelfSubjectAccessReviews and lists what is missing.
 
 --subject adds the RoleBindings and ClusterRoleBinding for a user, group or
 service account. Probes that name no namespace read the context's default
@@ -188,21 +194,26 @@ func planRBAC(rb *runbook.Runbook, kf kubeFlags, discover bool) (*rbacPlan, erro
 	byName := map[string]*rbacContext{}
 	for _, ph := range rb.Phases {
 		for _, st := range ph.Steps {
-			var spec probes.PermissionsSpec
+			var perms []probes.Permission
 			if st.Probe != nil {
-				spec, _ = st.Probe.Spec.(probes.PermissionsSpec)
+				if spec, ok := st.Probe.Spec.(probes.PermissionsSpec); ok {
+					perms = spec.Permissions()
+				}
 			}
-			if spec == nil {
+			if st.Action != nil {
+				perms = st.Action.Spec.Permissions()
+			}
+			if len(perms) == 0 {
 				plan.noKube = append(plan.noKube, st.ID)
 				continue
 			}
-			for _, p := range spec.Permissions() {
+			for _, p := range perms {
 				ctxName := p.Context
 				if c, ok := rb.Clusters[st.Cluster]; ok && ctxName == "" && st.Cluster != "" {
 					ctxName = c.Context
 				}
 				rc := contextFor(byName, &plan.contexts, raw, kf, ctxName)
-				if kube != nil {
+				if kube != nil && !strings.Contains(p.Resource, "/") { // subresources are their parent's scope
 					p, err = discoverPermission(kube, ctxName, rc, p)
 					if err != nil {
 						return nil, err
