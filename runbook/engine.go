@@ -125,9 +125,9 @@ type StepState struct {
 	Breached bool
 	NextDue  time.Time // repeating probes: when the next run is due
 	// Load is the summary of a load step's last finished run.
-	Load       *report.Document
-	Confirm    *Decision
-	Skip       *Decision
+	Load    *report.Document
+	Confirm *Decision
+	Skip    *Decision
 	// Plan is an action's latest dry run; Planning is set while one is
 	// out (RunID). Action is its last execution, Undo the last undo of a
 	// failed rollout (Undoing while one is out), Cleaned the taking back
@@ -139,10 +139,10 @@ type StepState struct {
 	Undoing     bool
 	Cleaned     *actions.Result
 	CleanupSent bool
-	Override   *Decision
-	UpdatedAt  time.Time
-	StartedAt  time.Time
-	FinishedAt time.Time
+	Override    *Decision
+	UpdatedAt   time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
 }
 
 // PhaseState is a phase's live state.
@@ -156,7 +156,7 @@ type PhaseState struct {
 	// Access is the review of the permissions the phase's steps need
 	// (phases with Kubernetes actions), nil until it comes back.
 	Access *probes.Result
-	Steps     []StepState
+	Steps  []StepState
 }
 
 // State is the whole run. Apply never changes a State it is given; it
@@ -168,13 +168,13 @@ type State struct {
 	// AllowActions is the run's mode: false (read-only) dry-runs mutating
 	// actions and refuses to execute them.
 	AllowActions bool
-	Now      time.Time
-	Current  int // index of the current phase
-	Phases   []PhaseState
-	Outcome  Outcome
-	Reason   string // why the run ended early
-	nextRun  uint64
-	gates    []probes.Outcomes // compiled gate rules per phase (nil: default)
+	Now          time.Time
+	Current      int // index of the current phase
+	Phases       []PhaseState
+	Outcome      Outcome
+	Reason       string // why the run ended early
+	nextRun      uint64
+	gates        []probes.Outcomes // compiled gate rules per phase (nil: default)
 }
 
 // NewState returns the initial state of a run of rb.

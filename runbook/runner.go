@@ -46,10 +46,10 @@ type Runner struct {
 	OnProgress func(step string, res actions.Result)
 
 	mu      sync.Mutex
-	actions map[string]actionRun // built actions by step id
-	drained chan struct{}        // closed when Run stops awaiting cleanups
-	probes map[string]probeRun        // built probes by step id
-	loads  map[string]*loader.Control // running load tests by step id
+	actions map[string]actionRun       // built actions by step id
+	drained chan struct{}              // closed when Run stops awaiting cleanups
+	probes  map[string]probeRun        // built probes by step id
+	loads   map[string]*loader.Control // running load tests by step id
 }
 
 // LoadControl returns the control of the step's running load test (pause,
