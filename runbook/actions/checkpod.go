@@ -262,9 +262,10 @@ func (a *checkPodAction) Plan(ctx context.Context) Result {
 // timeout), read its logs, delete it. The pod is deleted on every path
 // that created it — on a context of its own, even when ctx was cancelled.
 //
-// Logs need a kubelet: where the API server cannot reach one (envtest,
-// a kubelet gone) the result says the logs were unavailable and why, and
-// the verdict still comes from the pod's status.
+// Logs need a kubelet: where the API server cannot reach the pod's
+// (envtest, which has none; a node gone) or the pod never reached a node,
+// the result's message says the logs were unavailable and why, and the
+// verdict still comes from the pod's status.
 func (a *checkPodAction) Execute(ctx context.Context, progress func(Result)) (res Result) {
 	start := a.now()
 	pods := a.typed.CoreV1().Pods(a.ns)
@@ -295,6 +296,11 @@ func (a *checkPodAction) Execute(ctx context.Context, progress func(Result)) (re
 		}
 	})
 	res = a.verdict(ctx, last, err)
+	if last.Spec.NodeName == "" {
+		// The API server answers an empty log for a pod on no node.
+		res.Message = joinNotes(res.Message, "logs unavailable: the pod was never scheduled to a node")
+		return res
+	}
 	out, logErr := a.logs(ctx, name)
 	res.Output = out
 	if logErr != nil {
@@ -405,8 +411,8 @@ func (a *checkPodAction) verdict(ctx context.Context, p *corev1.Pod, waitErr err
 			res.Status = probes.StatusFail
 			res.Summary = fmt.Sprintf("%s exited %d, want %d", shellJoin(a.spec.Command), t.ExitCode, a.spec.ExpectExitCode)
 			res.Message = fmt.Sprintf("pod %s: exit code %d, want %d", name, t.ExitCode, a.spec.ExpectExitCode)
-			if t.Reason != "" || t.Message != "" {
-				res.Message += " (" + strings.TrimSpace(t.Reason+": "+t.Message) + ")"
+			if why := strings.Trim(t.Reason+": "+t.Message, ": "); why != "" {
+				res.Message += " (" + why + ")"
 			}
 		}
 	case waitErr == nil:
