@@ -568,7 +568,11 @@ func (a *rolloutAction) dryRunRestart(ctx context.Context, ref workloadRef, at s
 	if err != nil {
 		return nil, err
 	}
-	return templateChanges(live, dry), nil
+	changes := templateChanges(live, dry)
+	if strategy, _, _ := unstructured.NestedString(live.Object, "spec", "updateStrategy", "type"); strategy == "OnDelete" {
+		changes = append(changes, "note: the OnDelete update strategy restarts pods only as they are deleted")
+	}
+	return changes, nil
 }
 
 // Execute implements Action: the restart (when asked), then the watch.

@@ -771,3 +771,79 @@ func roUnstructuredTemplate(tpl map[string]any) *unstructured.Unstructured {
 	}
 	return u
 }
+
+// The step's context ends mid-watch: the result comes at once and says so.
+func TestRolloutCancelled(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	roCreateDeployment(t, cp.Typed, ns, roDeployment("api", "registry.example/api:1", 1, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := roStart(ctx, roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/api"}}))
+	run.waitProgress(t, "first read", anyProgress)
+	cancel()
+	res := run.result(t)
+	if res.Status != probes.StatusFail || !strings.Contains(res.Message, "deployment/api not rolled out when the step ended (context canceled)") ||
+		res.Items[0].Reason != "Interrupted" {
+		t.Errorf("= %s %q, items %+v", res.Status, res.Message, res.Items)
+	}
+}
+
+// Several rollouts failing at the deadline each offer their own previous
+// revision; Undo(0) rolls each back to it, and a single revision number
+// for several workloads is refused.
+func TestRolloutUndoSeveral(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	ctx := context.Background()
+	var prev []*appsv1.ReplicaSet
+	for _, c := range []struct {
+		name string
+		cur  int
+	}{{"a", 2}, {"b", 5}} {
+		d := roCreateDeployment(t, cp.Typed, ns, roDeployment(c.name, "registry.example/"+c.name+":new", 1, map[string]string{revisionAnnotation: strconv.Itoa(c.cur)}))
+		prev = append(prev, roReplicaSet(t, cp.Typed, d, c.cur-1, "registry.example/"+c.name+":old", true))
+		roReplicaSet(t, cp.Typed, d, c.cur, "registry.example/"+c.name+":new", true)
+	}
+	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/a", "deployment/b"}, Deadline: probes.Duration(time.Second)})
+	res := act.Execute(ctx, nil)
+	if res.Status != probes.StatusFail || res.UndoRevision != 1 || !strings.Contains(res.Message, "undo offered: deployment/a to revision 1, deployment/b to revision 4") {
+		t.Fatalf("= %s %q (undo %d)", res.Status, res.Message, res.UndoRevision)
+	}
+	if undo := act.(Undoer).Undo(ctx, 3); undo.Status != probes.StatusError || !strings.Contains(undo.Message, "2 rollouts failed") {
+		t.Errorf("undo to one revision for two = %s %q", undo.Status, undo.Message)
+	}
+	undo := act.(Undoer).Undo(ctx, 0)
+	if undo.Status != probes.StatusPass || undo.Summary != "deployment/a rolled back from revision 2 to revision 1; deployment/b rolled back from revision 5 to revision 4" {
+		t.Fatalf("undo = %s %q %q", undo.Status, undo.Summary, undo.Message)
+	}
+	for i, name := range []string{"a", "b"} {
+		d, err := cp.Typed.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !apiequality.Semantic.DeepEqual(&d.Spec.Template, withoutHash(prev[i])) {
+			t.Errorf("deployment %s template = %+v, want its previous revision's", name, d.Spec.Template)
+		}
+	}
+}
+
+// A restart plan warns when the update strategy is OnDelete: the new
+// template reaches pods only as they are deleted.
+func TestRolloutRestartOnDelete(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	cp.CreateYAML(t, fmt.Sprintf(`
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: %s}
+spec:
+  updateStrategy: {type: OnDelete}
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: main, image: "registry.example/agent:1"}]}
+`, ns))
+	plan := roBuild(t, env, &RolloutSpec{Resources: []string{"ds/agent"}, Restart: true}).Plan(context.Background())
+	if plan.Status != probes.StatusPass || !strings.Contains(plan.Items[0].Message, "restartedAt]: (none) → ") ||
+		!strings.Contains(plan.Items[0].Message, "OnDelete update strategy restarts pods only as they are deleted") {
+		t.Errorf("plan = %s %q, items %+v", plan.Status, plan.Message, plan.Items)
+	}
+}
