@@ -71,8 +71,10 @@ const checkPodCleanupTimeout = 15 * time.Second
 // service account is named. It passes when the command ends with the
 // expected exit code. The pod is deleted afterwards, whatever happened.
 type CheckPodSpec struct {
+	// Namespace is where the pod runs; "" is the context's namespace.
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
-	Context   string `json:"context,omitempty" yaml:"context,omitempty"`
+	// Context is the kubeconfig context; "" is the step's cluster.
+	Context string `json:"context,omitempty" yaml:"context,omitempty"`
 	// Image runs the command (required).
 	Image string `json:"image" yaml:"image"`
 	// Command is the argv run, in place of the image's entrypoint
@@ -128,7 +130,7 @@ func (s *CheckPodSpec) Validate() error {
 	if s.ExpectExitCode < 0 || s.ExpectExitCode > 255 {
 		errs = append(errs, specFieldErr("expectExitCode", "want 0 to 255, got %d", s.ExpectExitCode))
 	}
-	if err := validateNamespace(s.Namespace); err != nil {
+	if err := specNamespaceErr(s.Namespace); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -537,17 +539,17 @@ func tailOutputOf(r io.Reader) (string, error) {
 			data = data[m:]
 		}
 		if err == io.EOF {
-			return tailOf(buf, cut), nil
+			return tailWithCut(buf, cut), nil
 		}
 		if err != nil {
-			return tailOf(buf, cut), err
+			return tailWithCut(buf, cut), err
 		}
 	}
 }
 
-// tailOf is TailOutput of a stream whose first cut bytes are gone and
+// tailWithCut is TailOutput of a stream whose first cut bytes are gone and
 // whose rest is buf.
-func tailOf(buf []byte, cut int64) string {
+func tailWithCut(buf []byte, cut int64) string {
 	if len(buf) > OutputLimit {
 		cut += int64(len(buf) - OutputLimit)
 		buf = buf[len(buf)-OutputLimit:]

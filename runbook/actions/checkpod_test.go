@@ -310,7 +310,7 @@ func TestCheckPodSpecValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFieldErrors(t, tt.spec.Validate(), tt.wantFields)
+			roCheckFieldErrors(t, tt.spec.Validate(), tt.wantFields)
 		})
 	}
 	s := cpodSpec()

@@ -136,8 +136,8 @@ func specFieldErr(field, format string, args ...any) error {
 	return &probes.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// validateNamespace checks an optional namespace field.
-func validateNamespace(ns string) error {
+// specNamespaceErr checks an optional namespace field.
+func specNamespaceErr(ns string) error {
 	if ns == "" {
 		return nil
 	}
@@ -221,7 +221,7 @@ func (s *RolloutSpec) Validate() error {
 	if s.Deadline < 0 {
 		errs = append(errs, specFieldErr("deadline", "must not be negative, got %s", time.Duration(s.Deadline)))
 	}
-	if err := validateNamespace(s.Namespace); err != nil {
+	if err := specNamespaceErr(s.Namespace); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -802,7 +802,11 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 				failed = append(failed, ref)
 			}
 		default:
-			statuses = append(statuses, ref.String()+" "+ended+": "+st.item.Message)
+			why := ref.String() + " " + ended
+			if st.item.Message != "" {
+				why += ": " + st.item.Message
+			}
+			statuses = append(statuses, why)
 			if stoppedBy == "" {
 				// The deadline (or the step's end) failed it.
 				st.item.Status, st.item.Reason = probes.StatusFail, "DeadlineExceeded"
@@ -839,7 +843,7 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (in
 	var offers, notes []string
 	for _, ref := range failed {
 		u, err := a.wl.get(hctx, ref)
-		var h revisionHistory
+		var h workloadHistory
 		if err == nil {
 			h, err = a.wl.history(hctx, ref, u)
 		}
@@ -959,9 +963,11 @@ type RolloutUndoSpec struct {
 	// Resource is the workload, as kubectl TYPE/NAME.
 	Resource string `json:"resource" yaml:"resource"`
 	// Revision to go back to; 0 (the default) is the previous one.
-	Revision  int64  `json:"revision,omitempty" yaml:"revision,omitempty"`
+	Revision int64 `json:"revision,omitempty" yaml:"revision,omitempty"`
+	// Namespace is where it lives; "" is the context's namespace.
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
-	Context   string `json:"context,omitempty" yaml:"context,omitempty"`
+	// Context is the kubeconfig context; "" is the step's cluster.
+	Context string `json:"context,omitempty" yaml:"context,omitempty"`
 }
 
 var _ Spec = (*RolloutUndoSpec)(nil)
@@ -977,7 +983,7 @@ func (s *RolloutUndoSpec) Validate() error {
 	if s.Revision < 0 {
 		errs = append(errs, specFieldErr("revision", "must be > 0, or 0 for the previous revision; got %d", s.Revision))
 	}
-	if err := validateNamespace(s.Namespace); err != nil {
+	if err := specNamespaceErr(s.Namespace); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -1050,8 +1056,8 @@ func (a *rolloutUndoAction) run(ctx context.Context, dryRun bool) Result {
 	return stampResult(res, start, a.now)
 }
 
-// revision is one revision of a workload's history.
-type revision struct {
+// workloadRevision is one revision of a workload's history.
+type workloadRevision struct {
 	number int64
 	source string // the ReplicaSet or ControllerRevision holding it
 	// Deployments: the ReplicaSet's template (pod-template-hash label
@@ -1063,32 +1069,32 @@ type revision struct {
 	patch []byte
 }
 
-// revisionHistory is a workload's revisions, oldest first.
-type revisionHistory struct {
-	revisions []revision
+// workloadHistory is a workload's revisions, oldest first.
+type workloadHistory struct {
+	revisions []workloadRevision
 	current   int64 // the newest revision
 }
 
 // previous is the newest revision before the current one.
-func (h revisionHistory) previous() (revision, bool) {
+func (h workloadHistory) previous() (workloadRevision, bool) {
 	for i := len(h.revisions) - 1; i >= 0; i-- {
 		if h.revisions[i].number < h.current {
 			return h.revisions[i], true
 		}
 	}
-	return revision{}, false
+	return workloadRevision{}, false
 }
 
-func (h revisionHistory) find(n int64) (revision, bool) {
+func (h workloadHistory) find(n int64) (workloadRevision, bool) {
 	for _, r := range h.revisions {
 		if r.number == n {
 			return r, true
 		}
 	}
-	return revision{}, false
+	return workloadRevision{}, false
 }
 
-func (h revisionHistory) numbers() string {
+func (h workloadHistory) numbers() string {
 	if len(h.revisions) == 0 {
 		return "none"
 	}
@@ -1103,8 +1109,8 @@ func (h revisionHistory) numbers() string {
 // controls, numbered by their revision annotation, or the
 // ControllerRevisions a StatefulSet or DaemonSet controls — as kubectl
 // rollout history does.
-func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructured.Unstructured) (revisionHistory, error) {
-	var h revisionHistory
+func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructured.Unstructured) (workloadHistory, error) {
+	var h workloadHistory
 	selMap, found, err := unstructured.NestedMap(u.Object, "spec", "selector")
 	if err != nil || !found {
 		return h, fmt.Errorf("%s has no selector", ref)
@@ -1132,7 +1138,7 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 			}
 			tpl := rs.Spec.Template.DeepCopy()
 			delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-			h.revisions = append(h.revisions, revision{number: n, source: "replicaset/" + rs.Name, template: tpl, annotations: rs.Annotations})
+			h.revisions = append(h.revisions, workloadRevision{number: n, source: "replicaset/" + rs.Name, template: tpl, annotations: rs.Annotations})
 		}
 	} else {
 		list, err := w.typed.AppsV1().ControllerRevisions(w.ns).List(ctx, opts)
@@ -1144,10 +1150,10 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 			if !owned(cr) {
 				continue
 			}
-			h.revisions = append(h.revisions, revision{number: cr.Revision, source: "controllerrevision/" + cr.Name, patch: cr.Data.Raw})
+			h.revisions = append(h.revisions, workloadRevision{number: cr.Revision, source: "controllerrevision/" + cr.Name, patch: cr.Data.Raw})
 		}
 	}
-	slices.SortFunc(h.revisions, func(a, b revision) int { return cmp.Compare(a.number, b.number) })
+	slices.SortFunc(h.revisions, func(a, b workloadRevision) int { return cmp.Compare(a.number, b.number) })
 	if n := len(h.revisions); n > 0 {
 		h.current = h.revisions[n-1].number
 	}
@@ -1183,7 +1189,7 @@ func (w *workloads) undo(ctx context.Context, ref workloadRef, to int64, dryRun 
 			out.from = n
 		}
 	}
-	var target revision
+	var target workloadRevision
 	var ok bool
 	if to == 0 {
 		if target, ok = h.previous(); !ok {
@@ -1223,7 +1229,7 @@ var errNoRevision = errors.New("no such revision")
 // revision's ReplicaSet template replaces the Deployment's, and its
 // annotations replace the Deployment's but for the controller's own. skip
 // is true when the template already matches.
-func deploymentUndoPatch(live *unstructured.Unstructured, target revision) (types.PatchType, []byte, bool, error) {
+func deploymentUndoPatch(live *unstructured.Unstructured, target workloadRevision) (types.PatchType, []byte, bool, error) {
 	var d appsv1.Deployment
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, &d); err != nil {
 		return "", nil, false, fmt.Errorf("decode deployment: %w", err)
@@ -1255,7 +1261,7 @@ func deploymentUndoPatch(live *unstructured.Unstructured, target revision) (type
 // controllerRevisionPatch is kubectl's rollback of a StatefulSet or
 // DaemonSet: the ControllerRevision's data is a strategic merge patch
 // restoring the template. skip is true when applying it changes nothing.
-func controllerRevisionPatch(ref workloadRef, live *unstructured.Unstructured, target revision) (types.PatchType, []byte, bool, error) {
+func controllerRevisionPatch(ref workloadRef, live *unstructured.Unstructured, target workloadRevision) (types.PatchType, []byte, bool, error) {
 	if len(target.patch) == 0 {
 		return "", nil, false, fmt.Errorf("%s holds no template", target.source)
 	}
@@ -1477,7 +1483,7 @@ func templateChanges(before, after *unstructured.Unstructured) []string {
 // plainKey is a map key written after a dot; others go in brackets.
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-func joinField(path, key string) string {
+func changePath(path, key string) string {
 	if plainKey.MatchString(key) {
 		return path + "." + key
 	}
@@ -1502,14 +1508,14 @@ func fieldChanges(path string, a, b any, out *[]string) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			fieldChanges(joinField(path, k), am[k], bm[k], out)
+			fieldChanges(changePath(path, k), am[k], bm[k], out)
 		}
 		return
 	}
 	al, aIsList := a.([]any)
 	bl, bIsList := b.([]any)
 	if aIsList && bIsList {
-		if an, bn := byName(al), byName(bl); an != nil && bn != nil {
+		if an, bn := namedElements(al), namedElements(bl); an != nil && bn != nil {
 			var names []string
 			for _, l := range [][]any{al, bl} {
 				for _, e := range l {
@@ -1536,13 +1542,13 @@ func fieldChanges(path string, a, b any, out *[]string) {
 		return
 	}
 	if !reflect.DeepEqual(a, b) {
-		*out = append(*out, fmt.Sprintf("%s: %s → %s", path, fieldValue(a), fieldValue(b)))
+		*out = append(*out, fmt.Sprintf("%s: %s → %s", path, changeValue(a), changeValue(b)))
 	}
 }
 
-// byName indexes a list of objects by their unique string name, or
+// namedElements indexes a list of objects by their unique string name, or
 // returns nil if it is not such a list.
-func byName(l []any) map[string]any {
+func namedElements(l []any) map[string]any {
 	m := make(map[string]any, len(l))
 	for _, e := range l {
 		o, ok := e.(map[string]any)
@@ -1558,8 +1564,8 @@ func byName(l []any) map[string]any {
 	return m
 }
 
-// fieldValue shows a value in a change line, shortened.
-func fieldValue(v any) string {
+// changeValue shows a value in a change line, shortened.
+func changeValue(v any) string {
 	var s string
 	switch v := v.(type) {
 	case nil:

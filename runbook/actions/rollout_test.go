@@ -95,10 +95,10 @@ func (r *roRun) result(t *testing.T) Result {
 	}
 }
 
-func anyProgress(Result) bool { return true }
+func roAnyProgress(Result) bool { return true }
 
-// itemSummary finds an item's summary.
-func itemSummary(res Result, name string) string {
+// roItemSummary finds an item's summary.
+func roItemSummary(res Result, name string) string {
 	for _, it := range res.Items {
 		if it.Name == name {
 			return it.Summary
@@ -151,9 +151,9 @@ func roSetDeploymentStatus(t *testing.T, cs kubernetes.Interface, ns, name strin
 	}
 }
 
-// rolledOut is the status of a Deployment whose current generation has
+// roRolledOut is the status of a Deployment whose current generation has
 // fully rolled out.
-func rolledOut(d *appsv1.Deployment) {
+func roRolledOut(d *appsv1.Deployment) {
 	n := *d.Spec.Replicas
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
 		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable",
@@ -188,8 +188,8 @@ func roReplicaSet(t *testing.T, cs kubernetes.Interface, d *appsv1.Deployment, r
 	return got
 }
 
-// withoutHash is a ReplicaSet's template as a Deployment holds it.
-func withoutHash(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
+// roWithoutHash is a ReplicaSet's template as a Deployment holds it.
+func roWithoutHash(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
 	tpl := rs.Spec.Template.DeepCopy()
 	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	return tpl
@@ -203,20 +203,20 @@ func TestRolloutWatchSuccess(t *testing.T) {
 	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deploy/api"}, Deadline: probes.Duration(time.Minute)})
 
 	run := roStart(context.Background(), act)
-	first := run.waitProgress(t, "first read", anyProgress)
-	if first.Status != probes.StatusPending || !strings.Contains(itemSummary(first, "deployment/api"), "not observed yet") {
+	first := run.waitProgress(t, "first read", roAnyProgress)
+	if first.Status != probes.StatusPending || !strings.Contains(roItemSummary(first, "deployment/api"), "not observed yet") {
 		t.Fatalf("first progress = %s %q, items %+v; want pending, generation not observed", first.Status, first.Summary, first.Items)
 	}
 	roSetDeploymentStatus(t, cp.Typed, ns, "api", func(d *appsv1.Deployment) {
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2}
 	})
 	mid := run.waitProgress(t, "2/3 updated", func(r Result) bool {
-		return strings.HasPrefix(itemSummary(r, "deployment/api"), "2/3 updated")
+		return strings.HasPrefix(roItemSummary(r, "deployment/api"), "2/3 updated")
 	})
 	if mid.Summary != "0/1 rolled out" || mid.Items[0].Status != probes.StatusPending {
 		t.Errorf("mid progress = %q, items %+v", mid.Summary, mid.Items)
 	}
-	roSetDeploymentStatus(t, cp.Typed, ns, "api", rolledOut)
+	roSetDeploymentStatus(t, cp.Typed, ns, "api", roRolledOut)
 	res := run.result(t)
 	if res.Status != probes.StatusPass || res.Summary != "1/1 rolled out" || res.UndoRevision != 0 {
 		t.Fatalf("result = %s %q %q (undo %d), want pass 1/1 rolled out", res.Status, res.Summary, res.Message, res.UndoRevision)
@@ -242,7 +242,7 @@ func TestRolloutProgressDeadlineExceeded(t *testing.T) {
 	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/api"}})
 
 	run := roStart(ctx, act)
-	run.waitProgress(t, "first read", anyProgress)
+	run.waitProgress(t, "first read", roAnyProgress)
 	roSetDeploymentStatus(t, cp.Typed, ns, "api", func(d *appsv1.Deployment) {
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
@@ -273,8 +273,8 @@ func TestRolloutProgressDeadlineExceeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !apiequality.Semantic.DeepEqual(&got.Spec.Template, withoutHash(rs2)) {
-		t.Errorf("template after undo = %+v, want revision 2's %+v", got.Spec.Template, withoutHash(rs2))
+	if !apiequality.Semantic.DeepEqual(&got.Spec.Template, roWithoutHash(rs2)) {
+		t.Errorf("template after undo = %+v, want revision 2's %+v", got.Spec.Template, roWithoutHash(rs2))
 	}
 	if got.Annotations["kubernetes.io/change-cause"] != "deploy registry.example/api:2" || got.Annotations[revisionAnnotation] != "3" {
 		t.Errorf("annotations after undo = %v: want revision 2's change-cause, the controller's revision kept", got.Annotations)
@@ -295,7 +295,7 @@ func TestRolloutProgressDeadlineExceeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !apiequality.Semantic.DeepEqual(&got.Spec.Template, withoutHash(rs1)) {
+	if !apiequality.Semantic.DeepEqual(&got.Spec.Template, roWithoutHash(rs1)) {
 		t.Errorf("template after undo to 1 = %+v", got.Spec.Template)
 	}
 }
@@ -337,7 +337,7 @@ func TestRolloutUndo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !apiequality.Semantic.DeepEqual(&live.Spec.Template, withoutHash(rs2)) {
+	if !apiequality.Semantic.DeepEqual(&live.Spec.Template, roWithoutHash(rs2)) {
 		t.Errorf("template = %+v, want revision 2's", live.Spec.Template)
 	}
 	if o := res.Objects[0]; o.Op != OpConfigured || o.ResourceVersion != live.ResourceVersion || o.Generation != live.Generation || live.Generation != d.Generation+1 {
@@ -422,7 +422,7 @@ func TestRolloutRestart(t *testing.T) {
 	at := time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC)
 	env.Now = func() time.Time { return at }
 	roCreateDeployment(t, cp.Typed, ns, roDeployment("api", "registry.example/api:1", 2, nil))
-	roSetDeploymentStatus(t, cp.Typed, ns, "api", rolledOut)
+	roSetDeploymentStatus(t, cp.Typed, ns, "api", roRolledOut)
 	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/api"}, Restart: true})
 
 	plan := act.Plan(ctx)
@@ -443,7 +443,7 @@ func TestRolloutRestart(t *testing.T) {
 
 	run := roStart(ctx, act)
 	run.waitProgress(t, "new generation", func(r Result) bool {
-		return strings.Contains(itemSummary(r, "deployment/api"), "generation 2 not observed yet")
+		return strings.Contains(roItemSummary(r, "deployment/api"), "generation 2 not observed yet")
 	})
 	live, err = cp.Typed.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
 	if err != nil {
@@ -452,7 +452,7 @@ func TestRolloutRestart(t *testing.T) {
 	if live.Spec.Template.Annotations[restartedAtAnnotation] != "2026-05-04T03:02:01Z" {
 		t.Fatalf("restartedAt = %q", live.Spec.Template.Annotations[restartedAtAnnotation])
 	}
-	roSetDeploymentStatus(t, cp.Typed, ns, "api", rolledOut)
+	roSetDeploymentStatus(t, cp.Typed, ns, "api", roRolledOut)
 	res := run.result(t)
 	if res.Status != probes.StatusPass || res.Summary != "1/1 restarted and rolled out" {
 		t.Fatalf("result = %s %q %q", res.Status, res.Summary, res.Message)
@@ -480,7 +480,7 @@ func TestRolloutRestart(t *testing.T) {
 func TestRolloutDeadlineOneNeverCompletes(t *testing.T) {
 	cp, ns, env := testEnv(t, t.TempDir())
 	roCreateDeployment(t, cp.Typed, ns, roDeployment("web", "registry.example/web:1", 1, nil))
-	roSetDeploymentStatus(t, cp.Typed, ns, "web", rolledOut)
+	roSetDeploymentStatus(t, cp.Typed, ns, "web", roRolledOut)
 	roCreateDeployment(t, cp.Typed, ns, roDeployment("stuck", "registry.example/stuck:1", 2, nil))
 	roSetDeploymentStatus(t, cp.Typed, ns, "stuck", func(d *appsv1.Deployment) {
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}
@@ -537,7 +537,7 @@ status: {observedGeneration: 1, desiredNumberScheduled: 3, currentNumberSchedule
 	act := roBuild(t, env, &RolloutSpec{Resources: []string{"sts/db", "ds/agent"}})
 	run := roStart(context.Background(), act)
 	run.waitProgress(t, "both read", func(r Result) bool {
-		return strings.HasPrefix(itemSummary(r, "statefulset/db"), "1/2 updated") && strings.HasPrefix(itemSummary(r, "daemonset/agent"), "2/3 updated")
+		return strings.HasPrefix(roItemSummary(r, "statefulset/db"), "1/2 updated") && strings.HasPrefix(roItemSummary(r, "daemonset/agent"), "2/3 updated")
 	})
 	if _, err := cp.SetStatus(context.Background(), objs[0], map[string]any{"observedGeneration": int64(1), "replicas": int64(2), "readyReplicas": int64(2),
 		"currentReplicas": int64(2), "updatedReplicas": int64(2), "availableReplicas": int64(2), "currentRevision": "db-2", "updateRevision": "db-2"}); err != nil {
@@ -562,7 +562,7 @@ status: {observedGeneration: 1, desiredNumberScheduled: 3, currentNumberSchedule
 func TestRolloutMissingAndWatchPlan(t *testing.T) {
 	cp, ns, env := testEnv(t, t.TempDir())
 	roCreateDeployment(t, cp.Typed, ns, roDeployment("api", "registry.example/api:1", 1, nil))
-	roSetDeploymentStatus(t, cp.Typed, ns, "api", rolledOut)
+	roSetDeploymentStatus(t, cp.Typed, ns, "api", roRolledOut)
 	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/api", "deployment/ghost"}})
 	plan := act.Plan(context.Background())
 	if plan.Status != probes.StatusFail || plan.Changes != 0 || !strings.Contains(plan.Message, "not found") || plan.Summary != "would watch 2 workloads (1 rolled out now)" {
@@ -675,14 +675,14 @@ func TestRolloutSpecValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFieldErrors(t, tt.spec.Validate(), tt.wantFields)
+			roCheckFieldErrors(t, tt.spec.Validate(), tt.wantFields)
 		})
 	}
 }
 
-// checkFieldErrors checks that err joins *probes.FieldError values for
+// roCheckFieldErrors checks that err joins *probes.FieldError values for
 // exactly the fields wanted.
-func checkFieldErrors(t *testing.T, err error, want []string) {
+func roCheckFieldErrors(t *testing.T, err error, want []string) {
 	t.Helper()
 	var got []string
 	if err != nil {
@@ -779,7 +779,7 @@ func TestRolloutCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	run := roStart(ctx, roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/api"}}))
-	run.waitProgress(t, "first read", anyProgress)
+	run.waitProgress(t, "first read", roAnyProgress)
 	cancel()
 	res := run.result(t)
 	if res.Status != probes.StatusFail || !strings.Contains(res.Message, "deployment/api not rolled out when the step ended (context canceled)") ||
@@ -820,7 +820,7 @@ func TestRolloutUndoSeveral(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !apiequality.Semantic.DeepEqual(&d.Spec.Template, withoutHash(prev[i])) {
+		if !apiequality.Semantic.DeepEqual(&d.Spec.Template, roWithoutHash(prev[i])) {
 			t.Errorf("deployment %s template = %+v, want its previous revision's", name, d.Spec.Template)
 		}
 	}
