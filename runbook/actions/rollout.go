@@ -239,17 +239,14 @@ func (s *RolloutSpec) Describe() string {
 	return fmt.Sprintf("%s %s roll out%s (deadline %s)", verb, strings.Join(s.Resources, ", "), inNamespace(s.Namespace), s.Deadline.Or(DefaultRolloutDeadline))
 }
 
-// Permissions implements Spec: get, list and watch of each workload type
-// named (patch too for a restart), and list of the resources their
-// revisions live in (replicasets, controllerrevisions), read to offer an
-// undo when a rollout fails. Undoing needs patch of the workload type as
-// well; a watch-only rollout does not ask for it.
+// Permissions implements Spec: get, list, watch and patch of each workload
+// type named, and list of the resources their revisions live in
+// (replicasets, controllerrevisions). Patch is for the restart and for the
+// undo a failed rollout offers: the offer is part of the step, so the
+// credentials it is planned for can take it up (a read-only run never
+// does).
 func (s *RolloutSpec) Permissions() []probes.Permission {
-	verbs := []string{"get", "list", "watch"}
-	if s.Restart {
-		verbs = append(verbs, "patch")
-	}
-	return workloadPermissions(s.Context, s.Namespace, s.refs(), verbs)
+	return workloadPermissions(s.Context, s.Namespace, s.refs(), []string{"get", "list", "watch", "patch"})
 }
 
 // workloadPermissions are verbs on each type of refs, and list of their

@@ -714,7 +714,7 @@ func TestRolloutSpecDescribeAndPermissions(t *testing.T) {
 	for _, p := range watch.Permissions() {
 		got = append(got, p.String())
 	}
-	want := []string{"get,list,watch deployments.apps in gravl-prod", "get,list,watch statefulsets.apps in gravl-prod",
+	want := []string{"get,list,watch,patch deployments.apps in gravl-prod", "get,list,watch,patch statefulsets.apps in gravl-prod",
 		"list replicasets.apps in gravl-prod", "list controllerrevisions.apps in gravl-prod"}
 	if !slices.Equal(got, want) {
 		t.Errorf("watch permissions = %q, want %q", got, want)
