@@ -1,0 +1,762 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockpit-dev/cockpit/probes"
+)
+
+func init() {
+	register(Definition{
+		Kind:    "silence",
+		Summary: "silence matching alerts in Alertmanager for the go-live window (amtool silence add); expired when its phase or the run ends",
+		NewSpec: func() Spec { return &SilenceSpec{} },
+	})
+}
+
+// Silence defaults.
+const (
+	// DefaultSilenceAuthor is a silence's createdBy when the runbook names
+	// no author.
+	DefaultSilenceAuthor = "cockpit"
+	// DefaultSilenceRequestTimeout bounds each request to Alertmanager.
+	DefaultSilenceRequestTimeout = 10 * time.Second
+)
+
+// silenceMaxAlertItems bounds the alerts a silence's plan lists.
+const silenceMaxAlertItems = 30
+
+// silenceMaxBody bounds what is read of an Alertmanager answer.
+const silenceMaxBody = 8 << 20
+
+// SilenceSpec configures a "silence" action: an Alertmanager silence over
+// the go-live window, as `amtool silence add` makes one.
+//
+//	action: {kind: silence, url: "${alertmanagerURL}", duration: 2h, until: monitor,
+//	         matchers: ['alertname=~"Gravl.*"', 'namespace="gravl-prod"'],
+//	         comment: "gravl go-live: rollout noise", author: "${operator}"}
+//
+// Its dry run lists the alerts it would silence now. Executed, it creates
+// the silence, starting now and ending after Duration; the run expires it
+// earlier, when the phase named by Until ends (or the run ends, or is
+// aborted). If cockpit dies meanwhile, Duration still bounds it.
+//
+// Credentials (bearerToken, basicAuth, headers) are written as ${env:…}
+// in the runbook; they are sent to the Alertmanager only and never
+// appear in results or messages.
+type SilenceSpec struct {
+	// URL is the Alertmanager's base URL, with any path prefix;
+	// /api/v2/... is appended.
+	URL string `json:"url" yaml:"url"`
+	// Matchers select the alerts silenced, in Alertmanager's (and
+	// PromQL's) syntax: `name="v"`, `name!="v"`, `name=~"re"`,
+	// `name!~"re"` (regular expressions anchored). All must match; at
+	// least one must not match the empty string (Alertmanager's rule: a
+	// silence of everything is refused).
+	Matchers []string `json:"matchers" yaml:"matchers"`
+	// Duration is how long the silence lasts at most (required): its
+	// endsAt is its start plus Duration.
+	Duration probes.Duration `json:"duration" yaml:"duration"`
+	// Author is the silence's createdBy (default "cockpit"); write the
+	// operator's name, e.g. from a var.
+	Author string `json:"author,omitempty" yaml:"author,omitempty"`
+	// Comment says why (required, as amtool requires it).
+	Comment string `json:"comment" yaml:"comment"`
+	// UntilPhase is the id of the phase after which the silence is
+	// expired; "" is the end of the run.
+	UntilPhase string `json:"until,omitempty" yaml:"until,omitempty"`
+
+	// BearerToken and BasicAuth authenticate (write them as ${env:…});
+	// they exclude each other.
+	BearerToken string            `json:"bearerToken,omitempty" yaml:"bearerToken,omitempty"`
+	BasicAuth   *probes.BasicAuth `json:"basicAuth,omitempty" yaml:"basicAuth,omitempty"`
+	// Headers are sent with every request (an authenticating proxy's).
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	// Timeout bounds each request (default 10s).
+	Timeout probes.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Insecure skips the verification of the server's certificate.
+	Insecure bool `json:"insecure,omitempty" yaml:"insecure,omitempty"`
+	// CACert is a PEM file of extra root certificates (relative to the
+	// runbook's directory), as the alertmanager probe takes it.
+	CACert string `json:"caCert,omitempty" yaml:"caCert,omitempty"`
+	// ServerName overrides the name the certificate is verified for.
+	ServerName string `json:"serverName,omitempty" yaml:"serverName,omitempty"`
+}
+
+var _ Spec = (*SilenceSpec)(nil)
+
+// Until returns the id of the phase whose end expires the silence; "" is
+// the end of the run.
+func (s *SilenceSpec) Until() string { return s.UntilPhase }
+
+// Validate implements Spec.
+func (s *SilenceSpec) Validate() error {
+	var errs []error
+	errs = append(errs, silenceURLErrs(s.URL)...)
+	if len(s.Matchers) == 0 {
+		errs = append(errs, specFieldErr("matchers", `required: the alerts to silence, like ['alertname=~"Gravl.*"', 'namespace="gravl-prod"']`))
+	}
+	var parsed []probes.LabelMatcher
+	for i, src := range s.Matchers {
+		m, err := probes.ParseMatcher(src)
+		if err != nil {
+			errs = append(errs, silenceMatcherErr(i, err))
+			continue
+		}
+		parsed = append(parsed, m)
+	}
+	if len(parsed) == len(s.Matchers) && len(parsed) > 0 && !slices.ContainsFunc(parsed, func(m probes.LabelMatcher) bool { return !m.Matches("") }) {
+		errs = append(errs, specFieldErr("matchers", "every matcher matches the empty string, so the silence would cover every alert; Alertmanager refuses it: add one that does not, like alertname=~\"Gravl.+\""))
+	}
+	switch {
+	case s.Duration == 0:
+		errs = append(errs, specFieldErr("duration", "required: how long the silence lasts at most, like 2h"))
+	case s.Duration < 0:
+		errs = append(errs, specFieldErr("duration", "must be positive, got %s", time.Duration(s.Duration)))
+	}
+	if strings.TrimSpace(s.Comment) == "" {
+		errs = append(errs, specFieldErr("comment", "required: why the alerts are silenced (the silence shows it to whoever is on call)"))
+	}
+	if s.BearerToken != "" && s.BasicAuth != nil {
+		errs = append(errs, specFieldErr("bearerToken", "bearerToken and basicAuth exclude each other"))
+	}
+	if s.BasicAuth != nil && s.BasicAuth.Username == "" {
+		errs = append(errs, specFieldErr("basicAuth.username", "required"))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+		if !validHeaderName(k) {
+			errs = append(errs, specFieldErr("headers", "%q is not a valid header name", k))
+		}
+	}
+	if s.Timeout < 0 {
+		errs = append(errs, specFieldErr("timeout", "must not be negative, got %s", time.Duration(s.Timeout)))
+	}
+	if s.Insecure && s.CACert != "" {
+		errs = append(errs, specFieldErr("insecure", "insecure and caCert exclude each other"))
+	}
+	return errors.Join(errs...)
+}
+
+// silenceMatcherErr is the field error of matchers[i], with the column of
+// the problem inside the matcher.
+func silenceMatcherErr(i int, err error) error {
+	field := fmt.Sprintf("matchers[%d]", i)
+	if ee := (*probes.ExprError)(nil); errors.As(err, &ee) {
+		return &probes.FieldError{Field: field, Col: ee.Col, Msg: ee.Msg}
+	}
+	return specFieldErr(field, "%v", err)
+}
+
+// silenceURLErrs checks an Alertmanager base URL.
+func silenceURLErrs(raw string) []error {
+	if raw == "" {
+		return []error{specFieldErr("url", "required: the Alertmanager's base URL, like https://alertmanager.example.com")}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return []error{specFieldErr("url", "cannot parse %q", redactedURL(raw))}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return []error{specFieldErr("url", "scheme must be http or https, got %q", u.Scheme)}
+	case u.Host == "":
+		return []error{specFieldErr("url", "no host in %q", redactedURL(raw))}
+	}
+	return nil
+}
+
+// validHeaderName reports whether k is an HTTP header field name (a
+// token).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Mutating implements Spec.
+func (s *SilenceSpec) Mutating() bool { return true }
+
+// Describe implements Spec.
+func (s *SilenceSpec) Describe() string {
+	until := "the run ends"
+	if s.UntilPhase != "" {
+		until = "phase " + s.UntilPhase + " ends"
+	}
+	return fmt.Sprintf("silence {%s} for %s at %s (expired when %s)", strings.Join(s.Matchers, ", "), shortDuration(time.Duration(s.Duration)), redactedURL(s.URL), until)
+}
+
+// Permissions implements Spec: a silence touches no cluster.
+func (s *SilenceSpec) Permissions() []probes.Permission { return nil }
+
+// Build implements Spec.
+func (s *SilenceSpec) Build(env Env) (Action, error) {
+	ms := make([]probes.LabelMatcher, 0, len(s.Matchers))
+	for i, src := range s.Matchers {
+		m, err := probes.ParseMatcher(src)
+		if err != nil {
+			return nil, silenceMatcherErr(i, err)
+		}
+		ms = append(ms, m)
+	}
+	caFile := s.CACert
+	if caFile != "" && !filepath.IsAbs(caFile) {
+		caFile = filepath.Join(env.Dir, caFile)
+	}
+	api, err := newAMClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, s.Timeout.Or(DefaultSilenceRequestTimeout), s.Insecure, caFile, s.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	author := strings.TrimSpace(s.Author)
+	if author == "" {
+		author = DefaultSilenceAuthor
+	}
+	return &silenceAction{api: api, matchers: ms, duration: time.Duration(s.Duration), author: author, comment: s.Comment, now: env.Clock()}, nil
+}
+
+type silenceAction struct {
+	api      *amClient
+	matchers []probes.LabelMatcher
+	duration time.Duration
+	author   string
+	comment  string
+	now      func() time.Time
+}
+
+var (
+	_ Action  = (*silenceAction)(nil)
+	_ Cleaner = (*silenceAction)(nil)
+)
+
+// amSilenceMatcher is a matcher of Alertmanager's API (PostableSilence,
+// GettableSilence).
+type amSilenceMatcher struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	IsRegex bool   `json:"isRegex"`
+	// IsEqual is absent (true) in Alertmanagers before 0.22.
+	IsEqual *bool `json:"isEqual,omitempty"`
+}
+
+func (m amSilenceMatcher) String() string {
+	eq := m.IsEqual == nil || *m.IsEqual
+	op := "="
+	switch {
+	case m.IsRegex && eq:
+		op = "=~"
+	case m.IsRegex:
+		op = "!~"
+	case !eq:
+		op = "!="
+	}
+	return m.Name + op + strconv.Quote(m.Value)
+}
+
+// amPostableSilence is what POST /api/v2/silences takes.
+type amPostableSilence struct {
+	Matchers  []amSilenceMatcher `json:"matchers"`
+	StartsAt  time.Time          `json:"startsAt"`
+	EndsAt    time.Time          `json:"endsAt"`
+	CreatedBy string             `json:"createdBy"`
+	Comment   string             `json:"comment"`
+}
+
+// amGettableSilence is the part of a GettableSilence the action reads.
+type amGettableSilence struct {
+	ID        string             `json:"id"`
+	Matchers  []amSilenceMatcher `json:"matchers"`
+	StartsAt  time.Time          `json:"startsAt"`
+	EndsAt    time.Time          `json:"endsAt"`
+	CreatedBy string             `json:"createdBy"`
+	Comment   string             `json:"comment"`
+	Status    struct {
+		State string `json:"state"` // active, pending, expired
+	} `json:"status"`
+}
+
+// amGettableAlert is the part of a GettableAlert the plan lists.
+type amGettableAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Status      struct {
+		State       string   `json:"state"` // unprocessed, active, suppressed
+		SilencedBy  []string `json:"silencedBy"`
+		InhibitedBy []string `json:"inhibitedBy"`
+		MutedBy     []string `json:"mutedBy"`
+	} `json:"status"`
+}
+
+// postable is the silence to create at now.
+func (a *silenceAction) postable(now time.Time) amPostableSilence {
+	ms := make([]amSilenceMatcher, len(a.matchers))
+	for i, m := range a.matchers {
+		eq := m.Op == "=" || m.Op == "=~"
+		ms[i] = amSilenceMatcher{Name: m.Name, Value: m.Value, IsRegex: m.Op == "=~" || m.Op == "!~", IsEqual: &eq}
+	}
+	now = now.UTC()
+	return amPostableSilence{Matchers: ms, StartsAt: now, EndsAt: now.Add(a.duration), CreatedBy: a.author, Comment: a.comment}
+}
+
+// filter is the matchers as written, {a="b", c=~"d"}.
+func (a *silenceAction) filter() string {
+	parts := make([]string, len(a.matchers))
+	for i, m := range a.matchers {
+		parts[i] = m.String()
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// describe is a silence in one line: matchers, window, author, comment.
+func (a *silenceAction) describe(sil amPostableSilence) string {
+	return fmt.Sprintf("%s from %s to %s (%s), by %s: %s", a.filter(), sil.StartsAt.Format(time.RFC3339), sil.EndsAt.Format(time.RFC3339),
+		shortDuration(a.duration), sil.CreatedBy, firstLineOf(sil.Comment))
+}
+
+// Plan implements Action: the silence it would create and the matching
+// alerts Alertmanager holds now, firing first; an active silence with the
+// same matchers is noted (a second one would be a duplicate).
+func (a *silenceAction) Plan(ctx context.Context) Result {
+	start := a.now()
+	sil := a.postable(start)
+	q := url.Values{}
+	for _, m := range a.matchers {
+		q.Add("filter", m.String())
+	}
+	var alerts []amGettableAlert
+	if err := a.api.do(ctx, http.MethodGet, "/api/v2/alerts", q, nil, &alerts); err != nil {
+		return stampResult(a.errResult("cannot read the alerts the silence would cover", err), start, a.now)
+	}
+	var silences []amGettableSilence
+	if err := a.api.do(ctx, http.MethodGet, "/api/v2/silences", nil, nil, &silences); err != nil {
+		return stampResult(a.errResult("cannot read the existing silences", err), start, a.now)
+	}
+
+	var firing, quiet []probes.Item
+	for _, al := range alerts {
+		it := silenceAlertItem(al, start)
+		if al.Status.State == "active" {
+			firing = append(firing, it)
+		} else {
+			quiet = append(quiet, it)
+		}
+	}
+	slices.SortFunc(firing, silenceCmpItems)
+	slices.SortFunc(quiet, silenceCmpItems)
+	items := slices.Concat(firing, quiet)
+	if len(items) > silenceMaxAlertItems {
+		items = append(items[:silenceMaxAlertItems:silenceMaxAlertItems], probes.Item{Name: "…", Status: probes.StatusPass,
+			Summary: fmt.Sprintf("%d more", len(items)-silenceMaxAlertItems)})
+	}
+	var notes []string
+	for _, s := range silences {
+		if s.Status.State == "expired" || !a.sameMatchers(s.Matchers) {
+			continue
+		}
+		items = append(items, probes.Item{Name: "silence " + s.ID, Status: probes.StatusPass, Reason: s.Status.State,
+			Summary: fmt.Sprintf("%s silence with the same matchers until %s by %s", s.Status.State, s.EndsAt.UTC().Format(time.RFC3339), s.CreatedBy),
+			Message: firstLineOf(s.Comment), Since: s.StartsAt})
+		notes = append(notes, fmt.Sprintf("silence %s (%s) has the same matchers, until %s: this one would duplicate it", s.ID, s.Status.State, s.EndsAt.UTC().Format(time.RFC3339)))
+	}
+
+	res := Result{Changes: 1}
+	res.Status = probes.StatusPass
+	res.Values = map[string]float64{"alerts": float64(len(alerts)), "firing": float64(len(firing))}
+	switch {
+	case len(firing) > 0:
+		res.Summary = fmt.Sprintf("would silence %s for %s: %d %s firing now (%s)", a.filter(), shortDuration(a.duration), len(firing),
+			nounFor(len(firing), "alert", "alerts"), silenceAlertNames(firing))
+	case len(alerts) > 0:
+		res.Summary = fmt.Sprintf("would silence %s for %s: %d matching %s, none firing unsuppressed", a.filter(), shortDuration(a.duration), len(alerts), nounFor(len(alerts), "alert", "alerts"))
+	default:
+		res.Summary = fmt.Sprintf("would silence %s for %s: no matching alert now", a.filter(), shortDuration(a.duration))
+	}
+	res.Message = joinNotes("silence "+a.describe(sil), strings.Join(notes, "; "))
+	res.Items = items
+	return stampResult(res, start, a.now)
+}
+
+// sameMatchers reports whether a silence's matchers are the action's, in
+// any order.
+func (a *silenceAction) sameMatchers(ms []amSilenceMatcher) bool {
+	if len(ms) != len(a.matchers) {
+		return false
+	}
+	mine := a.postable(time.Time{}).Matchers
+	key := func(m amSilenceMatcher) string { return m.String() }
+	have := make([]string, len(ms))
+	want := make([]string, len(mine))
+	for i := range ms {
+		have[i], want[i] = key(ms[i]), key(mine[i])
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	return slices.Equal(have, want)
+}
+
+// silenceAlertItem describes one matching alert.
+func silenceAlertItem(al amGettableAlert, now time.Time) probes.Item {
+	name := al.Labels["alertname"]
+	if name == "" {
+		name = "(no alertname)"
+	}
+	it := probes.Item{Name: name, Status: probes.StatusPass, Reason: al.Status.State, Message: silenceLabels(al.Labels), Since: al.StartsAt}
+	since := ""
+	if !al.StartsAt.IsZero() {
+		since = " since " + al.StartsAt.UTC().Format(time.RFC3339)
+		if now.After(al.StartsAt) {
+			since += " (" + now.Sub(al.StartsAt).Round(time.Second).String() + ")"
+		}
+	}
+	switch {
+	case al.Status.State == "active":
+		it.Summary = "firing" + since + ": would be silenced"
+		if s := al.Annotations["summary"]; s != "" {
+			it.Summary += " — " + firstLineOf(s)
+		}
+	default:
+		var why []string
+		if len(al.Status.SilencedBy) > 0 {
+			why = append(why, "already silenced by "+strings.Join(al.Status.SilencedBy, ", "))
+		}
+		if len(al.Status.InhibitedBy) > 0 {
+			why = append(why, "inhibited")
+		}
+		if len(al.Status.MutedBy) > 0 {
+			why = append(why, "muted by "+strings.Join(al.Status.MutedBy, ", "))
+		}
+		if len(why) == 0 {
+			why = append(why, al.Status.State)
+		}
+		it.Summary = strings.Join(why, ", ") + since
+	}
+	return it
+}
+
+// silenceAlertNames lists the items' alert names, once each.
+func silenceAlertNames(items []probes.Item) string {
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.Name
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ", ")
+}
+
+func silenceCmpItems(a, b probes.Item) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Message, b.Message)
+}
+
+// silenceLabels writes labels as {a="b", c="d"}, sorted.
+func silenceLabels(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Quote(labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// Execute implements Action: create the silence. Its id is the result's
+// Cleanup: the run expires it when its window ends.
+func (a *silenceAction) Execute(ctx context.Context, _ func(Result)) Result {
+	start := a.now()
+	sil := a.postable(start)
+	var created struct {
+		SilenceID string `json:"silenceID"`
+	}
+	if err := a.api.do(ctx, http.MethodPost, "/api/v2/silences", nil, sil, &created); err != nil {
+		return stampResult(a.errResult("cannot create the silence", err), start, a.now)
+	}
+	if created.SilenceID == "" {
+		return stampResult(a.errResult("cannot create the silence", fmt.Errorf("POST %s: %w", a.api.endpoint("/api/v2/silences"), errNoSilenceID)), start, a.now)
+	}
+	res := Result{Cleanup: created.SilenceID, Objects: []Object{{Ref: "Silence/" + created.SilenceID, Op: OpCreated}}}
+	res.Status = probes.StatusPass
+	res.Summary = fmt.Sprintf("silence %s created until %s", created.SilenceID, sil.EndsAt.Format(time.RFC3339))
+	res.Message = "silence " + a.describe(sil)
+	res.Items = []probes.Item{{Name: "silence " + created.SilenceID, Status: probes.StatusPass, Summary: "active until " + sil.EndsAt.Format(time.RFC3339),
+		Message: a.filter(), Since: sil.StartsAt}}
+	return stampResult(res, start, a.now)
+}
+
+// errNoSilenceID: Alertmanager accepted the silence without saying its id.
+var errNoSilenceID = errors.New("the answer has no silenceID")
+
+// Cleanup implements Cleaner: expire the silence id (DELETE
+// /api/v2/silence/{id}). A silence already expired, or gone, passes.
+func (a *silenceAction) Cleanup(ctx context.Context, id string) Result {
+	start := a.now()
+	res := Result{Objects: []Object{{Ref: "Silence/" + id, Op: OpDeleted}}}
+	res.Status = probes.StatusPass
+	path := "/api/v2/silence/" + url.PathEscape(id)
+	// Its state first: expiring an expired silence is a no-op to recent
+	// Alertmanagers and an error (500) to older ones.
+	var sil amGettableSilence
+	var he *amHTTPError
+	switch err := a.api.do(ctx, http.MethodGet, path, nil, nil, &sil); {
+	case err == nil && sil.Status.State == "expired":
+		res.Summary = "silence " + id + " already expired"
+		res.Message = "it ended " + sil.EndsAt.UTC().Format(time.RFC3339)
+		return stampResult(res, start, a.now)
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		res.Summary = "silence " + id + " not found: nothing to expire"
+		res.Message = "Alertmanager no longer holds it (expired and garbage-collected, or its state was lost)"
+		return stampResult(res, start, a.now)
+	}
+	// Whatever the read said (it may be refused where the delete is not),
+	// the delete decides.
+	err := a.api.do(ctx, http.MethodDelete, path, nil, nil, nil)
+	switch {
+	case err == nil:
+		res.Summary = "silence " + id + " expired"
+		return stampResult(res, start, a.now)
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		res.Summary = "silence " + id + " not found: nothing to expire"
+		return stampResult(res, start, a.now)
+	case errors.As(err, &he) && strings.Contains(he.Msg, "already expired"):
+		res.Summary = "silence " + id + " already expired"
+		return stampResult(res, start, a.now)
+	}
+	res = a.errResult("cannot expire silence "+id, err)
+	res.Objects = []Object{{Ref: "Silence/" + id, Op: OpFailed, Error: err.Error()}}
+	return stampResult(res, start, a.now)
+}
+
+// errResult is the result of a failed request: forbidden for 401 and 403,
+// else error.
+func (a *silenceAction) errResult(summary string, err error) Result {
+	st := probes.StatusError
+	if fe := (*probes.ForbiddenError)(nil); errors.As(err, &fe) {
+		st = probes.StatusForbidden
+	}
+	return Result{Result: probes.Result{Status: st, Summary: summary, Message: err.Error()}}
+}
+
+// amClient talks to Alertmanager's API v2: a base URL, credentials that
+// never leave the request (nor appear in an error), verified TLS.
+type amClient struct {
+	base    *url.URL
+	token   string
+	basic   *probes.BasicAuth
+	headers map[string]string
+	client  *http.Client
+}
+
+func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]string, timeout time.Duration, insecure bool, caFile, serverName string) (*amClient, error) {
+	base, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: cannot parse it", redactedURL(raw))
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: insecure} //nolint:gosec // opt-in, named insecure
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("caCert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("caCert: no PEM certificate in %s", caFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	return &amClient{
+		base:    base,
+		token:   token,
+		basic:   basic,
+		headers: maps.Clone(headers),
+		client: &http.Client{
+			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true},
+			Timeout:   timeout,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				// Credentials never follow a redirect to another host.
+				if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+					req.Header.Del("Authorization")
+					for k := range headers {
+						req.Header.Del(k)
+					}
+				}
+				if len(via) >= 5 {
+					return errors.New("stopped after 5 redirects")
+				}
+				return nil
+			},
+		},
+	}, nil
+}
+
+// endpoint is the redacted URL of path, for messages.
+func (c *amClient) endpoint(path string) string {
+	return redactedURL(c.base.JoinPath(path).String())
+}
+
+// amHTTPError is a non-2xx answer, with the server's message.
+type amHTTPError struct {
+	Method, URL string
+	Code        int
+	Status      string
+	Msg         string
+}
+
+func (e *amHTTPError) Error() string {
+	s := fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status)
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
+}
+
+// do sends a request with a JSON body (when in is not nil) and decodes the
+// JSON answer into out (when not nil). 401 and 403 are a
+// *probes.ForbiddenError; another non-2xx answer is an *amHTTPError with
+// the server's message.
+func (c *amClient) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	u := c.base.JoinPath(path)
+	u.RawQuery = query.Encode()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode: %w", method, c.endpoint(path), err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, c.endpoint(path), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	switch {
+	case c.token != "":
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	case c.basic != nil:
+		req.SetBasicAuth(c.basic.Username, c.basic.Password)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w%s", method, c.endpoint(path), unwrapURLErr(err), connHint(err))
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, silenceMaxBody))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, c.endpoint(path), err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return &probes.ForbiddenError{Verb: strings.ToLower(method), Resource: c.endpoint(path) + " (" + resp.Status + amMessage(data, ": ") + ")"}
+	}
+	if resp.StatusCode/100 != 2 {
+		return &amHTTPError{Method: method, URL: c.endpoint(path), Code: resp.StatusCode, Status: resp.Status, Msg: amMessage(data, "")}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: not the JSON Alertmanager answers (is the URL an Alertmanager's?): %w", method, c.endpoint(path), err)
+	}
+	return nil
+}
+
+// amMessage is the server's message in an error answer: Alertmanager
+// answers a JSON string ("silence invalid: …") or an object with a
+// message; anything else is shown by its first line. prefix comes first
+// when there is a message.
+func amMessage(body []byte, prefix string) string {
+	var msg string
+	var s string
+	var obj struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	switch {
+	case json.Unmarshal(body, &s) == nil:
+		msg = s
+	case json.Unmarshal(body, &obj) == nil && (obj.Message != "" || obj.Error != ""):
+		msg = obj.Message
+		if msg == "" {
+			msg = obj.Error
+		}
+	default:
+		msg = string(body)
+	}
+	msg = firstLineOf(msg)
+	if msg == "" {
+		return ""
+	}
+	return prefix + msg
+}
+
+// unwrapURLErr drops *url.Error's repetition of method and URL (which may
+// carry credentials) and keeps the cause.
+func unwrapURLErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("timeout: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+// connHint adds a hint to a connection refused.
+func connHint(err error) string {
+	if strings.Contains(err.Error(), "connection refused") {
+		return " (is the Alertmanager running at that address?)"
+	}
+	return ""
+}
+
+// redactedURL drops a URL's user info and query, which may carry
+// credentials, for messages.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
+}
+
+// firstLineOf is the first line of s, trimmed and bounded, for messages.
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
+}
