@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -407,8 +408,8 @@ func failedOutcome(ref string, err error) objOutcome {
 		}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		o.status, o.reason = probes.StatusError, "Timeout"
-	default:
-		o.status = probes.StatusError
+	case errors.As(err, new(*url.Error)):
+		o.status, o.reason = probes.StatusError, "Unreachable"
 	}
 	return o
 }

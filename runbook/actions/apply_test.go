@@ -2,12 +2,15 @@ package actions
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -236,5 +239,345 @@ data: {b: "2"}
 	}
 	if apGet(t, cp, apDeployments, ns, "broken") != nil {
 		t.Error("the invalid Deployment exists")
+	}
+}
+
+// apCRD is a namespaced CRD of kind Widget in group, YAML.
+func apCRD(group string) string {
+	return `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.` + group + `
+spec:
+  group: ` + group + `
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+}
+
+// A Namespace and a CRD written last are applied first; the plan shows the
+// objects that need them as created without a dry run, and the execution
+// creates them all, the custom resource once its kind is served.
+func TestApplyNamespaceAndCRDFirst(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	newNS := ns + "-new"
+	group := ns + ".cockpit.test"
+	apWrite(t, dir, map[string]string{"bundle.yaml": `apiVersion: ` + group + `/v1
+kind: Widget
+metadata: {name: gizmo, namespace: ` + newNS + `}
+spec: {size: 3}
+---
+` + apCRD(group) + `---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: ` + newNS + `}
+data: {k: v}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ` + newNS + `}
+`})
+	spec := &ApplySpec{Files: []string{"bundle.yaml"}}
+	if d := spec.Describe(); d != "apply bundle.yaml (unreadable: bundle.yaml: stat bundle.yaml: no such file or directory)" {
+		t.Errorf("Describe without a base dir = %q", d)
+	}
+	spec.SetBaseDir(dir)
+	if d := spec.Describe(); d != "apply 4 objects from 1 file to "+newNS {
+		t.Errorf("Describe = %q", d)
+	}
+	want := []string{"Namespace/" + newNS + "=created", "CustomResourceDefinition/widgets." + group + "=created",
+		"Widget/" + newNS + "/gizmo=created", "ConfigMap/" + newNS + "/cfg=created"}
+	ctx := context.Background()
+
+	plan := apBuild(t, env, spec).Plan(ctx)
+	if plan.Status != probes.StatusPass || plan.Changes != 4 || !slices.Equal(apOps(plan), want) {
+		t.Fatalf("plan = %s %q %v: %s", plan.Status, plan.Summary, apOps(plan), plan.Message)
+	}
+	if m := plan.Items[2].Message; !strings.Contains(m, "not dry-run: Widget is not served until its CustomResourceDefinition widgets."+group+" is applied") {
+		t.Errorf("custom resource note = %q", m)
+	}
+	if m := plan.Items[3].Message; !strings.Contains(m, "not dry-run: its namespace "+newNS+" is created by this apply first") {
+		t.Errorf("ConfigMap note = %q", m)
+	}
+	if !strings.Contains(plan.Diff, "+++ planned/Widget/"+newNS+"/gizmo") || !strings.Contains(plan.Diff, "+  size: 3") {
+		t.Errorf("plan diff lacks the custom resource:\n%s", plan.Diff)
+	}
+	if apGet(t, cp, apNamespaces, "", newNS) != nil {
+		t.Fatal("the plan created the namespace")
+	}
+
+	res := apBuild(t, env, spec).Execute(ctx, nil)
+	if res.Status != probes.StatusPass || !slices.Equal(apOps(res), want) {
+		t.Fatalf("execute = %s %q %v: %s", res.Status, res.Summary, apOps(res), res.Message)
+	}
+	widgets := schema.GroupVersionResource{Group: group, Version: "v1", Resource: "widgets"}
+	if w := apGet(t, cp, widgets, newNS, "gizmo"); w == nil || res.Objects[2].ResourceVersion != w.GetResourceVersion() {
+		t.Errorf("widget live %v, object %+v", w != nil, res.Objects[2])
+	}
+	if apGet(t, cp, apConfigMaps, newNS, "cfg") == nil {
+		t.Error("ConfigMap not created")
+	}
+}
+
+// Objects of a Namespace or a CRD that failed (and does not exist) are
+// skipped; independent ones land.
+func TestApplySkipsDependents(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	group := ns + ".cockpit.test"
+	apWrite(t, dir, map[string]string{"deps.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: lonely}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: orphan, namespace: ` + ns + `-gone}
+---
+apiVersion: ` + group + `/v1
+kind: Widget
+metadata: {name: orphan}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ` + ns + `-gone, labels: {bad: "not a valid label value!"}}
+---
+` + strings.Replace(apCRD(group), "scope: Namespaced", "scope: Sideways", 1)})
+	res := apBuild(t, env, &ApplySpec{Files: []string{"deps.yaml"}}).Execute(context.Background(), nil)
+	want := []string{"Namespace/" + ns + "-gone=failed", "CustomResourceDefinition/widgets." + group + "=failed",
+		"ConfigMap/" + ns + "/lonely=created", "ConfigMap/" + ns + "-gone/orphan=skipped", "Widget/orphan=skipped"}
+	if res.Status != probes.StatusFail || res.Summary != "1 of 5 objects applied; 2 failed; 2 skipped" || !slices.Equal(apOps(res), want) {
+		t.Fatalf("execute = %s %q %v", res.Status, res.Summary, apOps(res))
+	}
+	if e := res.Objects[3].Error; e != "its namespace "+ns+"-gone was not applied" {
+		t.Errorf("skipped ConfigMap error = %q", e)
+	}
+	if e := res.Objects[4].Error; e != "its CustomResourceDefinition widgets."+group+" was not applied" {
+		t.Errorf("skipped Widget error = %q", e)
+	}
+	if apGet(t, cp, apConfigMaps, ns, "lonely") == nil {
+		t.Error("the independent ConfigMap did not land")
+	}
+}
+
+// The step's namespace goes to objects naming none; an object naming
+// another is an error, as with kubectl apply -n.
+func TestApplyNamespaceOverride(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	other := cp.Namespace(t)
+	apWrite(t, dir, map[string]string{"ns.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: here}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: same, namespace: ` + other + `}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: elsewhere, namespace: ` + ns + `}
+`})
+	ctx := context.Background()
+	res := apBuild(t, env, &ApplySpec{Files: []string{"ns.yaml"}, Namespace: other}).Plan(ctx)
+	want := []string{"ConfigMap/" + other + "/here=created", "ConfigMap/" + other + "/same=created", "ConfigMap/" + ns + "/elsewhere=failed"}
+	if res.Status != probes.StatusFail || !slices.Equal(apOps(res), want) {
+		t.Fatalf("plan = %s %q %v", res.Status, res.Summary, apOps(res))
+	}
+	if e := res.Objects[2].Error; e != `ns.yaml: document 3: the object's namespace "`+ns+`" does not match the step's namespace "`+other+`"` {
+		t.Errorf("mismatch error = %q", e)
+	}
+	// Without a step namespace, objects keep theirs and the rest go to the
+	// context's.
+	res = apBuild(t, env, &ApplySpec{Files: []string{"ns.yaml"}}).Execute(ctx, nil)
+	want = []string{"ConfigMap/" + ns + "/here=created", "ConfigMap/" + other + "/same=created", "ConfigMap/" + ns + "/elsewhere=created"}
+	if res.Status != probes.StatusPass || !slices.Equal(apOps(res), want) {
+		t.Fatalf("execute = %s %q %v", res.Status, res.Summary, apOps(res))
+	}
+	if apGet(t, cp, apConfigMaps, other, "same") == nil || apGet(t, cp, apConfigMaps, ns, "here") == nil {
+		t.Error("objects not where they belong")
+	}
+}
+
+// apNoSecret fails when res, marshalled as the journal stores it, holds
+// any of values.
+func apNoSecret(t *testing.T, what string, res Result, values ...string) {
+	t.Helper()
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if strings.Contains(string(b), v) {
+			t.Errorf("%s: the result holds the secret value %q:\n%s", what, v, b)
+		}
+	}
+}
+
+// A Secret's values never appear in a result — plan, execution, changed
+// value, kubectl's last-applied annotation on the live object — yet a
+// changed value shows as a changed marker.
+func TestApplySecretRedacted(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	const (
+		password = "s3cr3t-plaintext-password"
+		token    = "another-secret-token"
+		newPass  = "rotated-plaintext-password"
+		legacy   = "legacy-value-from-kubectl"
+	)
+	b64 := base64.StdEncoding.EncodeToString
+	secrets := []string{password, b64([]byte(password)), token, b64([]byte(token)), newPass, b64([]byte(newPass)), legacy, b64([]byte(legacy))}
+	manifest := func(pass string) string {
+		return `apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: ` + pass + `}
+data: {token: ` + b64([]byte(token)) + `}
+`
+	}
+	// A live Secret written by kubectl's client-side apply: its
+	// last-applied annotation holds the values too.
+	live := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "legacy", "namespace": ns, "annotations": map[string]any{
+			lastAppliedAnnotation: `{"apiVersion":"v1","kind":"Secret","stringData":{"old":"` + legacy + `"}}`}},
+		"data": map[string]any{"old": b64([]byte(legacy))},
+	}}
+	cp.Create(t, live)
+	apWrite(t, dir, map[string]string{
+		"secret.yaml": manifest(password),
+		"legacy.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: legacy}\nstringData: {old: " + newPass + "}\n",
+		"bad.yaml":    "apiVersion: v1\nkind: Secret\nmetadata: {name: bad}\ntype: kubernetes.io/tls\nstringData: {tls.crt: " + token + "}\n",
+	})
+	ctx := context.Background()
+	spec := &ApplySpec{Files: []string{"secret.yaml", "legacy.yaml", "bad.yaml"}}
+
+	plan := apBuild(t, env, spec).Plan(ctx)
+	apNoSecret(t, "plan", plan, secrets...)
+	if !strings.Contains(plan.Diff, "+  password: <redacted hmac:") || !strings.Contains(plan.Diff, "-  old: <redacted hmac:") {
+		t.Errorf("plan diff does not show redacted values:\n%s", plan.Diff)
+	}
+	if strings.Contains(plan.Diff, "last-applied") {
+		t.Errorf("plan diff shows the last-applied annotation:\n%s", plan.Diff)
+	}
+	if plan.Objects[2].Op != OpFailed || !strings.Contains(plan.Objects[2].Error, "tls.key") {
+		t.Errorf("invalid Secret = %+v", plan.Objects[2])
+	}
+	res := apBuild(t, env, spec).Execute(ctx, nil)
+	apNoSecret(t, "execute", res, secrets...)
+	if res.Objects[0].Op != OpCreated || res.Objects[1].Op != OpConfigured {
+		t.Errorf("execute = %v", apOps(res))
+	}
+
+	// A rotated value: a changed marker, no value.
+	apWrite(t, dir, map[string]string{"secret.yaml": manifest(newPass)})
+	plan = apBuild(t, env, &ApplySpec{Files: []string{"secret.yaml"}}).Plan(ctx)
+	apNoSecret(t, "plan after rotation", plan, secrets...)
+	var minus, plus string
+	for _, l := range strings.Split(plan.Diff, "\n") {
+		switch {
+		case strings.HasPrefix(l, "-  password: "):
+			minus = l
+		case strings.HasPrefix(l, "+  password: "):
+			plus = l
+		}
+	}
+	if plan.Changes != 1 || minus == "" || plus == "" || minus[1:] == plus[1:] {
+		t.Errorf("rotation: changes %d, diff:\n%s", plan.Changes, plan.Diff)
+	}
+	if strings.Contains(plan.Diff, "-  token") || strings.Contains(plan.Diff, "+  token") {
+		t.Errorf("rotation diff changes the unchanged token:\n%s", plan.Diff)
+	}
+}
+
+// apNarrowEnv is an Env reading manifests from dir and acting as a user
+// bound to a Role with rules in ns.
+func apNarrowEnv(t *testing.T, cp *controlplane.ControlPlane, ns, dir, user string, rules []rbacv1.PolicyRule) Env {
+	t.Helper()
+	ctx := context.Background()
+	if len(rules) > 0 {
+		if _, err := cp.Typed.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cp.Typed.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := probes.NewClusterForConfig("narrow", cp.UserConfig(t, user), ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return Env{Dir: dir, Kube: func(string) (*probes.Cluster, error) { return c, nil }}
+}
+
+// A user whose Role lacks a verb gets StatusForbidden naming the verb and
+// resource, per object, in the plan and the execution.
+func TestApplyForbidden(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, _ := testEnv(t, dir)
+	apWrite(t, dir, map[string]string{"cm.yaml": apConfigMapYAML, "deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: registry.example/api:1}]}
+`})
+	cp.CreateYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: "+ns+"}\n")
+	cmRule := func(verbs ...string) rbacv1.PolicyRule {
+		return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: verbs}
+	}
+	nobody := apNarrowEnv(t, cp, ns, dir, "ap-nobody", nil)
+	getter := apNarrowEnv(t, cp, ns, dir, "ap-getter", []rbacv1.PolicyRule{cmRule("get"), {APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "patch"}}})
+	tests := []struct {
+		name  string
+		env   Env
+		files []string
+		plan  bool
+		want  []string // items' messages
+	}{
+		{"get", nobody, []string{"cm.yaml"}, true, []string{"forbidden: get configmaps in namespace " + ns}},
+		{"patch plan", getter, []string{"cm.yaml"}, true, []string{"forbidden: patch configmaps in namespace " + ns}},
+		{"patch", getter, []string{"cm.yaml"}, false, []string{"forbidden: patch configmaps in namespace " + ns}},
+		{"create", getter, []string{"deploy.yaml"}, false, []string{"forbidden: create deployments.apps in namespace " + ns}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			act := apBuild(t, tt.env, &ApplySpec{Files: tt.files})
+			var res Result
+			if tt.plan {
+				res = act.Plan(context.Background())
+			} else {
+				res = act.Execute(context.Background(), nil)
+			}
+			if res.Status != probes.StatusForbidden {
+				t.Errorf("status = %s %q", res.Status, res.Message)
+			}
+			var msgs []string
+			for _, it := range res.Items {
+				msgs = append(msgs, strings.TrimPrefix(it.Message, tt.files[0]+": document 1: "))
+				if it.Status != probes.StatusForbidden || it.Reason != "Forbidden" {
+					t.Errorf("item = %+v", it)
+				}
+			}
+			if !slices.Equal(msgs, tt.want) {
+				t.Errorf("messages = %q, want %q", msgs, tt.want)
+			}
+		})
 	}
 }
