@@ -25,3 +25,25 @@ func BenchmarkView(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkViewActions renders a phase of actions: the failed rollout's
+// detail (result, output tail, access review) at 80x24 and 200x60, and
+// the diff viewer open at 200x60.
+func BenchmarkViewActions(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		w, h int
+		keys []string
+	}{{"detail-80x24", 80, 24, nil}, {"detail-200x60", 200, 60, nil}, {"diff-200x60", 200, 60, []string{"k", "k", "d"}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := newTestModel(rolloutFailed(b), tc.w, tc.h, Options{})
+			press(m, "j")
+			press(m, tc.keys...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}

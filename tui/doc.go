@@ -4,6 +4,6 @@
 // styles. It renders the runbook engine's state and turns keys into engine
 // events; it owns no go-live logic.
 //
-// It may import runbook, probes and loader. Nothing but cmd/cockpit imports
-// it.
+// It may import runbook (runbook/actions for action results), probes and
+// loader. Nothing but cmd/cockpit imports it.
 package tui

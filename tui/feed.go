@@ -7,10 +7,12 @@ import (
 
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // maxQueued bounds a Feed's backlog; beyond it the oldest load snapshots
-// are dropped first (a newer one supersedes them), state messages never.
+// or action progress reports are dropped first (a newer one supersedes
+// them), state messages never.
 const maxQueued = 4096
 
 // Feed carries the runner's observations to a Bubble Tea program without
@@ -59,6 +61,21 @@ func (f *Feed) Load(step string, snap loader.Snapshot) {
 	f.mu.Unlock()
 }
 
+// Progress queues an executing action's interim result (a Runner.OnProgress
+// callback). Only the latest queued report of a step is kept.
+func (f *Feed) Progress(step string, res actions.Result) {
+	f.mu.Lock()
+	for i, m := range f.queue {
+		if pm, ok := m.(ProgressMsg); ok && pm.Step == step {
+			f.queue[i] = ProgressMsg{Step: step, Result: res}
+			f.mu.Unlock()
+			return
+		}
+	}
+	f.push(ProgressMsg{Step: step, Result: res})
+	f.mu.Unlock()
+}
+
 // Send queues any message.
 func (f *Feed) Send(msg tea.Msg) {
 	f.mu.Lock()
@@ -72,10 +89,13 @@ func (f *Feed) push(msg tea.Msg) {
 	}
 	if len(f.queue) >= maxQueued {
 		for i, m := range f.queue {
-			if _, ok := m.(LoadMsg); ok {
+			switch m.(type) {
+			case LoadMsg, ProgressMsg:
 				f.queue = append(f.queue[:i], f.queue[i+1:]...)
-				break
+			default:
+				continue
 			}
+			break
 		}
 	}
 	f.queue = append(f.queue, msg)

@@ -85,8 +85,15 @@ func (e *engine) apply(ev runbook.Event) StateMsg {
 	next, effects := runbook.Apply(e.s, at)
 	e.s = next
 	for _, eff := range effects {
-		if sp, ok := eff.(runbook.StartProbe); ok {
-			e.runs[sp.Step] = sp.RunID
+		switch eff := eff.(type) {
+		case runbook.StartProbe:
+			e.runs[eff.Step] = eff.RunID
+		case runbook.PlanAction:
+			e.runs[eff.Step] = eff.RunID
+		case runbook.ExecuteAction:
+			e.runs[eff.Step] = eff.RunID
+		case runbook.UndoAction:
+			e.runs[eff.Step] = eff.RunID
 		}
 	}
 	e.seq++

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // errRunStopped is reported when a key's event cannot reach the runner.
@@ -34,8 +35,9 @@ type Options struct {
 	Cluster string
 	// Journal is the journal's path, for the header.
 	Journal string
-	// AllowActions is set when mutating actions may run; the header says
-	// "read-only" otherwise.
+	// AllowActions is the mode the run is started in, shown until the
+	// engine's first state; from then on the header, the dialogs and the
+	// step list follow State.AllowActions.
 	AllowActions bool
 	// Now is the clock for ages and the elapsed window time (time.Now when
 	// nil). Tests inject a fixed one so views render deterministically.
@@ -87,7 +89,12 @@ type Model struct {
 	notice    string
 	noticeBad bool
 
-	dlg *dialog
+	dlg  *dialog
+	diff *diffViewer // the dry-run diff overlay, over the dialog if both
+
+	// progress is the latest interim result of each executing action.
+	progress map[string]*actions.Result
+	outCache outputCache
 
 	loads    map[string]*loadState
 	lastLoad string
@@ -117,12 +124,13 @@ func New(opts Options) *Model {
 	}
 	h := help.New()
 	return &Model{
-		opts:   opts,
-		styles: DefaultStyles(),
-		keys:   keys,
-		help:   h,
-		follow: true,
-		loads:  map[string]*loadState{},
+		opts:     opts,
+		styles:   DefaultStyles(),
+		keys:     keys,
+		help:     h,
+		follow:   true,
+		loads:    map[string]*loadState{},
+		progress: map[string]*actions.Result{},
 	}
 }
 
@@ -156,6 +164,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.applyState(msg)
 	case LoadMsg:
 		m.applyLoad(msg)
+	case ProgressMsg:
+		m.applyProgress(msg)
 	case RunDoneMsg:
 		m.done, m.doneErr, m.report = true, msg.Err, msg.Report
 		if msg.Err != nil {
@@ -174,7 +184,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setNotice(msg.text, false)
 		}
 	case tea.PasteMsg:
-		if m.dlg != nil {
+		if m.dlg != nil && m.diff == nil {
 			m.dlg.paste(msg.Content)
 		}
 	case tea.KeyPressMsg:
@@ -187,6 +197,9 @@ func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.lay = layout(w, h)
 	m.help.SetWidth(w)
+	if m.diff != nil {
+		m.buildDiff()
+	}
 }
 
 func (m *Model) setNotice(text string, bad bool) {
@@ -221,6 +234,7 @@ func (m *Model) applyState(msg StateMsg) {
 			m.journal = m.journal[len(m.journal)-journalKeep:]
 		}
 	}
+	m.followActions()
 	for _, eff := range msg.Effects {
 		switch eff := eff.(type) {
 		case runbook.Refused:
@@ -229,6 +243,39 @@ func (m *Model) applyState(msg StateMsg) {
 			m.setNotice("run finished: "+eff.Outcome.String(), eff.Outcome == runbook.OutcomeFailed)
 		}
 	}
+}
+
+// followActions keeps what the cockpit shows of actions in step with a
+// new state: progress of steps no longer running goes, a dialog whose
+// dry run or rollout changed under it closes, the diff viewer follows.
+func (m *Model) followActions() {
+	for id := range m.progress {
+		if pi, si, ok := m.state.Find(id); !ok || m.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
+			delete(m.progress, id)
+		}
+	}
+	if m.dlg != nil && m.dlg.stale != nil {
+		if why := m.dlg.stale(m.state); why != "" {
+			m.setNotice(m.dlg.title+" closed: "+why, true)
+			m.dlg = nil
+		}
+	}
+	if m.diff != nil {
+		m.refreshDiff()
+	}
+}
+
+// applyProgress keeps an executing action's interim result.
+func (m *Model) applyProgress(msg ProgressMsg) {
+	if !m.hasState {
+		return
+	}
+	pi, si, ok := m.state.Find(msg.Step)
+	if !ok || m.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
+		return // late: its result has landed
+	}
+	res := msg.Result
+	m.progress[msg.Step] = &res
 }
 
 // send delivers an operator event in a command.
@@ -260,6 +307,9 @@ func (m *Model) selected() (*runbook.Step, *runbook.StepState, bool) {
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	if m.diff != nil {
+		return m.diffKey(msg) // the diff viewer takes every key
+	}
 	if m.dlg != nil {
 		return m.dialogKey(msg) // a dialog takes every key
 	}
@@ -297,6 +347,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Confirm):
 		m.openConfirm()
+	case key.Matches(msg, k.Diff):
+		if st, _, ok := m.selected(); ok {
+			m.openDiff(st.ID)
+		}
+	case key.Matches(msg, k.Submit):
+		if st, _, ok := m.selected(); ok && st.Mutating() {
+			m.openDiff(st.ID) // enter on an action opens its dry run
+		}
+	case key.Matches(msg, k.Undo):
+		m.openUndo()
 	case key.Matches(msg, k.Skip):
 		m.openSkip()
 	case key.Matches(msg, k.Override):

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // StateMsg is one applied engine event: the state after it, the event with
@@ -25,6 +26,14 @@ type StateMsg struct {
 type LoadMsg struct {
 	Step     string
 	Snapshot loader.Snapshot
+}
+
+// ProgressMsg is an executing action's interim result (a rollout's
+// per-item progress), from Runner.OnProgress through Feed.Progress. It is
+// shown while the step runs and dropped once its result lands.
+type ProgressMsg struct {
+	Step   string
+	Result actions.Result
 }
 
 // RunDoneMsg tells the cockpit the runner has stopped: the run finished,

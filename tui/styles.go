@@ -18,11 +18,19 @@ type Styles struct {
 	Selected                           lipgloss.Style
 	BadgePass, BadgeFail               lipgloss.Style
 	Dialog                             lipgloss.Style
+	// Diff lines: added (+), removed (-), hunk headers (@@) and file
+	// headers (--- / +++). Each line keeps its glyph, so a diff reads the
+	// same without colour.
+	DiffAdd, DiffDel, DiffHunk, DiffFile lipgloss.Style
+	// The run's mode in the header: read-only, or mutating actions
+	// enabled.
+	ModeReadOnly, ModeActions lipgloss.Style
 }
 
 // DefaultStyles returns the cockpit's styles for a dark or light terminal.
 func DefaultStyles() Styles {
 	green, yellow, red, blue, grey := lipgloss.Color("2"), lipgloss.Color("3"), lipgloss.Color("1"), lipgloss.Color("4"), lipgloss.Color("8")
+	cyan := lipgloss.Color("6")
 	s := Styles{
 		Pass:      lipgloss.NewStyle().Foreground(green),
 		Warn:      lipgloss.NewStyle().Foreground(yellow),
@@ -39,6 +47,14 @@ func DefaultStyles() Styles {
 		BadgePass: lipgloss.NewStyle().Foreground(green),
 		BadgeFail: lipgloss.NewStyle().Foreground(red).Bold(true).Reverse(true),
 		Dialog:    lipgloss.NewStyle().Foreground(yellow),
+
+		DiffAdd:  lipgloss.NewStyle().Foreground(green),
+		DiffDel:  lipgloss.NewStyle().Foreground(red),
+		DiffHunk: lipgloss.NewStyle().Foreground(cyan),
+		DiffFile: lipgloss.NewStyle().Bold(true),
+
+		ModeReadOnly: lipgloss.NewStyle().Foreground(green).Bold(true),
+		ModeActions:  lipgloss.NewStyle().Foreground(yellow).Bold(true).Reverse(true),
 	}
 	return s
 }

@@ -38,21 +38,25 @@ func (m *Model) render() string {
 		fit(m.header(), l.Header.W),
 		fit(m.rail(), l.Rail.W),
 	}
-	if m.help.ShowAll {
+	showLoad := !l.Load.Empty()
+	if m.diff != nil {
+		rows = append(rows, m.diffView(l.diffRect()))
+		showLoad = false // the viewer takes the load band too
+	} else if m.help.ShowAll {
 		h := l.Steps.H
 		rows = append(rows, m.box(Rect{W: l.Width, H: h}, "keys", true, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")))
 	} else {
 		left := m.box(l.Steps, m.stepsTitle(), m.dlg == nil, m.stepLines(l.Steps.W-frameSize, l.Steps.H-frameSize))
 		var right string
 		if m.dlg != nil {
-			right = m.box(l.Detail, m.dlg.title, true, m.dialogLines(l.Detail.W-frameSize))
+			right = m.box(l.Detail, m.dlg.title, true, m.dialogLines(l.Detail.W-frameSize, l.Detail.H-frameSize))
 		} else {
-			title, lines := m.detail(l.Detail.W - frameSize)
+			title, lines := m.detail(l.Detail.W-frameSize, l.Detail.H-frameSize)
 			right = m.box(l.Detail, title, false, lines)
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, left, right))
 	}
-	if !l.Load.Empty() {
+	if showLoad {
 		title, lines := m.loadPane(l.Load.W-frameSize, l.Load.H-frameSize)
 		rows = append(rows, m.box(l.Load, title, false, lines))
 	}
@@ -95,7 +99,7 @@ func (m *Model) header() string {
 		return strings.Join(parts, "  ")
 	}
 	rb := m.state.Runbook
-	parts = append(parts, s.Bold.Render(rb.Metadata.Name))
+	parts = append(parts, s.Bold.Render(rb.Metadata.Name), m.modeBadge())
 	if m.state.Finished() {
 		st := s.Pass
 		switch m.state.Outcome {
@@ -106,7 +110,9 @@ func (m *Model) header() string {
 		}
 		parts = append(parts, st.Render("run "+m.state.Outcome.String()))
 	}
+	cluster := -1
 	if m.opts.Cluster != "" {
+		cluster = len(parts)
 		parts = append(parts, "⎈ "+m.opts.Cluster)
 	}
 	parts = append(parts, "⏱ "+clockDuration(m.elapsed()))
@@ -118,12 +124,22 @@ func (m *Model) header() string {
 		journal = s.Warn.Render("journal ! none")
 	}
 	parts = append(parts, journal)
-	if m.opts.AllowActions {
-		parts = append(parts, s.Warn.Render("actions allowed"))
-	} else {
-		parts = append(parts, "read-only")
+	sep := s.Muted.Render(" │ ")
+	if over := ansi.StringWidth(strings.Join(parts, sep)) - m.width; over > 0 && cluster >= 0 {
+		// The cluster's name gives way first: the mode and the journal
+		// must stay on screen.
+		parts[cluster] = ansi.Truncate(parts[cluster], max(ansi.StringWidth(parts[cluster])-over, 3), "…")
 	}
-	return strings.Join(parts, s.Muted.Render(" │ "))
+	return strings.Join(parts, sep)
+}
+
+// modeBadge says the run's mode: READ-ONLY (mutating actions are only
+// dry-run) or ACTIONS ENABLED. The words carry it; colour repeats it.
+func (m *Model) modeBadge() string {
+	if m.actionsAllowed() {
+		return m.styles.ModeActions.Render("! ACTIONS ENABLED")
+	}
+	return m.styles.ModeReadOnly.Render("READ-ONLY")
 }
 
 // elapsed is the window's time so far: from entering the first phase to
@@ -202,9 +218,13 @@ func (m *Model) stepLines(w, h int) []string {
 	if len(lines) > 2 {
 		lines = lines[:2]
 	}
-	nameW := 0
+	nameW, kinds := 0, false
 	for i := range ph.Steps {
 		nameW = max(nameW, ansi.StringWidth(stepTitle(&ph.Steps[i])))
+		kinds = kinds || ph.Steps[i].Action != nil
+	}
+	if kinds {
+		nameW += 2 // a kind glyph before the names of actions
 	}
 	nameW = min(nameW, max(w/2-3, 8))
 	const ageW = 4
@@ -219,10 +239,14 @@ func (m *Model) stepLines(w, h int) []string {
 		if i == m.sel {
 			marker = "▸"
 		}
-		name := fit(stepTitle(st), nameW)
-		sum := m.stepSummary(st, ss)
+		title := stepTitle(st)
+		if kinds {
+			title = fit(kindGlyph(st), 1) + " " + title
+		}
+		name := fit(title, nameW)
 		age := m.age(ss)
 		sumW := max(w-3-nameW-1-ageW-1, 0)
+		sum := m.stepSummary(st, ss, sumW)
 		line := marker + s.step(ss.Status).Render(stepGlyph(ss.Status)) + " " + name + " " +
 			fit(sum, sumW) + " " + s.Muted.Render(fmt.Sprintf("%*s", ageW, age))
 		if i == m.sel {
@@ -234,8 +258,15 @@ func (m *Model) stepLines(w, h int) []string {
 	return lines
 }
 
-// stepSummary is a step's one live line.
-func (m *Model) stepSummary(st *runbook.Step, ss *runbook.StepState) string {
+// stepSummary is a step's one live line, for w cells.
+func (m *Model) stepSummary(st *runbook.Step, ss *runbook.StepState, w int) string {
+	if st.Action != nil {
+		long, short := m.actionSummary(st, ss)
+		if short != "" && ansi.StringWidth(long) > w {
+			return short
+		}
+		return long
+	}
 	switch {
 	case ss.Override != nil:
 		return "overridden: " + ss.Override.Text
@@ -273,18 +304,25 @@ func (m *Model) age(ss *runbook.StepState) string {
 	return shortDuration(m.now().Sub(t))
 }
 
-// detail draws the selected step: status, result, items, history.
-func (m *Model) detail(w int) (string, []string) {
+// detail draws the selected step for a w×h pane: status, result, items,
+// history.
+func (m *Model) detail(w, h int) (string, []string) {
 	st, ss, ok := m.selected()
 	if !ok {
 		return "detail", nil
 	}
 	s := m.styles
 	title := "step " + st.ID
-	if st.Probe != nil {
+	switch {
+	case st.Probe != nil:
 		title += " · " + st.Probe.Kind
-	} else if kind := st.StepKind(); kind != "" {
-		title += " · " + kind
+	case st.Action != nil:
+		title += " · " + kindGlyph(st) + " action " + st.Action.Kind
+		return title, m.actionDetail(st, ss, w, h)
+	default:
+		if kind := st.StepKind(); kind != "" {
+			title += " · " + kind
+		}
 	}
 	var out []string
 	add := func(text string) { out = append(out, wrap(text, w)...) }
@@ -346,27 +384,7 @@ func (m *Model) detail(w int) (string, []string) {
 	}
 	if ss.HasResult && len(ss.Last.Items) > 0 {
 		out = append(out, "")
-		nameW := 0
-		for _, it := range ss.Last.Items {
-			nameW = max(nameW, ansi.StringWidth(it.Name))
-		}
-		nameW = min(nameW, w/2)
-		for _, it := range ss.Last.Items {
-			line := s.status(it.Status).Render(statusGlyph(it.Status)) + " " + fit(it.Name, nameW) + " " + it.Summary
-			if !it.Since.IsZero() {
-				line += s.Muted.Render(" · " + shortDuration(m.now().Sub(it.Since)))
-			}
-			out = append(out, fit(line, w))
-			if it.Status != probes.StatusPass {
-				for _, extra := range []string{it.Reason, it.Message} {
-					if extra != "" {
-						for _, l := range wrap(extra, w-4) {
-							out = append(out, "    "+s.Muted.Render(l))
-						}
-					}
-				}
-			}
-		}
+		out = append(out, m.itemLines(ss.Last.Items, w)...)
 	}
 	return title, out
 }
@@ -425,7 +443,12 @@ func (m *Model) helpBar() string {
 		}
 		return st.Render(g + m.notice)
 	}
-	if m.dlg != nil {
+	switch {
+	case m.diff != nil:
+		return m.help.ShortHelpView(diffKeys{m.keys, m.actionsAllowed()}.ShortHelp())
+	case m.dlg != nil && m.dlg.kind == dlgConfirmAction:
+		return m.help.ShortHelpView(actionDialogKeys{m.keys}.ShortHelp())
+	case m.dlg != nil:
 		return m.help.ShortHelpView(dialogKeys{m.keys}.ShortHelp())
 	}
 	return m.help.ShortHelpView(m.keys.ShortHelp())
@@ -437,7 +460,7 @@ func journalLine(msg StateMsg) (string, bool) {
 	var what string
 	switch ev := msg.At.Event.(type) {
 	case runbook.Started:
-		what = "run started by " + ev.Operator
+		what = "run started by " + ev.Operator + runMode(ev.AllowActions)
 	case runbook.Tick:
 		if len(msg.Effects) == 0 {
 			return "", false
@@ -466,7 +489,22 @@ func journalLine(msg StateMsg) (string, bool) {
 	case runbook.Aborted:
 		what = "aborted by " + ev.Operator + prefixed(": ", ev.Reason)
 	case runbook.Resumed:
-		what = fmt.Sprintf("resumed by %s after %d journaled events", ev.Operator, ev.Events)
+		what = fmt.Sprintf("resumed by %s after %d journaled events", ev.Operator, ev.Events) + runMode(ev.AllowActions)
+	case runbook.ActionPlanned:
+		what = fmt.Sprintf("%s dry run %s %s: %s (%s)", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary, changes(ev.Result.Changes))
+	case runbook.ActionDone:
+		what = fmt.Sprintf("%s %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
+		if ev.Result.UndoRevision > 0 {
+			what += fmt.Sprintf(" (undo to rev %d offered)", ev.Result.UndoRevision)
+		}
+	case runbook.UndoRequested:
+		what = "↶ " + ev.Step + " undo requested by " + ev.Operator + prefixed(": ", ev.Reason)
+	case runbook.ActionUndone:
+		what = fmt.Sprintf("%s undo %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
+	case runbook.ActionCleaned:
+		what = fmt.Sprintf("%s cleanup %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
+	case runbook.AccessReviewed:
+		what = fmt.Sprintf("access review of %s %s %s: %s", ev.Phase, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
 	case nil:
 		return "", false
 	default:
@@ -488,6 +526,14 @@ func journalLine(msg StateMsg) (string, bool) {
 }
 
 func stepTitle(st *runbook.Step) string { return st.ID }
+
+// runMode names a run's mode in the journal tail.
+func runMode(allowActions bool) string {
+	if allowActions {
+		return " (actions enabled)"
+	}
+	return " (read-only)"
+}
 
 func prefixed(sep, s string) string {
 	if s == "" {
