@@ -51,9 +51,10 @@ const (
 // the exit code is ExpectExitCode.
 //
 // Env values are secrets to the journal (write them as ${env:…}): plans
-// and results name the variables, never their values. What the command
-// itself prints is its own business: a command that prints a secret puts
-// it in the output (the journal still redacts ${env:…} values).
+// and results name the variables, never their values. Pass secrets there,
+// not in Command, which plans and results show. What the command itself
+// prints is its own business: a command that prints a secret puts it in
+// the output (the journal still redacts ${env:…} values).
 type ExecSpec struct {
 	// Command is the argv (required): the program, found in $PATH unless
 	// it has a slash (then relative to Dir), and its arguments.
@@ -246,7 +247,7 @@ func (a *execAction) Execute(ctx context.Context, _ func(Result)) Result {
 		res.Status = probes.StatusFail
 		res.Summary = "timed out after " + shortDuration(a.timeout)
 		res.Message = fmt.Sprintf("%s timed out after %s: its process group was killed", cmd, shortDuration(a.timeout))
-	case ctx.Err() != nil:
+	case run.interrupted:
 		res.Status = probes.StatusError
 		res.Summary = "interrupted"
 		res.Message = fmt.Sprintf("%s interrupted (%v): its process group was killed", cmd, context.Cause(ctx))
@@ -315,11 +316,12 @@ func (a *execAction) environ() []string {
 
 // groupRun is how a command run in its own process group ended.
 type groupRun struct {
-	startErr error
-	exitCode int    // -1 when killed by a signal
-	signal   string // the signal, when exitCode is -1
-	timedOut bool   // the timeout, not ctx, ended it
-	waitErr  error  // an I/O problem after it ended (output held open)
+	startErr    error
+	exitCode    int    // -1 when killed by a signal
+	signal      string // the signal, when exitCode is -1
+	timedOut    bool   // the timeout ended it
+	interrupted bool   // ctx ended it
+	waitErr     error  // an I/O problem after it ended (output held open)
 }
 
 // runGroup runs argv (path resolved) in a new process group, writing
@@ -337,7 +339,9 @@ func runGroup(ctx context.Context, path string, argv []string, dir string, env [
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	done := make(chan struct{})
 	var killer sync.WaitGroup
+	cancelled := false // set by Cancel, which Wait waits for
 	cmd.Cancel = func() error {
+		cancelled = true
 		pgid := cmd.Process.Pid
 		err := syscall.Kill(-pgid, syscall.SIGTERM)
 		killer.Add(1)
@@ -370,7 +374,11 @@ func runGroup(ctx context.Context, path string, argv []string, dir string, env [
 	// Nothing the command started outlives it.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 
-	run := groupRun{exitCode: -1, timedOut: tctx.Err() == context.DeadlineExceeded && ctx.Err() == nil}
+	run := groupRun{exitCode: -1}
+	if cancelled { // a command that ended by itself first is judged by its exit
+		run.interrupted = ctx.Err() != nil
+		run.timedOut = !run.interrupted
+	}
 	if ps := cmd.ProcessState; ps != nil {
 		run.exitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
