@@ -128,7 +128,7 @@ func (s *ApplySpec) Describe() string {
 	}
 	ms, err := s.cachedManifests()
 	if err != nil {
-		return fmt.Sprintf("apply %s%s (unreadable: %v)", strings.Join(s.Files, ", "), target, err)
+		return fmt.Sprintf("apply %s %s%s (unreadable: %v)", nounFor(len(s.Files), "file", "files"), strings.Join(s.Files, ", "), target, err)
 	}
 	files := map[string]bool{}
 	for _, m := range ms {
@@ -346,8 +346,8 @@ func applyManifests(ctx context.Context, c *probes.Cluster, ms []manifest, names
 	outs := make([]objOutcome, 0, len(ms))
 	for _, m := range ms {
 		outs = append(outs, r.apply(ctx, m))
-		if progress != nil {
-			progress(outcomeResult(outs, dryRun, verb, r.red))
+		if progress != nil && len(outs) < len(ms) {
+			progress(progressResult(outs, len(ms), dryRun, verb, r.red))
 		}
 	}
 	return outcomeResult(outs, dryRun, verb, r.red)
@@ -393,7 +393,10 @@ func objRef(kind, ns, name string) string {
 	return kind + "/" + ns + "/" + name
 }
 
-// failedOutcome is an object that did not land because of err.
+// failedOutcome is an object that did not land because of err: forbidden
+// for an RBAC refusal, error when the API server could not be asked (a 5xx,
+// a transport error, the context ending), fail otherwise (the server or
+// cockpit refused the object), with the API's reason.
 func failedOutcome(ref string, err error) objOutcome {
 	o := objOutcome{ref: ref, op: OpFailed, status: probes.StatusFail, msg: err.Error()}
 	var fe *probes.ForbiddenError
@@ -682,18 +685,15 @@ func outcomeResult(outs []objOutcome, dryRun bool, verb string, red *redactor) R
 	failed, skipped := counts[OpFailed], counts[OpSkipped]
 	landed := len(outs) - failed - skipped
 	if dryRun || failed+skipped == 0 {
-		var parts []string
-		for _, op := range []string{OpCreated, OpConfigured, OpUnchanged, OpFailed, OpSkipped} {
-			if counts[op] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", counts[op], op))
-			}
-		}
 		res.Summary = fmt.Sprintf("%d %s", len(outs), nounFor(len(outs), "object", "objects"))
-		if len(parts) > 0 {
-			res.Summary += ": " + strings.Join(parts, ", ")
+		if c := opCounts(counts); c != "" {
+			res.Summary += ": " + c
 		}
 	} else {
-		res.Summary = fmt.Sprintf("%d of %d %s %s; %d failed", landed, len(outs), nounFor(len(outs), "object", "objects"), verb, failed)
+		res.Summary = fmt.Sprintf("%d of %d %s %s", landed, len(outs), nounFor(len(outs), "object", "objects"), verb)
+		if failed > 0 {
+			res.Summary += fmt.Sprintf("; %d failed", failed)
+		}
 		if skipped > 0 {
 			res.Summary += fmt.Sprintf("; %d skipped", skipped)
 		}
@@ -707,6 +707,31 @@ func outcomeResult(outs []objOutcome, dryRun bool, verb string, red *redactor) R
 		"failed":     float64(failed),
 		"skipped":    float64(skipped),
 	}
+	return res
+}
+
+// opCounts is "1 created, 2 unchanged": the ops of counts, in a fixed
+// order.
+func opCounts(counts map[string]int) string {
+	var parts []string
+	for _, op := range []string{OpCreated, OpConfigured, OpUnchanged, OpFailed, OpSkipped} {
+		if counts[op] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[op], op))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// progressResult is an interim result after outs, of total objects:
+// pending, "2/3 done: 1 created, 1 unchanged".
+func progressResult(outs []objOutcome, total int, dryRun bool, verb string, red *redactor) Result {
+	res := outcomeResult(outs, dryRun, verb, red)
+	counts := map[string]int{}
+	for _, o := range outs {
+		counts[o.op]++
+	}
+	res.Status = probes.StatusPending
+	res.Summary = fmt.Sprintf("%d/%d done: %s", len(outs), total, opCounts(counts))
 	return res
 }
 

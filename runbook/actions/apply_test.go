@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
 	"github.com/cockpit-dev/cockpit/probes"
@@ -51,7 +52,6 @@ var (
 	apConfigMaps  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	apDeployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	apNamespaces  = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	apSecrets     = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // apGet reads an object as the admin; nil when it does not exist.
@@ -128,7 +128,7 @@ func TestApplyLifecycle(t *testing.T) {
 
 	var progress []Result
 	res := apBuild(t, env, spec).Execute(ctx, func(r Result) { progress = append(progress, r) })
-	if res.Status != probes.StatusPass || res.Changes != 1 || res.Summary != "1 object: 1 created" || len(progress) != 1 {
+	if res.Status != probes.StatusPass || res.Changes != 1 || res.Summary != "1 object: 1 created" || len(progress) != 0 {
 		t.Fatalf("execute = %s %q changes %d (%d progress): %s", res.Status, res.Summary, res.Changes, len(progress), res.Message)
 	}
 	live := apGet(t, cp, apConfigMaps, ns, "settings")
@@ -215,7 +215,11 @@ data: {b: "2"}
 		t.Errorf("plan = %s %q", plan.Status, plan.Summary)
 	}
 
-	res := apBuild(t, env, spec).Execute(ctx, nil)
+	var progress []string
+	res := apBuild(t, env, spec).Execute(ctx, func(r Result) { progress = append(progress, r.Status.String()+" "+r.Summary) })
+	if want := []string{"pending 1/3 done: 1 created", "pending 2/3 done: 1 created, 1 failed"}; !slices.Equal(progress, want) {
+		t.Errorf("progress = %q, want %q", progress, want)
+	}
 	want := []string{"ConfigMap/" + ns + "/first=created", "Deployment/" + ns + "/broken=failed", "ConfigMap/" + ns + "/second=created"}
 	if res.Status != probes.StatusFail || res.Summary != "2 of 3 objects applied; 1 failed" || !slices.Equal(apOps(res), want) {
 		t.Fatalf("execute = %s %q %v", res.Status, res.Summary, apOps(res))
@@ -287,7 +291,7 @@ kind: Namespace
 metadata: {name: ` + newNS + `}
 `})
 	spec := &ApplySpec{Files: []string{"bundle.yaml"}}
-	if d := spec.Describe(); d != "apply bundle.yaml (unreadable: bundle.yaml: stat bundle.yaml: no such file or directory)" {
+	if d := spec.Describe(); d != "apply file bundle.yaml (unreadable: bundle.yaml: no such file or directory)" {
 		t.Errorf("Describe without a base dir = %q", d)
 	}
 	spec.SetBaseDir(dir)
@@ -579,5 +583,45 @@ spec:
 				t.Errorf("messages = %q, want %q", msgs, tt.want)
 			}
 		})
+	}
+}
+
+// A field another manager owns is a conflict, named with the way out;
+// force takes it over.
+func TestApplyConflictAndForce(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	other := []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "red"}}`)
+	force := true
+	if _, err := cp.Dynamic.Resource(apConfigMaps).Namespace(ns).Patch(context.Background(), "settings", types.ApplyPatchType, other,
+		metav1.PatchOptions{FieldManager: "helm", Force: &force}); err != nil {
+		t.Fatal(err)
+	}
+	apWrite(t, dir, map[string]string{"cm.yaml": apConfigMapYAML})
+	ctx := context.Background()
+	res := apBuild(t, env, &ApplySpec{Files: []string{"cm.yaml"}}).Plan(ctx)
+	if res.Status != probes.StatusFail || res.Items[0].Reason != "Conflict" ||
+		!strings.Contains(res.Message, `conflict with "helm"`) || !strings.Contains(res.Message, "set force: true to take these fields over") {
+		t.Fatalf("plan = %s %q: %s (%s)", res.Status, res.Summary, res.Message, res.Items[0].Reason)
+	}
+	res = apBuild(t, env, &ApplySpec{Files: []string{"cm.yaml"}, Force: true}).Execute(ctx, nil)
+	if res.Status != probes.StatusPass || res.Objects[0].Op != OpConfigured || !strings.Contains(res.Diff, "-  mode: red\n+  mode: blue\n") {
+		t.Fatalf("forced = %s %q %v:\n%s", res.Status, res.Summary, apOps(res), res.Diff)
+	}
+}
+
+// A context already ended: nothing is tried, and the result says so.
+func TestApplyCancelled(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	apWrite(t, dir, map[string]string{"cm.yaml": apConfigMapYAML + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := apBuild(t, env, &ApplySpec{Files: []string{"cm.yaml"}}).Execute(ctx, nil)
+	if res.Status != probes.StatusFail || res.Summary != "0 of 2 objects applied; 2 skipped" || res.Objects[0].Error != "not tried: context canceled" {
+		t.Errorf("result = %s %q %+v", res.Status, res.Summary, res.Objects)
+	}
+	if apGet(t, cp, apConfigMaps, ns, "settings") != nil {
+		t.Error("applied after cancel")
 	}
 }

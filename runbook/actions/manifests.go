@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,14 +89,14 @@ func manifestFiles(dir, p string) ([]string, error) {
 	}
 	fi, err := os.Stat(full)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", p, pathErrCause(err))
 	}
 	if !fi.IsDir() {
 		return []string{p}, nil
 	}
 	entries, err := os.ReadDir(full) // sorted by name
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", p, pathErrCause(err))
 	}
 	var files []string
 	for _, e := range entries {
@@ -110,6 +111,17 @@ func manifestFiles(dir, p string) ([]string, error) {
 	return files, nil
 }
 
+// pathErrCause drops the operation and path of a *fs.PathError (the
+// message names the path as the runbook wrote it); errors.Is still sees
+// the cause (fs.ErrNotExist).
+func pathErrCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // readManifestFile reads a file of at most maxManifestBytes; name is how
 // errors call it.
 func readManifestFile(full, name string) ([]byte, error) {
@@ -118,12 +130,12 @@ func readManifestFile(full, name string) ([]byte, error) {
 	}
 	f, err := os.Open(full)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, pathErrCause(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, pathErrCause(err))
 	}
 	if len(data) > maxManifestBytes {
 		return nil, fmt.Errorf("%s: larger than %d MiB", name, maxManifestBytes>>20)

@@ -111,7 +111,7 @@ func TestReadManifestsErrors(t *testing.T) {
 		})
 	}
 	for _, tt := range []struct{ path, want string }{
-		{"missing.yaml", "missing.yaml: stat "},
+		{"missing.yaml", "missing.yaml: no such file or directory"},
 		{"empty", "empty: directory holds no manifests"},
 	} {
 		if _, err := readManifests(dir, []string{tt.path}); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
@@ -184,7 +184,7 @@ func TestApplySpecValidateDescribePermissions(t *testing.T) {
 	if p := unreadable.Permissions(); p != nil {
 		t.Errorf("unreadable files: permissions %v", p)
 	}
-	if d := unreadable.Describe(); !strings.HasPrefix(d, "apply nope.yaml (unreadable: nope.yaml: stat ") {
+	if d := unreadable.Describe(); d != "apply file nope.yaml (unreadable: nope.yaml: no such file or directory)" {
 		t.Errorf("unreadable Describe = %q", d)
 	}
 }

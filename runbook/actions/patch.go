@@ -506,10 +506,11 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 	}
 	red := newRedactor()
 	var outs []objOutcome
+	total := len(a.target.Names)
 	done := func(o objOutcome) {
 		outs = append(outs, o)
-		if progress != nil {
-			progress(outcomeResult(outs, dryRun, a.verb, red))
+		if progress != nil && len(outs) < total {
+			progress(progressResult(outs, total, dryRun, a.verb, red))
 		}
 	}
 	if a.target.Selector != "" {
@@ -522,6 +523,7 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 			res.Message = res.Summary
 			return res
 		}
+		total = len(list.Items)
 		for i := range list.Items {
 			done(a.patchOne(ctx, ri, gr, kind, ns, &list.Items[i], dryRun, red))
 		}
