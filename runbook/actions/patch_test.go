@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -427,6 +428,19 @@ func TestPatchSpecs(t *testing.T) {
 	} {
 		if got := spec.Describe(); got != want {
 			t.Errorf("Describe = %q, want %q", got, want)
+		}
+	}
+}
+
+// The kinds are registered with specs of their own type.
+func TestApplyPatchKindsRegistered(t *testing.T) {
+	for kind, want := range map[string]Spec{"apply": &ApplySpec{}, "annotate": &AnnotateSpec{}, "label": &LabelSpec{}, "patch": &PatchSpec{}} {
+		d, err := Lookup(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.NewSpec(); fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) || d.Summary == "" || !got.Mutating() {
+			t.Errorf("%s: spec %T, summary %q", kind, got, d.Summary)
 		}
 	}
 }
