@@ -625,3 +625,39 @@ func TestApplyCancelled(t *testing.T) {
 		t.Error("applied after cancel")
 	}
 }
+
+// A directory of real manifests (testdata/apply/app): read in lexical
+// order, created, then idempotent; a Deployment's generation reported.
+func TestApplyDirectory(t *testing.T) {
+	dir, err := filepath.Abs("testdata/apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, ns, env := testEnv(t, dir)
+	spec := &ApplySpec{Files: []string{"app"}, Namespace: ns}
+	spec.SetBaseDir(dir)
+	if d := spec.Describe(); d != "apply 5 objects from 3 files to "+ns {
+		t.Errorf("Describe = %q", d)
+	}
+	ctx := context.Background()
+	want := []string{"ConfigMap/" + ns + "/api-settings=created", "Secret/" + ns + "/api-credentials=created",
+		"Deployment/" + ns + "/api=created", "Service/" + ns + "/api=created", "NetworkPolicy/" + ns + "/api-ingress=created"}
+	plan := apBuild(t, env, spec).Plan(ctx)
+	if plan.Status != probes.StatusPass || plan.Summary != "5 objects: 5 created" || !slices.Equal(apOps(plan), want) {
+		t.Fatalf("plan = %s %q %v: %s", plan.Status, plan.Summary, apOps(plan), plan.Message)
+	}
+	apNoSecret(t, "plan", plan, "fixture-database-password")
+	res := apBuild(t, env, spec).Execute(ctx, nil)
+	if res.Status != probes.StatusPass || !slices.Equal(apOps(res), want) {
+		t.Fatalf("execute = %s %q %v: %s", res.Status, res.Summary, apOps(res), res.Message)
+	}
+	apNoSecret(t, "execute", res, "fixture-database-password")
+	d := apGet(t, cp, apDeployments, ns, "api")
+	if o := res.Objects[2]; o.Generation != 1 || o.Generation != d.GetGeneration() || o.ResourceVersion != d.GetResourceVersion() {
+		t.Errorf("Deployment object = %+v, live generation %d rv %s", o, d.GetGeneration(), d.GetResourceVersion())
+	}
+	again := apBuild(t, env, spec).Plan(ctx)
+	if again.Changes != 0 || again.Diff != "" || again.Summary != "5 objects: 5 unchanged" {
+		t.Errorf("re-plan = %q changes %d:\n%s", again.Summary, again.Changes, again.Diff)
+	}
+}
