@@ -26,8 +26,13 @@
 // significant digits. One goroutine owns every histogram: workers append
 // results to their own small batch, which the owner swaps out on each tick,
 // so nothing touches a histogram concurrently. The owner keeps cumulative
-// histograms and a bounded ring of one-second interval histograms, so memory
-// stays flat whatever the duration and any window ("last 10 s") is merged on
-// demand. Open models record latency both from the intended send time
-// (corrected for coordinated omission) and from the actual send (raw).
+// histograms and a ring of one-second intervals (each interval histogram's
+// populated buckets, compactly encoded), from which any window ("last 10 s")
+// is merged on demand, exactly. The ring's storage is allocated whole when
+// the first second closes, with room for a full ring of such seconds and
+// half as much again, instead of growing as the seconds fill, so under a
+// steady load memory reaches its level in the first second and stays flat
+// whatever the duration. Open models record latency both from the intended
+// send time (corrected for coordinated omission) and from the actual send
+// (raw).
 package loader

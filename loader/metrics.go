@@ -1,8 +1,11 @@
 package loader
 
 import (
+	"encoding/binary"
+	"iter"
 	"maps"
 	"time"
+	"unsafe"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -103,11 +106,42 @@ func (c *counters) count(r *result) {
 	}
 }
 
+// The ring of completed intervals keeps, for each, its span and counters
+// and, in a record of the ring's log, what varies in size: per series, the
+// buckets the interval's histogram populated, as uvarint (value − previous
+// value, count) pairs in ascending value order (values are the buckets'
+// lowest equivalent values, so merging them into a histogram of the same
+// geometry adds each count to the bucket it came from: windows are exact);
+// then the status codes, as (varint code, uvarint count) pairs.
+//
+// The log is one byte array, allocated whole when the first interval that
+// recorded anything closes, with room for len(ring) intervals like it and
+// half as much again. Records follow one another round it, each written
+// over the oldest ones, so its size does not depend on how many intervals
+// have filled: under a steady load the ring is at its full size after the
+// first second, and a one-hour run costs what a one-minute run does. The
+// headroom absorbs busy seconds; the log grows (to twice its size) only
+// when the intervals it holds need more than it has, that is when the rate
+// or the spread of latencies stays well above the first second's.
+const (
+	statusPart = numSeries // the record's part of status codes, after the series'
+	numParts   = numSeries + 1
+)
+
 // slot is one completed interval of the ring.
 type slot struct {
 	start, end time.Duration
-	c          counters
-	h          [numSeries]*hdr.PackedHistogram
+	c          counters        // without status: see statusPart
+	off        int             // where its record starts in the log
+	n          [numParts]int32 // the bytes of each part of its record
+}
+
+func (s *slot) size() int {
+	n := 0
+	for _, m := range s.n {
+		n += int(m)
+	}
+	return n
 }
 
 // aggregator holds every histogram and counter of a run. Only the run's
@@ -120,20 +154,25 @@ type aggregator struct {
 	curC   counters
 	curAt  time.Duration // start of the current interval
 	total  counters
-	ring   []*slot // completed intervals, oldest overwritten
-	head   int     // next slot to write
+	ring   []slot // completed intervals, oldest overwritten
+	head   int    // next slot to write
 	filled int
+	data   []byte // the ring's log of records
+	w      int    // where the next record goes
 
-	scratch *hdr.Histogram // window merges
+	stage   *hdr.PackedHistogram // the interval being moved into the ring
+	enc     []byte               // its encoding
+	scratch *hdr.Histogram       // window merges
 	log     *hdrLog
 }
 
 func newAggregator(open bool, ringLen int, log *hdrLog) *aggregator {
-	a := &aggregator{open: open, ring: make([]*slot, ringLen), log: log}
+	a := &aggregator{open: open, ring: make([]slot, ringLen), log: log}
 	for i := range numSeries {
 		a.cum[i] = hdr.New(lowestUS, highestUS, sigFigs)
 		a.cur[i] = hdr.New(lowestUS, highestUS, sigFigs)
 	}
+	a.stage = hdr.NewPacked(lowestUS, highestUS, sigFigs)
 	a.scratch = hdr.New(lowestUS, highestUS, sigFigs)
 	return a
 }
@@ -198,31 +237,181 @@ func (a *aggregator) addCounts(dropped, bytesIn, bytesOut int64) {
 
 // rotate closes the current interval at end and moves it into the ring.
 func (a *aggregator) rotate(end time.Duration) {
-	s := a.ring[a.head]
-	if s == nil {
-		s = &slot{}
-		for i := range numSeries {
-			s.h[i] = hdr.NewPacked(lowestUS, highestUS, sigFigs)
-		}
-		a.ring[a.head] = s
-	}
+	i := a.head
+	s := &a.ring[i]
 	s.start, s.end = a.curAt, end
-	s.c.reset()
-	s.c.add(&a.curC)
-	for i := range numSeries {
-		s.h[i].Reset()
-		s.h[i].MergeFrom(a.cur[i])
-		a.cur[i].Reset()
+	s.c = a.curC
+	s.c.status = nil
+	a.enc = a.enc[:0]
+	for k := range numSeries {
+		a.stage.Reset()
+		a.stage.MergeFrom(a.cur[k])
+		a.cur[k].Reset()
+		from := len(a.enc)
+		var prev int64
+		for v, n := range a.stage.ForEachBucket {
+			a.enc = binary.AppendUvarint(a.enc, uint64(v-prev))
+			a.enc = binary.AppendUvarint(a.enc, uint64(n))
+			prev = v
+		}
+		s.n[k] = int32(len(a.enc) - from)
+		if a.log != nil && k == seriesLatency {
+			a.log.interval(s.start, s.end, a.stage, "")
+		}
+		if a.log != nil && k == seriesRaw && a.open {
+			a.log.interval(s.start, s.end, a.stage, "raw")
+		}
 	}
+	from := len(a.enc)
+	for code, n := range a.curC.status {
+		a.enc = binary.AppendVarint(a.enc, int64(code))
+		a.enc = binary.AppendUvarint(a.enc, uint64(n))
+	}
+	s.n[statusPart] = int32(len(a.enc) - from)
+	a.put(i, a.enc)
 	a.head = (a.head + 1) % len(a.ring)
 	a.filled = min(a.filled+1, len(a.ring))
 	a.curC.reset()
 	a.curAt = end
-	if a.log != nil {
-		a.log.interval(s.start, s.end, s.h[seriesLatency], "")
-		if a.open {
-			a.log.interval(s.start, s.end, s.h[seriesRaw], "raw")
+}
+
+// live returns the positions of the intervals in the ring other than i,
+// the next to write, oldest first.
+func (a *aggregator) live(i int) iter.Seq[int] {
+	first, n := 0, a.filled
+	if a.filled == len(a.ring) {
+		first, n = (i+1)%len(a.ring), len(a.ring)-1
+	}
+	return func(yield func(int) bool) {
+		for j := range n {
+			if !yield((first + j) % len(a.ring)) {
+				return
+			}
 		}
+	}
+}
+
+// put writes rec, slot i's record (its part sizes set), into the log, over
+// the oldest records, growing the log if the others leave no room for it.
+func (a *aggregator) put(i int, rec []byte) {
+	start, used := 0, false // the oldest bytes still in use
+	for j := range a.live(i) {
+		if a.ring[j].size() > 0 {
+			start, used = a.ring[j].off, true
+			break
+		}
+	}
+	if !used {
+		a.w = 0
+	}
+	m, w := len(rec), a.w
+	var off int
+	switch {
+	case m == 0:
+		off = w
+	case !used && m <= len(a.data):
+		off = 0
+	case used && start < w && w+m <= len(a.data): // free: [w, end) and [0, start)
+		off = w
+	case used && start < w && m <= start:
+		off = 0
+	case used && start > w && w+m <= start: // free: [w, start)
+		off = w
+	default:
+		a.grow(i, m)
+		off = a.w
+	}
+	copy(a.data[off:], rec)
+	a.ring[i].off = off
+	a.w = off + m
+}
+
+// grow reallocates the log with room for the records in use and m more
+// bytes, and moves them to its start, oldest first.
+func (a *aggregator) grow(i, m int) {
+	need := m
+	for j := range a.live(i) {
+		need += a.ring[j].size()
+	}
+	size := max(2*len(a.data), need+need/2)
+	if len(a.data) == 0 {
+		size = len(a.ring) * (m + m/2)
+	}
+	grown := make([]byte, size)
+	w := 0
+	for j := range a.live(i) {
+		s := &a.ring[j]
+		n := s.size()
+		copy(grown[w:], a.data[s.off:s.off+n])
+		s.off = w
+		w += n
+	}
+	a.data, a.w = grown, w
+}
+
+// part returns part k of slot i's record.
+func (a *aggregator) part(k, i int) []byte {
+	s := &a.ring[i]
+	off := s.off
+	for _, n := range s.n[:k] {
+		off += int(n)
+	}
+	return a.data[off : off+int(s.n[k])]
+}
+
+// ringBytes is the memory the ring holds: its slots and log.
+func (a *aggregator) ringBytes() int {
+	return len(a.ring)*int(unsafe.Sizeof(slot{})) + cap(a.data)
+}
+
+// mergePart adds a series' part of a record to h.
+func mergePart(h *hdr.Histogram, b []byte) {
+	var v int64
+	for len(b) > 1 {
+		// Most deltas and counts take one byte: decode those inline.
+		var d, c uint64
+		if b[0] < 0x80 {
+			d, b = uint64(b[0]), b[1:]
+		} else {
+			d, b = uvarint(b)
+		}
+		if len(b) > 0 && b[0] < 0x80 {
+			c, b = uint64(b[0]), b[1:]
+		} else {
+			c, b = uvarint(b)
+		}
+		v += int64(d)
+		// A bucket of h's own geometry, so RecordValues cannot fail.
+		_ = h.RecordValues(v, int64(c))
+	}
+	if len(b) > 0 {
+		panic("loader: corrupt interval in the ring")
+	}
+}
+
+// uvarint decodes a uvarint at the start of b and returns the rest,
+// panicking on what rotate never writes.
+func uvarint(b []byte) (uint64, []byte) {
+	x, n := binary.Uvarint(b)
+	if n <= 0 {
+		panic("loader: corrupt interval in the ring")
+	}
+	return x, b[n:]
+}
+
+// addStatus adds the status codes part of a record to c.
+func addStatus(c *counters, b []byte) {
+	for len(b) > 0 {
+		code, n := binary.Varint(b)
+		if n <= 0 {
+			panic("loader: corrupt interval in the ring")
+		}
+		var cnt uint64
+		cnt, b = uvarint(b[n:])
+		if c.status == nil {
+			c.status = map[int]int64{}
+		}
+		c.status[int(code)] += int64(cnt)
 	}
 }
 
@@ -231,7 +420,7 @@ func (a *aggregator) rotate(end time.Duration) {
 type view struct {
 	a       *aggregator
 	total   bool
-	slots   []*slot
+	slots   []int // positions in the ring
 	partial bool
 	span    time.Duration
 	c       counters
@@ -252,11 +441,13 @@ func (a *aggregator) window(d, now time.Duration) *view {
 		n--
 	}
 	n = min(n, a.filled)
-	for i := 1; i <= n; i++ {
-		s := a.ring[(a.head-i+len(a.ring))%len(a.ring)]
-		v.slots = append(v.slots, s)
+	for j := 1; j <= n; j++ {
+		i := (a.head - j + len(a.ring)) % len(a.ring)
+		s := &a.ring[i]
+		v.slots = append(v.slots, i)
 		v.span += s.end - s.start
 		v.c.add(&s.c)
+		addStatus(&v.c, a.part(statusPart, i))
 	}
 	if v.partial {
 		v.span += now - a.curAt
@@ -273,8 +464,8 @@ func (v *view) hist(s int) *hdr.Histogram {
 	}
 	h := v.a.scratch
 	h.Reset()
-	for _, sl := range v.slots {
-		sl.h[s].MergeInto(h)
+	for _, i := range v.slots {
+		mergePart(h, v.a.part(s, i))
 	}
 	if v.partial {
 		h.Merge(v.a.cur[s])
