@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -224,6 +225,11 @@ func (a *ActionStep) decodeYAML(d *decoder, n ast.Node, path string) {
 	}
 	a.Kind = kind
 	a.Spec = def.NewSpec()
+	if b, ok := a.Spec.(actions.BaseDirSet); ok {
+		// Files in an action are named relative to the runbook, as
+		// kubectl apply -f names them relative to where it runs.
+		b.SetBaseDir(filepath.Dir(d.file))
+	}
 	d.decodeSpec(rest, path, a.Spec)
 }
 

@@ -168,7 +168,7 @@ func TestRunAndReportBadInput(t *testing.T) {
 	}{
 		{"override without reason", []string{"run", rb, "--override", "issuer"}, "an override needs a reason"},
 		{"override of no step", []string{"run", rb, "--override", "ghost=x"}, `no step "ghost"`},
-		{"confirm a probe", []string{"run", rb, "--confirm", "health"}, `no manual step "health"`},
+		{"confirm a probe", []string{"run", rb, "--confirm", "health"}, `no manual or action step "health"`},
 		{"skip a required step", []string{"run", rb, "--skip", "health"}, "only optional steps"},
 		{"unknown phase", []string{"run", rb, "--phase", "deploy"}, `--phase "deploy"`},
 		{"missing runbook", []string{"run", "nope.yaml"}, "nope.yaml"},

@@ -15,6 +15,7 @@ import (
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 	"github.com/cockpit-dev/cockpit/tui"
 )
 
@@ -85,6 +86,11 @@ func (ss session) prepare() (*liveRun, error) {
 	lr.runner.OnLoad = func(step string, snap loader.Snapshot) {
 		if lr.feed != nil {
 			lr.feed.Load(step, snap)
+		}
+	}
+	lr.runner.OnProgress = func(step string, res actions.Result) {
+		if lr.feed != nil {
+			lr.feed.Progress(step, res)
 		}
 	}
 	glue := ss.glue
