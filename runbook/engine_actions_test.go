@@ -3,6 +3,7 @@ package runbook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -328,6 +329,54 @@ func TestActionEventsRoundTripTheJournal(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, ev) {
 			t.Errorf("%s round trip:\n got %+v\nwant %+v", ev.EventType(), got, ev)
+		}
+	}
+}
+
+// Read-only mode refuses every action kind: each registered kind, in a
+// form that changes things, is dry-run on entering its phase and its
+// confirmation refused, and nothing is ever executed. A new kind must be
+// added here.
+func TestActionReadOnlyRefusesEveryKind(t *testing.T) {
+	mutating := map[string]string{
+		"apply":         "{kind: apply, files: [manifests/]}",
+		"rollout":       "{kind: rollout, resources: [deployment/api], restart: true}",
+		"rollout-undo":  "{kind: rollout-undo, resource: deployment/api}",
+		"annotate":      "{kind: annotate, resource: ingress, names: [web], set: {a: b}}",
+		"label":         "{kind: label, resource: deploy, names: [api], set: {a: b}}",
+		"patch":         "{kind: patch, resource: deploy, names: [api], patch: {spec: {replicas: 3}}}",
+		"sealed-secret": "{kind: sealed-secret, files: [sealed.yaml]}",
+		"check-pod":     "{kind: check-pod, image: busybox, command: [nslookup, kubernetes.default]}",
+		"silence":       `{kind: silence, url: "http://127.0.0.1:9093", matchers: ['a="b"'], duration: 1h, comment: c}`,
+		"exec":          "{kind: exec, command: [true]}",
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: cockpit/v1\nkind: Runbook\nmetadata: {name: every-kind}\nphases:\n- id: deploy\n  steps:\n")
+	for _, kind := range actions.Kinds() {
+		spec, ok := mutating[kind]
+		if !ok {
+			t.Fatalf("action kind %q has no case in this test", kind)
+		}
+		fmt.Fprintf(&b, "  - id: %s\n    action: %s\n", kind, spec)
+	}
+	rb := mustParse(t, b.String())
+	m := &sim{t: t, s: NewState(rb), now: newSim(t, engineRunbook).now, runs: map[string]uint64{}}
+	effs := m.act(Started{Operator: "lead"})
+	if got := len(effectsOf[PlanAction](effs)); got != len(actions.Kinds()) {
+		t.Fatalf("%d dry runs on entering, want one per kind (%d): %+v", got, len(actions.Kinds()), effs)
+	}
+	for i, kind := range actions.Kinds() {
+		if !rb.Phases[0].Steps[i].Mutating() {
+			t.Fatalf("%s: the case does not change things", kind)
+		}
+		effs := m.act(ActionPlanned{Step: kind, RunID: m.runs[kind], Result: result(probes.StatusPass, "would change")})
+		effs = append(effs, m.act(Confirmed{Step: kind, Operator: "lead"})...)
+		wantRefused(t, effs, "--allow-actions")
+		if ex := effectsOf[ExecuteAction](effs); len(ex) != 0 {
+			t.Errorf("%s executed read-only: %+v", kind, ex)
+		}
+		if ss := m.step(kind); ss.Action != nil || ss.Status != StepPending {
+			t.Errorf("%s after a refused confirmation: %+v", kind, ss)
 		}
 	}
 }

@@ -8,7 +8,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +95,12 @@ type SealedSecretSpec struct {
 	Context string `json:"context,omitempty" yaml:"context,omitempty"`
 	// Controller is the controller's Service.
 	Controller SealedSecretController `json:"controller,omitempty" yaml:"controller,omitempty"`
+	// Cert, when set, is where the certificate is read instead of through
+	// the API server's service proxy, as kubeseal --cert reads it: an
+	// http:// or https:// URL (the controller exposed by an Ingress, for
+	// credentials without services/proxy) or a file relative to the
+	// runbook (the certificate the secrets were sealed with).
+	Cert string `json:"cert,omitempty" yaml:"cert,omitempty"`
 	// Timeout bounds the wait for every SealedSecret to be Synced (default
 	// 2m).
 	Timeout probes.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
@@ -145,7 +156,22 @@ func (s *SealedSecretSpec) Validate() error {
 	if s.Timeout < 0 {
 		errs = append(errs, specFieldErr("timeout", "must not be negative, got %s", time.Duration(s.Timeout)))
 	}
+	if c := s.Cert; c != "" {
+		switch u, err := url.Parse(c); {
+		case strings.TrimSpace(c) != c:
+			errs = append(errs, specFieldErr("cert", "%q has surrounding spaces", c))
+		case isCertURL(c) && (err != nil || u.Host == ""):
+			errs = append(errs, specFieldErr("cert", "%q is not a URL with a host", c))
+		case !isCertURL(c) && strings.Contains(c, "://"):
+			errs = append(errs, specFieldErr("cert", "%q: want an http:// or https:// URL or a file", c))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// isCertURL tells a cert URL from a file name.
+func isCertURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
 // Mutating implements Spec: only applying files changes anything; without
@@ -156,6 +182,9 @@ func (s *SealedSecretSpec) Mutating() bool { return len(s.Files) > 0 }
 func (s *SealedSecretSpec) Describe() string {
 	c := s.controller()
 	if len(s.Files) == 0 {
+		if s.Cert != "" {
+			return "check the sealing certificate at " + s.Cert
+		}
 		return fmt.Sprintf("fetch the sealing certificate of %s/%s", c.Namespace, c.Name)
 	}
 	return fmt.Sprintf("apply SealedSecrets from %s%s and wait until %s/%s has unsealed them (timeout %s)",
@@ -163,15 +192,18 @@ func (s *SealedSecretSpec) Describe() string {
 }
 
 // Permissions implements Spec: get of the controller's Service and of
-// services/proxy in its namespace (kubeseal --fetch-cert's); with files,
-// get, create and patch (the server-side apply), list and watch (the wait
-// for Synced) of sealedsecrets.bitnami.com where they are applied. Never
-// Secrets.
+// services/proxy in its namespace (kubeseal --fetch-cert's; none when the
+// certificate comes from Cert); with files, get, create and patch (the
+// server-side apply), list and watch (the wait for Synced) of
+// sealedsecrets.bitnami.com where they are applied. Never Secrets.
 func (s *SealedSecretSpec) Permissions() []probes.Permission {
 	c := s.controller()
-	perms := []probes.Permission{
-		{Context: s.Context, Resource: "services", Namespace: c.Namespace, Verbs: []string{"get"}},
-		{Context: s.Context, Resource: "services/proxy", Namespace: c.Namespace, Verbs: []string{"get"}},
+	var perms []probes.Permission
+	if s.Cert == "" {
+		perms = []probes.Permission{
+			{Context: s.Context, Resource: "services", Namespace: c.Namespace, Verbs: []string{"get"}},
+			{Context: s.Context, Resource: "services/proxy", Namespace: c.Namespace, Verbs: []string{"get"}},
+		}
 	}
 	if len(s.Files) == 0 {
 		return perms
@@ -241,9 +273,51 @@ func (s *SealedSecretSpec) Build(env Env) (Action, error) {
 		namespace:  s.Namespace,
 		timeout:    s.Timeout.Or(DefaultSealedSecretTimeout),
 		now:        env.Clock(),
+		certSource: s.Cert,
 	}
-	a.fetchCert = a.proxyCert
+	switch {
+	case s.Cert == "":
+		a.fetchCert = a.proxyCert
+	case isCertURL(s.Cert):
+		a.fetchCert = a.urlCert
+	default:
+		file := s.Cert
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(env.Dir, file)
+		}
+		a.fetchCert = func(context.Context) ([]byte, error) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("cert %s: %w", s.Cert, err)
+			}
+			return data, nil
+		}
+	}
 	return a, nil
+}
+
+// urlCert fetches the certificate from the cert URL, as kubeseal --cert
+// does: a GET, TLS verified against the system's roots.
+func (a *sealedSecretAction) urlCert(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, sealedCertTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.certSource, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cert %s: %w", a.certSource, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the certificate: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read the certificate from %s: %w", a.certSource, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch the certificate from %s: HTTP %s", a.certSource, resp.Status)
+	}
+	return body, nil
 }
 
 // checkSealedSecret refuses an object that is not a SealedSecret.
@@ -272,8 +346,11 @@ type sealedSecretAction struct {
 	namespace  string // the spec's: "" lets the manifests' own namespaces stand
 	timeout    time.Duration
 	now        func() time.Time
-	// fetchCert returns the controller's certificate PEM (proxyCert; tests
-	// stand in for a controller the test API server cannot proxy to).
+	// certSource is the spec's cert: "" is the controller's service proxy.
+	certSource string
+	// fetchCert returns the controller's certificate PEM (proxyCert,
+	// urlCert or a file; tests stand in for a controller the test API
+	// server cannot proxy to).
 	fetchCert func(ctx context.Context) ([]byte, error)
 }
 
@@ -281,6 +358,14 @@ var _ Action = (*sealedSecretAction)(nil)
 
 // svcRef is namespace/name of the controller's Service.
 func (a *sealedSecretAction) svcRef() string { return a.controller.Namespace + "/" + a.controller.Name }
+
+// certRef names where the certificate comes from.
+func (a *sealedSecretAction) certRef() string {
+	if a.certSource != "" {
+		return a.certSource
+	}
+	return a.svcRef()
+}
 
 // proxyCert fetches the certificate as kubeseal does: the Service's first
 // port (by name, else number), /v1/cert.pem through the API server's
@@ -385,7 +470,7 @@ func parseSealingCert(data []byte) (sealingCert, error) {
 // checkCert fetches and reads the certificate: its item and days left, or
 // the error.
 func (a *sealedSecretAction) checkCert(ctx context.Context, now time.Time) (probes.Item, float64, error) {
-	it := probes.Item{Name: "certificate " + a.svcRef()}
+	it := probes.Item{Name: "certificate " + a.certRef()}
 	data, err := a.fetchCert(ctx)
 	if err == nil {
 		var cert sealingCert
@@ -420,6 +505,9 @@ func (a *sealedSecretAction) certResult(ctx context.Context, start time.Time) (R
 	res.Status = it.Status
 	res.Values = map[string]float64{"cert_days_left": days}
 	res.Summary = "controller " + a.svcRef() + " answers: certificate " + it.Summary
+	if a.certSource != "" {
+		res.Summary = "certificate " + it.Summary
+	}
 	return res, true
 }
 

@@ -163,6 +163,11 @@ func TestSealedSecretSpec(t *testing.T) {
 		{"full", SealedSecretSpec{Files: []string{"a.yaml"}, Namespace: "gravl-prod", Controller: SealedSecretController{Namespace: "sealed-secrets", Name: "sealed-secrets"}, Timeout: probes.Duration(time.Minute)}, nil},
 		{"bad", SealedSecretSpec{Files: []string{""}, Namespace: "Gravl", Controller: SealedSecretController{Namespace: "a_b", Name: "1x"}, Timeout: -1},
 			[]string{"files[0]", "namespace", "controller.namespace", "controller.name", "timeout"}},
+		{"cert URL", SealedSecretSpec{Cert: "https://sealed-secrets.gravl.app/v1/cert.pem"}, nil},
+		{"cert file", SealedSecretSpec{Cert: "keys/sealing.pem"}, nil},
+		{"cert scheme", SealedSecretSpec{Cert: "ftp://example.org/cert.pem"}, []string{"cert"}},
+		{"cert no host", SealedSecretSpec{Cert: "https:///cert.pem"}, []string{"cert"}},
+		{"cert spaces", SealedSecretSpec{Cert: " cert.pem"}, []string{"cert"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.spec.Validate()
@@ -194,6 +199,14 @@ func TestSealedSecretPermissions(t *testing.T) {
 	want := []string{"get services in ss", "get services/proxy in ss", "get,create,patch,list,watch sealedsecrets.bitnami.com in gravl-prod"}
 	if got := str(s.Permissions()); !slices.Equal(got, want) {
 		t.Errorf("files: %q\nwant %q", got, want)
+	}
+	// The certificate from elsewhere: no service proxy.
+	s = &SealedSecretSpec{Files: []string{"x.yaml"}, Namespace: "gravl-prod", Cert: "https://sealed-secrets.gravl.app/v1/cert.pem"}
+	if got := str(s.Permissions()); !slices.Equal(got, want[2:]) {
+		t.Errorf("cert URL: %q\nwant %q", got, want[2:])
+	}
+	if s.Files = nil; s.Permissions() != nil || s.Describe() != "check the sealing certificate at https://sealed-secrets.gravl.app/v1/cert.pem" {
+		t.Errorf("cert URL, no files: %q %q", str(s.Permissions()), s.Describe())
 	}
 	// No namespace: those the manifests name, read from the base directory.
 	dir := t.TempDir()
@@ -580,5 +593,47 @@ func TestSealedSecretExactPermissions(t *testing.T) {
 		if _, err := c.Typed().CoreV1().Secrets(n).List(ctx, metav1.ListOptions{}); err == nil || !strings.Contains(err.Error(), "forbidden") {
 			t.Errorf("the user may list Secrets in %s: %v", n, err)
 		}
+	}
+}
+
+// cert: the certificate read as kubeseal --cert reads it, from a URL (a
+// real HTTP server on loopback) or a file next to the runbook, with no
+// access to the controller's Service; a URL that answers badly and a
+// missing file are errors naming them.
+func TestSealedCertFromURLOrFile(t *testing.T) {
+	_, ns, env := testEnv(t, t.TempDir())
+	certPEM, fp := sealedCert(t, time.Now().Add(365*24*time.Hour))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/cert.pem" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(certPEM)
+	}))
+	t.Cleanup(srv.Close)
+	sealedWrite(t, env.Dir, "sealing.pem", string(certPEM))
+	for _, tt := range []struct {
+		name, cert string
+		status     probes.Status
+		want       string
+	}{
+		{"url", srv.URL + "/v1/cert.pem", probes.StatusPass, "certificate SHA256 " + fp[:23]},
+		{"file", "sealing.pem", probes.StatusPass, "certificate SHA256 " + fp[:23]},
+		{"url not found", srv.URL + "/nope", probes.StatusError, "404"},
+		{"missing file", "none.pem", probes.StatusError, "cert none.pem: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := (&SealedSecretSpec{Namespace: ns, Cert: tt.cert}).Build(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := a.Plan(context.Background())
+			if res.Status != tt.status || !strings.Contains(res.Summary+" "+res.Message, tt.want) {
+				t.Errorf("plan = %s %q %q, want %s containing %q", res.Status, res.Summary, res.Message, tt.status, tt.want)
+			}
+			if len(res.Items) == 0 || res.Items[0].Name != "certificate "+tt.cert {
+				t.Errorf("items = %+v", res.Items)
+			}
+		})
 	}
 }
