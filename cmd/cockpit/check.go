@@ -159,6 +159,13 @@ func writeSummary(w io.Writer, sum runbookSummary) error {
 		fmt.Fprintf(&b, " — %s", sum.Description)
 	}
 	b.WriteString("\n")
+	// Columns as wide as the widest id and kind, as kubectl's tables.
+	idW, kindW := 0, 0
+	for _, ph := range sum.Phases {
+		for _, st := range ph.Steps {
+			idW, kindW = max(idW, len(st.ID)), max(kindW, len(st.Kind))
+		}
+	}
 	for i, ph := range sum.Phases {
 		fmt.Fprintf(&b, "\n%d. %s", i+1, ph.ID)
 		if ph.Duration != "" {
@@ -170,7 +177,7 @@ func writeSummary(w io.Writer, sum runbookSummary) error {
 			if st.Action == "mutating" {
 				what += " [changes things: dry run, then --allow-actions + confirmation]"
 			}
-			fmt.Fprintf(&b, "   %-18s %-14s %s", st.ID, st.Kind, what)
+			b.WriteString(strings.TrimRight(fmt.Sprintf("   %-*s %-*s %s", idW, st.ID, kindW, st.Kind, what), " "))
 			var notes []string
 			if st.Every != "" {
 				notes = append(notes, "every "+st.Every)

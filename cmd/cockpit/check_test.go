@@ -18,7 +18,7 @@ func TestCheck(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "valid", args: []string{"check", "../../runbook/testdata/valid.yaml"}, wantCode: exitOK,
-			wantStdout: []string{"Runbook gravl-go-live: valid", "health             http           GET https://gravl.app/health", "[every 30s; optional]", "digest sha256:"}},
+			wantStdout: []string{"Runbook gravl-go-live: valid", "GET https://gravl.app/health", "[every 30s; optional]", "digest sha256:"}},
 		{name: "var override", args: []string{"check", "../../runbook/testdata/valid.yaml", "--var", "apiURL=https://staging.gravl.app"}, wantCode: exitOK,
 			wantStdout: []string{"GET https://staging.gravl.app/health"}},
 		{name: "invalid lists every problem", args: []string{"check", "../../runbook/testdata/invalid.yaml"}, wantCode: exitInvalid,
