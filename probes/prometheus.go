@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // PrometheusSpec configures a "prometheus" probe: an instant PromQL query
@@ -221,11 +227,33 @@ func (s *PrometheusSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	api, err := newAPIClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, s.Timeout, s.Insecure, s.CACert, s.ServerName)
+	base, err := url.Parse(s.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("url: %w", err)
+	}
+	next, err := apiTransport(s.Insecure, s.CACert, s.ServerName)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &prometheusProbe{api: api, query: s.Query, expect: exp, env: env}
+	client, err := api.NewClient(api.Config{
+		Address: s.URL,
+		RoundTripper: &promTransport{
+			next: next,
+			host: base.Host,
+			auth: apiAuth{token: s.BearerToken, basic: s.BasicAuth, headers: s.Headers},
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("url: %w", err)
+	}
+	p := &prometheusProbe{
+		api:     v1.NewAPI(client),
+		base:    base,
+		timeout: s.Timeout.Or(10 * time.Second),
+		query:   s.Query,
+		expect:  exp,
+		env:     env,
+	}
 	if s.Over > 0 {
 		p.over, p.step = time.Duration(s.Over), s.step()
 		if p.reduce, err = s.reduction(); err != nil {
@@ -257,94 +285,51 @@ func (s *PrometheusSpec) Describe() string {
 	return d + " at " + redactURL(s.URL)
 }
 
+// prometheusProbe evaluates its query through client_golang's v1 API
+// (/api/v1/query, or /api/v1/query_range with a window).
 type prometheusProbe struct {
-	api    *apiClient
-	query  string
-	expect *expectation // nil: no per-series condition
-	over   time.Duration
-	step   time.Duration
-	reduce string // max, min, avg, last; with over
-	env    Env
+	api     v1.API
+	base    *url.URL // the server's URL, for messages
+	timeout time.Duration
+	query   string
+	expect  *expectation // nil: no per-series condition
+	over    time.Duration
+	step    time.Duration
+	reduce  string // max, min, avg, last; with over
+	env     Env
 }
 
 var _ Probe = (*prometheusProbe)(nil)
 
-// promResponse is the envelope of every Prometheus API answer.
-type promResponse struct {
-	Status    string          `json:"status"`
-	Data      json.RawMessage `json:"data"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Warnings  []string        `json:"warnings"`
-	Infos     []string        `json:"infos"`
-}
-
-// promQueryData is the data of /api/v1/query.
-type promQueryData struct {
-	ResultType string          `json:"resultType"`
-	Result     json.RawMessage `json:"result"`
-}
-
-// promSample is one series of an instant vector.
+// promSample is one series of a result, reduced to one value.
 type promSample struct {
-	Metric map[string]string `json:"metric"`
-	Value  promPoint         `json:"value"`
+	Metric model.Metric
+	Value  float64
 }
 
-// promPoint is [unix seconds, "value"].
-type promPoint struct {
-	T float64
-	V float64
-}
-
-// UnmarshalJSON reads Prometheus' [1700000000.123, "0.5"] pairs.
-func (p *promPoint) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("sample: %w", err)
-	}
-	if len(raw) != 2 {
-		return fmt.Errorf("sample: want [time, value], got %d elements", len(raw))
-	}
-	if err := json.Unmarshal(raw[0], &p.T); err != nil {
-		return fmt.Errorf("sample time: %w", err)
-	}
-	var s string
-	if err := json.Unmarshal(raw[1], &s); err != nil {
-		return fmt.Errorf("sample value: %w", err)
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("sample value: %w", err)
-	}
-	p.V = v
-	return nil
-}
-
+// Observe implements Probe.
 func (p *prometheusProbe) Observe(ctx context.Context) Observation {
 	start := p.env.now()
-	path, params := "/api/v1/query", url.Values{"query": {p.query}}
+	ex := &exchange{}
+	qctx, cancel := context.WithTimeout(context.WithValue(ctx, exchangeKey{}, ex), p.timeout)
+	defer cancel()
+	var (
+		val      model.Value
+		warnings v1.Warnings
+		err      error
+	)
 	if p.over > 0 {
-		path = "/api/v1/query_range"
-		params.Set("start", promTime(start.Add(-p.over)))
-		params.Set("end", promTime(start))
-		params.Set("step", strconv.FormatFloat(p.step.Seconds(), 'f', -1, 64))
-	}
-	var resp promResponse
-	err := p.api.get(ctx, path, params, &resp)
-	elapsed := p.env.now().Sub(start)
-	if err == nil {
-		err = resp.err()
-	}
-	if err != nil {
-		return Observation{Err: fmt.Errorf("query: %w", err)}
-	}
-	var samples []promSample
-	if p.over > 0 {
-		samples, err = decodeRange(resp.Data, p.reduce)
+		r := v1.Range{Start: start.Add(-p.over), End: start, Step: p.step}
+		val, warnings, err = p.api.QueryRange(qctx, p.query, r, v1.WithTimeout(p.timeout))
 	} else {
-		samples, err = decodeInstant(resp.Data)
+		// The zero time leaves the time out: the server evaluates at its own now.
+		val, warnings, err = p.api.Query(qctx, p.query, time.Time{}, v1.WithTimeout(p.timeout))
 	}
+	elapsed := p.env.now().Sub(start)
+	if err != nil {
+		return Observation{Err: fmt.Errorf("query: %w", p.explain(ctx, ex, err))}
+	}
+	samples, err := p.samples(val)
 	if err != nil {
 		return Observation{Err: fmt.Errorf("query: %w", err)}
 	}
@@ -353,53 +338,90 @@ func (p *prometheusProbe) Observe(ctx context.Context) Observation {
 		obs.Summary += fmt.Sprintf(" (%s over %s)", p.reduce, p.over)
 	}
 	obs.Values["query_ms"] = float64(elapsed) / float64(time.Millisecond)
-	for _, w := range slices.Concat(resp.Warnings, resp.Infos) {
+	for _, w := range slices.Concat([]string(warnings), ex.infos()) {
 		obs.Items = append(obs.Items, Item{Name: "warning", Status: StatusWarn, Summary: w})
 	}
 	return obs
 }
 
-// promTime writes a time as the API's unix seconds.
-func promTime(t time.Time) string {
-	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+// endpoint returns the redacted URL of the API path the probe queries, for
+// messages.
+func (p *prometheusProbe) endpoint() string {
+	path := "/api/v1/query"
+	if p.over > 0 {
+		path = "/api/v1/query_range"
+	}
+	return redactURL(p.base.JoinPath(path).String())
 }
 
-// promRangeSeries is one series of a range query's matrix.
-type promRangeSeries struct {
-	Metric map[string]string `json:"metric"`
-	Values []promPoint       `json:"values"`
-}
-
-// decodeRange reads a range query's matrix and reduces each series to one
-// sample: max, min or avg over its points (NaN ones skipped), or its last
-// point.
-func decodeRange(data json.RawMessage, reduce string) ([]promSample, error) {
-	var d promQueryData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
-	}
-	if d.ResultType != "matrix" {
-		return nil, fmt.Errorf("%w: a range query returned a %s", ErrBadResponse, d.ResultType)
-	}
-	var series []promRangeSeries
-	if err := json.Unmarshal(d.Result, &series); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
-	}
-	out := make([]promSample, 0, len(series))
-	for _, s := range series {
-		if len(s.Values) == 0 {
-			continue
+// samples turns a query's value into one sample per series: a vector's
+// samples, a scalar as one series without labels, or (with over) each
+// series of a matrix reduced to one value.
+func (p *prometheusProbe) samples(v model.Value) ([]promSample, error) {
+	rangeQuery := p.over > 0
+	switch v := v.(type) {
+	case model.Vector:
+		if rangeQuery {
+			return nil, resultTypeError(model.ValVector.String(), true)
 		}
-		out = append(out, promSample{Metric: s.Metric, Value: reducePoints(s.Values, reduce)})
+		out := make([]promSample, 0, len(v))
+		for _, s := range v {
+			if s.Histogram != nil {
+				return nil, histogramError(s.Metric)
+			}
+			out = append(out, promSample{Metric: s.Metric, Value: float64(s.Value)})
+		}
+		return out, nil
+	case *model.Scalar:
+		if rangeQuery {
+			return nil, resultTypeError(model.ValScalar.String(), true)
+		}
+		return []promSample{{Metric: model.Metric{}, Value: float64(v.Value)}}, nil
+	case model.Matrix:
+		if !rangeQuery {
+			return nil, resultTypeError(model.ValMatrix.String(), false)
+		}
+		out := make([]promSample, 0, len(v))
+		for _, s := range v {
+			if len(s.Histograms) > 0 {
+				return nil, histogramError(s.Metric)
+			}
+			if len(s.Values) == 0 {
+				continue
+			}
+			out = append(out, promSample{Metric: s.Metric, Value: reducePoints(s.Values, p.reduce)})
+		}
+		return out, nil
+	case nil:
+		return nil, fmt.Errorf("%w: no result", ErrBadResponse)
 	}
-	return out, nil
+	return nil, resultTypeError(v.Type().String(), rangeQuery)
 }
 
-// reducePoints reduces points; NaN when all are NaN (last excepted).
-func reducePoints(pts []promPoint, reduce string) promPoint {
-	last := pts[len(pts)-1]
+// resultTypeError explains a result of type t the probe cannot judge.
+func resultTypeError(t string, rangeQuery bool) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("%w: no result type", ErrBadResponse)
+	case rangeQuery:
+		return fmt.Errorf("%w: a range query returned a %s", ErrBadResponse, t)
+	case t == model.ValMatrix.String():
+		return errors.New("the query returns a range vector; write an instant query (wrap it in a function such as max_over_time)")
+	}
+	return fmt.Errorf("the query returns a %s; want a vector or a scalar", t)
+}
+
+// histogramError explains a series of native histograms, which have no one
+// value to judge.
+func histogramError(m model.Metric) error {
+	return fmt.Errorf("series %s is a native histogram; want float samples (wrap the query in histogram_quantile, histogram_count, histogram_sum or histogram_fraction)", seriesName(m))
+}
+
+// reducePoints reduces points to one value: max, min or avg over them (NaN
+// ones skipped; NaN when all are), or the last one.
+func reducePoints(pts []model.SamplePair, reduce string) float64 {
 	if reduce == "last" {
-		return last
+		return float64(pts[len(pts)-1].Value)
 	}
 	var (
 		n      int
@@ -407,63 +429,116 @@ func reducePoints(pts []promPoint, reduce string) promPoint {
 		lo, hi = math.Inf(1), math.Inf(-1)
 	)
 	for _, pt := range pts {
-		if math.IsNaN(pt.V) {
+		v := float64(pt.Value)
+		if math.IsNaN(v) {
 			continue
 		}
 		n++
-		sum += pt.V
-		lo, hi = min(lo, pt.V), max(hi, pt.V)
+		sum += v
+		lo, hi = min(lo, v), max(hi, v)
 	}
-	v := math.NaN()
-	if n > 0 {
-		switch reduce {
-		case "max":
-			v = hi
-		case "min":
-			v = lo
-		case "avg":
-			v = sum / float64(n)
-		}
+	if n == 0 {
+		return math.NaN()
 	}
-	return promPoint{T: last.T, V: v}
+	switch reduce {
+	case "max":
+		return hi
+	case "min":
+		return lo
+	case "avg":
+		return sum / float64(n)
+	}
+	return math.NaN()
 }
 
-// err turns an API error envelope into an error with the server's text.
-func (r *promResponse) err() error {
-	if r.Status == "success" {
-		return nil
+// explain turns an error of client_golang's v1 API into the probe's
+// message, with what the exchange recorded: the method, the status line
+// (client_golang's errors keep only the class of a status) and the body.
+func (p *prometheusProbe) explain(ctx context.Context, ex *exchange, err error) error {
+	method, code, status, body := ex.result()
+	where := method + " " + p.endpoint()
+	var apiErr *v1.Error
+	switch {
+	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: timeout after %s: %w", where, p.timeout, context.DeadlineExceeded)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", where, unwrapURLError(err))
+	case errors.As(err, &apiErr):
+		return p.apiError(apiErr, where, code, status, body)
+	case errors.Is(err, ErrBadResponse): // the body bound
+		return fmt.Errorf("%s: %w", where, err)
+	case code == 0: // no answer: connection, TLS, redirects, a cancelled run
+		return fmt.Errorf("%s: %w", where, unwrapURLError(err))
+	case code/100 == 2: // an answer client_golang's decoder rejected
+		return undecodable(where, body, err, p.over > 0)
 	}
-	if r.Status == "error" {
-		return &APIError{Type: r.ErrorType, Msg: r.Error}
-	}
-	return fmt.Errorf("%w: status %q", ErrBadResponse, r.Status)
+	return fmt.Errorf("%s: %w", where, err)
 }
 
-// decodeInstant reads the result of an instant query: a vector, or a scalar
-// as one series without labels.
-func decodeInstant(data json.RawMessage) ([]promSample, error) {
-	var d promQueryData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+// apiError maps a *v1.Error: 401 and 403 are a *ForbiddenError; the
+// server's error envelope (400 bad_data, 422 execution, 503 timeout, ...)
+// is an *APIError with its type and message; another answer is an
+// *APIError with the status line and the body's first line.
+func (p *prometheusProbe) apiError(e *v1.Error, where string, code int, status string, body []byte) error {
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return &ForbiddenError{Verb: "get", Resource: p.endpoint() + " (" + status + ")"}
+	case e.Type == v1.ErrClient || e.Type == v1.ErrServer:
+		// A status other than 2xx, 400 and 422, with the body as Detail;
+		// Prometheus answers 503 with its envelope.
+		if env, ok := errorEnvelope([]byte(e.Detail)); ok {
+			return &APIError{Type: env.ErrorType, Status: status, Msg: env.Error}
+		}
+		return &APIError{Status: status, Msg: firstLine(e.Detail)}
+	case e.Type == v1.ErrBadResponse && code/100 == 2:
+		return undecodable(where, body, e, p.over > 0)
+	case e.Type == v1.ErrBadResponse:
+		// A 400 or 422 without the error envelope (a proxy's page), or a
+		// status client_golang does not expect.
+		return &APIError{Status: status, Msg: firstLine(string(body))}
 	}
-	switch d.ResultType {
-	case "vector":
-		var samples []promSample
-		if err := json.Unmarshal(d.Result, &samples); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
-		}
-		return samples, nil
-	case "scalar":
-		var pt promPoint
-		if err := json.Unmarshal(d.Result, &pt); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
-		}
-		return []promSample{{Metric: map[string]string{}, Value: pt}}, nil
-	case "matrix":
-		return nil, errors.New("the query returns a range vector; write an instant query (wrap it in a function such as max_over_time)")
+	if code/100 == 2 {
+		status = ""
+	}
+	return &APIError{Type: string(e.Type), Status: status, Msg: e.Msg}
+}
+
+// undecodable explains a 2xx answer client_golang's decoder rejected (err),
+// from its body: not the API's envelope, a result type the probe cannot
+// judge, or encoding/json's account of what is wrong in the result.
+func undecodable(where string, body []byte, err error, rangeQuery bool) error {
+	var env struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if jerr := json.Unmarshal(body, &env); jerr != nil {
+		return fmt.Errorf("%s: %w: %w", where, ErrBadResponse, jerr)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("%s: %w: status %q", where, ErrBadResponse, env.Status)
+	}
+	var into any
+	switch env.Data.ResultType {
+	case model.ValVector.String():
+		into = &model.Vector{}
+	case model.ValScalar.String():
+		into = &model.Scalar{}
+	case model.ValMatrix.String():
+		into = &model.Matrix{}
 	default:
-		return nil, fmt.Errorf("the query returns a %s; want a vector or a scalar", d.ResultType)
+		return resultTypeError(env.Data.ResultType, rangeQuery)
 	}
+	if derr := json.Unmarshal(env.Data.Result, into); derr != nil {
+		var num *strconv.NumError
+		if errors.As(derr, &num) && num.Func == "ParseFloat" {
+			return fmt.Errorf("%w: sample value: %w", ErrBadResponse, derr)
+		}
+		return fmt.Errorf("%w: %w", ErrBadResponse, derr)
+	}
+	return fmt.Errorf("%s: %w: %w", where, ErrBadResponse, err)
 }
 
 // judgeSeries makes one item per series (failing ones first) and the
@@ -485,7 +560,7 @@ func (p *prometheusProbe) judgeSeries(samples []promSample) Observation {
 		want = " (want " + p.expect.src + ")"
 	}
 	for _, s := range samples {
-		v := s.Value.V
+		v := s.Value
 		ok := p.expect == nil || compare(v, p.expect.op, p.expect.num)
 		if !ok {
 			failing++
@@ -521,7 +596,7 @@ func (p *prometheusProbe) judgeSeries(samples []promSample) Observation {
 	}
 	values := map[string]float64{"series": float64(len(samples)), "failing": float64(failing)}
 	if len(samples) == 1 && finite == 1 {
-		values["value"] = samples[0].Value.V
+		values["value"] = samples[0].Value
 	}
 	if finite > 0 {
 		values["min"], values["max"], values["sum"], values["avg"] = lo, hi, sum, sum/float64(finite)
@@ -559,18 +634,18 @@ func formatSample(v float64) string {
 }
 
 // seriesName writes labels as PromQL does: name{a="b",c="d"}.
-func seriesName(labels map[string]string) string {
-	name := labels["__name__"]
+func seriesName(labels model.Metric) string {
+	name := string(labels[model.MetricNameLabel])
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
-		if k != "__name__" {
-			keys = append(keys, k)
+		if k != model.MetricNameLabel {
+			keys = append(keys, string(k))
 		}
 	}
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Quote(labels[k])
+		parts[i] = k + "=" + strconv.Quote(string(labels[model.LabelName(k)]))
 	}
 	if name != "" && len(parts) == 0 {
 		return name
@@ -600,14 +675,261 @@ func (e *APIError) Error() string {
 	return kind + ": " + e.Msg
 }
 
-// apiClient is the HTTP side the prometheus and alertmanager probes share:
-// a base URL, credentials that never leave the request, verified TLS.
-type apiClient struct {
-	base    *url.URL
+// promErrorEnvelope is the body of a Prometheus API error.
+type promErrorEnvelope struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+}
+
+// errorEnvelope decodes body as a Prometheus error envelope.
+func errorEnvelope(body []byte) (promErrorEnvelope, bool) {
+	var env promErrorEnvelope
+	if json.Unmarshal(body, &env) != nil || env.Status != "error" {
+		return promErrorEnvelope{}, false
+	}
+	return env, true
+}
+
+// maxRedirects bounds the redirects an API request follows.
+const maxRedirects = 5
+
+// apiTransport is the HTTP transport of the prometheus and alertmanager
+// probes: proxies from the environment, verified TLS.
+func apiTransport(insecure bool, caCert, serverName string) (*http.Transport, error) {
+	tlsCfg, err := clientTLS(insecure, caCert, serverName)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}, nil
+}
+
+// apiAuth is what an API request carries besides the query: extra headers
+// and credentials (a bearer token or basic auth, which win over an
+// Authorization header).
+type apiAuth struct {
 	token   string
 	basic   *BasicAuth
 	headers map[string]string
-	client  *http.Client
+}
+
+// sensitiveHeaders are the headers that never go to another host.
+var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Www-Authenticate"}
+
+// apply sets the headers and, when the request goes to the server's own
+// host, the credentials; a request to another host (a redirect's target)
+// carries no credentials nor any sensitive header.
+func (a *apiAuth) apply(req *http.Request, ownHost bool) {
+	for k, v := range a.headers {
+		if ownHost || !slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(k)) {
+			req.Header.Set(k, v)
+		}
+	}
+	if !ownHost {
+		for _, k := range sensitiveHeaders {
+			req.Header.Del(k)
+		}
+		return
+	}
+	switch {
+	case a.token != "":
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	case a.basic != nil:
+		req.SetBasicAuth(a.basic.Username, a.basic.Password)
+	}
+}
+
+// exchangeKey is the context key of a query's *exchange.
+type exchangeKey struct{}
+
+// exchange records the last HTTP answer to one query — what
+// client_golang's errors do not keep: the method, the status line and the
+// body (at most maxAPIBody).
+type exchange struct {
+	mu     sync.Mutex
+	method string
+	code   int // 0: no answer
+	status string
+	body   bytes.Buffer
+}
+
+// begin starts recording a request.
+func (e *exchange) begin(method string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.method, e.code, e.status = method, 0, ""
+	e.body.Reset()
+}
+
+// answered records a response's status.
+func (e *exchange) answered(code int, status string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.code, e.status = code, status
+}
+
+// write records body bytes.
+func (e *exchange) write(b []byte) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.body.Write(b)
+}
+
+// result returns what was recorded (a copy of the body); the method is GET
+// when no request was made.
+func (e *exchange) result() (method string, code int, status string, body []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	method = e.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	return method, e.code, e.status, bytes.Clone(e.body.Bytes())
+}
+
+// infos returns the info annotations of the recorded answer ("PromQL info:
+// metric might not be a counter"), which client_golang's v1 API drops: it
+// returns the warnings only.
+func (e *exchange) infos() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	body := e.body.Bytes()
+	if !bytes.Contains(body, []byte(`"infos"`)) {
+		return nil
+	}
+	var env struct {
+		Infos []string `json:"infos"`
+	}
+	if json.Unmarshal(body, &env) != nil {
+		return nil
+	}
+	return env.Infos
+}
+
+// promTransport is the http.RoundTripper under client_golang's client. It
+// sets the headers and credentials (credentials only towards the server's
+// own host, so they never follow a redirect elsewhere), stops after
+// maxRedirects, keeps the query when a redirect turns client_golang's POST
+// into a GET, bounds the body to maxAPIBody and records the answer in the
+// request context's *exchange.
+type promTransport struct {
+	next http.RoundTripper
+	host string // the server's host[:port]
+	auth apiAuth
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *promTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if redirects(req) >= maxRedirects {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	out := req.Clone(req.Context())
+	out.Header.Set("Accept", "application/json")
+	t.auth.apply(out, out.URL.Host == t.host)
+	if err := keepForm(out); err != nil {
+		return nil, err
+	}
+	ex, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	ex.begin(out.Method)
+	resp, err := t.next.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	ex.answered(resp.StatusCode, resp.Status)
+	resp.Body = &recordedBody{body: resp.Body, ex: ex}
+	return resp, nil
+}
+
+// redirects counts the redirects that led to req.
+func redirects(req *http.Request) int {
+	n := 0
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		n++
+	}
+	return n
+}
+
+// keepForm puts the form of the POST a redirect (301, 302, 303) turned
+// into a body-less GET back into the GET's URL, as client_golang's own GET
+// fallback sends it.
+func keepForm(req *http.Request) error {
+	if req.Method != http.MethodGet || req.Response == nil {
+		return nil
+	}
+	first := req
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		first = r.Request
+	}
+	if first.Method != http.MethodPost || first.GetBody == nil ||
+		first.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	rc, err := first.GetBody()
+	if err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, maxAPIBody))
+	if err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	q := req.URL.Query()
+	for k, vs := range form {
+		if !q.Has(k) {
+			q[k] = vs
+		}
+	}
+	req.URL.RawQuery = q.Encode()
+	return nil
+}
+
+// errBodyTooLarge is an answer beyond maxAPIBody.
+var errBodyTooLarge = fmt.Errorf("%w: body larger than %d MiB", ErrBadResponse, maxAPIBody>>20)
+
+// recordedBody is a response body bounded to maxAPIBody and copied to an
+// exchange.
+type recordedBody struct {
+	body io.ReadCloser
+	ex   *exchange
+	n    int
+}
+
+// Read implements io.Reader.
+func (b *recordedBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	b.n += n
+	if b.n > maxAPIBody {
+		return 0, errBodyTooLarge
+	}
+	b.ex.write(p[:n])
+	return n, err
+}
+
+// Close implements io.Closer.
+func (b *recordedBody) Close() error { return b.body.Close() }
+
+// apiClient is the HTTP side of the alertmanager probe: a base URL,
+// credentials that never leave the request, verified TLS.
+type apiClient struct {
+	base   *url.URL
+	auth   apiAuth
+	client *http.Client
 }
 
 func newAPIClient(raw, token string, basic *BasicAuth, headers map[string]string, timeout Duration, insecure bool, caCert, serverName string) (*apiClient, error) {
@@ -615,25 +937,23 @@ func newAPIClient(raw, token string, basic *BasicAuth, headers map[string]string
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	tlsCfg, err := clientTLS(insecure, caCert, serverName)
+	transport, err := apiTransport(insecure, caCert, serverName)
 	if err != nil {
 		return nil, err
 	}
 	return &apiClient{
-		base:    base,
-		token:   token,
-		basic:   basic,
-		headers: headers,
+		base: base,
+		auth: apiAuth{token: token, basic: basic, headers: headers},
 		client: &http.Client{
-			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true},
+			Transport: transport,
 			Timeout:   timeout.Or(10 * time.Second),
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
 				// Credentials never follow a redirect to another host.
 				if len(via) > 0 && req.URL.Host != via[0].URL.Host {
 					req.Header.Del("Authorization")
 				}
-				if len(via) >= 5 {
-					return errors.New("stopped after 5 redirects")
+				if len(via) >= maxRedirects {
+					return fmt.Errorf("stopped after %d redirects", maxRedirects)
 				}
 				return nil
 			},
@@ -648,8 +968,8 @@ func (c *apiClient) endpoint(path string) string {
 
 // get fetches path (relative to the base URL) with query and decodes the
 // JSON answer into out. 401 and 403 are a *ForbiddenError; another non-2xx
-// status is an *APIError carrying the server's message (a Prometheus error
-// envelope is decoded into out instead, so the caller reads its type).
+// status is an *APIError carrying the server's message (and type, from a
+// Prometheus error envelope).
 func (c *apiClient) get(ctx context.Context, path string, query url.Values, out any) error {
 	u := c.base.JoinPath(path)
 	u.RawQuery = query.Encode()
@@ -658,15 +978,7 @@ func (c *apiClient) get(ctx context.Context, path string, query url.Values, out 
 		return fmt.Errorf("request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	for k, v := range c.headers {
-		req.Header.Set(k, v)
-	}
-	switch {
-	case c.token != "":
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	case c.basic != nil:
-		req.SetBasicAuth(c.basic.Username, c.basic.Password)
-	}
+	c.auth.apply(req, true)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", c.endpoint(path), unwrapURLError(err))
@@ -680,10 +992,7 @@ func (c *apiClient) get(ctx context.Context, path string, query url.Values, out 
 		return &ForbiddenError{Verb: "get", Resource: c.endpoint(path) + " (" + resp.Status + ")"}
 	}
 	if resp.StatusCode/100 != 2 {
-		// Prometheus answers errors (400 bad_data, 422 execution, 503
-		// timeout) with its JSON envelope; keep its type and message.
-		var env promResponse
-		if json.Unmarshal(body, &env) == nil && env.Status == "error" {
+		if env, ok := errorEnvelope(body); ok {
 			return &APIError{Type: env.ErrorType, Status: resp.Status, Msg: env.Error}
 		}
 		return &APIError{Status: resp.Status, Msg: firstLine(string(body))}

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/cockpit-dev/cockpit/internal/promtest"
 )
 
@@ -116,7 +118,13 @@ func TestPrometheusProbe(t *testing.T) {
 			wantStatus: StatusError, wantMsg: "bad_data: ", wantServer: "unclosed left parenthesis"},
 		{name: "range vector is an error", spec: PrometheusSpec{Query: "gravl_up[1m]", Expect: "< 1"},
 			wantStatus: StatusError, wantMsg: "range vector"},
+		{name: "a PromQL warning is an item", spec: PrometheusSpec{Query: "quantile(2, gravl_error_ratio)", Expect: "> 1"},
+			wantStatus: StatusPass, wantItem: "quantile value should be between 0 and 1"},
+		{name: "a PromQL info is an item", spec: PrometheusSpec{Query: "rate(gravl_up[1m])", Expect: ">= 0"},
+			wantStatus: StatusPass, wantItem: "might not be a counter"},
 	}
+	// rate needs two samples in its range.
+	waitForSeries(t, prom.URL, `count_over_time(gravl_up[1m]) >= bool 2`, 1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.URL = prom.URL
@@ -230,14 +238,14 @@ func TestPrometheusProbeOver(t *testing.T) {
 }
 
 func TestReducePoints(t *testing.T) {
-	pts := []promPoint{{T: 1, V: 3}, {T: 2, V: math.NaN()}, {T: 3, V: 1}, {T: 4, V: 2}}
+	pts := []model.SamplePair{{Timestamp: 1, Value: 3}, {Timestamp: 2, Value: model.SampleValue(math.NaN())}, {Timestamp: 3, Value: 1}, {Timestamp: 4, Value: 2}}
 	for reduce, want := range map[string]float64{"max": 3, "min": 1, "avg": 2, "last": 2} {
-		if got := reducePoints(pts, reduce); got.V != want || got.T != 4 {
-			t.Errorf("%s = %+v, want %v at 4", reduce, got, want)
+		if got := reducePoints(pts, reduce); got != want {
+			t.Errorf("%s = %v, want %v", reduce, got, want)
 		}
 	}
-	if got := reducePoints([]promPoint{{T: 1, V: math.NaN()}}, "max"); !math.IsNaN(got.V) {
-		t.Errorf("max of NaN = %v, want NaN", got.V)
+	if got := reducePoints([]model.SamplePair{{Timestamp: 1, Value: model.SampleValue(math.NaN())}}, "max"); !math.IsNaN(got) {
+		t.Errorf("max of NaN = %v, want NaN", got)
 	}
 }
 
@@ -286,6 +294,17 @@ func authProxy(t *testing.T, backend string, tlsServer bool, allow func(*http.Re
 	return srv
 }
 
+// redirector answers every request with a redirect (code) to target, the
+// path (less a /prefix) and query kept.
+func redirector(t *testing.T, target string, code int) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+strings.TrimPrefix(r.URL.RequestURI(), "/prefix"), code)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 const (
 	testToken    = "tok-9f8e7d6c5b4a" //nolint:gosec // a test credential
 	testPassword = "pw-0a1b2c3d4e5f"  //nolint:gosec // a test credential
@@ -306,6 +325,10 @@ func TestPrometheusProbeAccess(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/again"+r.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(loop.Close)
 	tests := []struct {
 		name       string
 		spec       PrometheusSpec
@@ -322,6 +345,12 @@ func TestPrometheusProbeAccess(t *testing.T) {
 		{name: "TLS insecure opt-in", spec: PrometheusSpec{URL: secure.URL, BearerToken: testToken, Insecure: true}, wantStatus: StatusPass},
 		{name: "user info in the URL stays out of messages", spec: PrometheusSpec{URL: strings.Replace(plain.URL, "http://", "http://cockpit:"+testPassword+"@", 1)},
 			wantStatus: StatusPass},
+		{name: "301 keeps the query", spec: PrometheusSpec{URL: redirector(t, prom.URL, http.StatusMovedPermanently).URL}, wantStatus: StatusPass},
+		{name: "303 to a path prefix keeps the query", spec: PrometheusSpec{URL: redirector(t, prom.URL, http.StatusSeeOther).URL + "/prefix"}, wantStatus: StatusPass},
+		{name: "308 keeps the query", spec: PrometheusSpec{URL: redirector(t, prom.URL, http.StatusPermanentRedirect).URL}, wantStatus: StatusPass},
+		{name: "credentials do not follow a redirect to another host", spec: PrometheusSpec{URL: redirector(t, plain.URL, http.StatusTemporaryRedirect).URL, BearerToken: testToken},
+			wantStatus: StatusForbidden, wantMsg: "401 Unauthorized"},
+		{name: "a redirect loop stops", spec: PrometheusSpec{URL: loop.URL, BearerToken: testToken}, wantStatus: StatusError, wantMsg: "stopped after 5 redirects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,44 +398,83 @@ func TestPrometheusProbeUnreachable(t *testing.T) {
 }
 
 // Answers a real server does not give easily: non-JSON errors, a broken
-// envelope, a string result, warnings.
+// envelope, a string result, native histograms, warnings and infos, an
+// oversized body, no answer at all.
 func TestPrometheusProbeResponses(t *testing.T) {
+	const (
+		vectorOfHistograms = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"latency"},"histogram":[1,{"count":"2","sum":"3","buckets":[]}]}]}}`
+		matrixOfHistograms = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"latency"},"histograms":[[1,{"count":"2","sum":"3","buckets":[]}]]}]}}`
+		upVector           = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up"},"value":[1,"1"]}]}`
+	)
 	tests := []struct {
 		name       string
 		code       int
 		body       string
+		over       bool     // a range query (over: 1m, reduce: max)
+		hang       bool     // no answer until the client gives up
+		timeout    Duration // the spec's timeout; 0: the default
 		wantStatus Status
 		wantMsg    string
 		wantItem   string
 	}{
 		{name: "proxy error page", code: http.StatusBadGateway, body: "<html>bad gateway</html>\nmore", wantStatus: StatusError, wantMsg: "502 Bad Gateway: <html>bad gateway</html>"},
+		{name: "proxy page with 400", code: http.StatusBadRequest, body: "<html>bad request</html>", wantStatus: StatusError, wantMsg: "400 Bad Request: <html>bad request</html>"},
 		{name: "execution error envelope", code: 422, body: `{"status":"error","errorType":"execution","error":"query processing would load too many samples"}`,
 			wantStatus: StatusError, wantMsg: "execution: query processing would load too many samples"},
-		{name: "not JSON", code: 200, body: "hello", wantStatus: StatusError, wantMsg: "unexpected response"},
+		{name: "timeout error envelope with 503", code: http.StatusServiceUnavailable, body: `{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}`,
+			wantStatus: StatusError, wantMsg: "timeout: query timed out in expression evaluation"},
+		{name: "error envelope with 200", code: 200, body: `{"status":"error","errorType":"execution","error":"boom"}`, wantStatus: StatusError, wantMsg: "query: execution: boom"},
+		{name: "not JSON", code: 200, body: "hello", wantStatus: StatusError, wantMsg: "/prefix/api/v1/query: unexpected response: invalid character 'h'"},
+		{name: "neither success nor error", code: 200, body: `{"status":"pending"}`, wantStatus: StatusError, wantMsg: `unexpected response: status "pending"`},
 		{name: "string result", code: 200, body: `{"status":"success","data":{"resultType":"string","result":[1,"x"]}}`, wantStatus: StatusError, wantMsg: "returns a string"},
 		{name: "bad sample", code: 200, body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}`, wantStatus: StatusError, wantMsg: "sample value"},
-		{name: "warnings become items", code: 200, body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up"},"value":[1,"1"]}]},"warnings":["PromQL info: metric might not be a counter"]}`,
+		{name: "unquoted sample", code: 200, body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,1]}]}}`,
+			wantStatus: StatusError, wantMsg: "unexpected response: sample value must be a quoted string"},
+		{name: "native histogram", code: 200, body: vectorOfHistograms, wantStatus: StatusError, wantMsg: "series latency is a native histogram"},
+		{name: "body over the bound", code: 200, body: `{"status":"success","warnings":["` + strings.Repeat("x", maxAPIBody) + `"]}`,
+			wantStatus: StatusError, wantMsg: "unexpected response: body larger than 16 MiB"},
+		{name: "warnings become items", code: 200, body: upVector + `,"warnings":["PromQL warning: quantile value should be between 0 and 1"]}`,
+			wantStatus: StatusPass, wantItem: "quantile value should be between 0 and 1"},
+		{name: "infos become items", code: 200, body: upVector + `,"infos":["PromQL info: metric might not be a counter"]}`,
 			wantStatus: StatusPass, wantItem: "might not be a counter"},
+		{name: "no answer within the timeout", hang: true, timeout: Duration(100 * time.Millisecond), wantStatus: StatusError,
+			wantMsg: "/prefix/api/v1/query: timeout after 100ms"},
+		{name: "range: a vector", over: true, code: 200, body: upVector + "}", wantStatus: StatusError, wantMsg: "a range query returned a vector"},
+		{name: "range: native histograms", over: true, code: 200, body: matrixOfHistograms, wantStatus: StatusError, wantMsg: "series latency is a native histogram"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			spec := PrometheusSpec{Query: "up", Expect: "== 1", Timeout: tt.timeout}
+			path := "/prefix/api/v1/query"
+			if tt.over {
+				spec.Over, spec.Reduce = Duration(time.Minute), "max"
+				path += "_range"
+			}
+			timeout := spec.Timeout.Or(10 * time.Second).String() // the server's evaluation timeout
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/prefix/api/v1/query" || r.URL.Query().Get("query") != "up" {
+				if r.URL.Path != path || r.FormValue("query") != "up" || r.FormValue("timeout") != timeout {
 					http.Error(w, "wrong request "+r.URL.String(), http.StatusNotFound)
+					return
+				}
+				if tt.hang {
+					<-r.Context().Done()
 					return
 				}
 				w.WriteHeader(tt.code)
 				fmt.Fprint(w, tt.body)
 			}))
 			t.Cleanup(srv.Close)
-			spec := PrometheusSpec{URL: srv.URL + "/prefix", Query: "up", Expect: "== 1"}
+			spec.URL = srv.URL + "/prefix"
+			if err := spec.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
 			p, rules, err := spec.Build(Env{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			res := Run(context.Background(), p, rules, time.Now)
 			if res.Status != tt.wantStatus || !strings.Contains(res.Message, tt.wantMsg) {
-				t.Errorf("= %s %q, want %s %q", res.Status, res.Message, tt.wantStatus, tt.wantMsg)
+				t.Errorf("= %s %.300q, want %s %q", res.Status, res.Message, tt.wantStatus, tt.wantMsg)
 			}
 			if tt.wantItem != "" && !hasItemText(res.Items, tt.wantItem) {
 				t.Errorf("no item with %q in %+v", tt.wantItem, res.Items)
