@@ -78,8 +78,14 @@ func (a Autopilot) Next(s State) []Event {
 				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
 			}
 		case a.awaitsConfirmation(s, &st, &ss):
+			if needsAccessReview(ph) && ps.Access == nil {
+				continue // nothing is confirmed before the phase's access review is in
+			}
 			note, ok := a.Confirm[st.ID]
 			if !ok && a.ConfirmActions {
+				if acc := ps.Access; acc != nil && acc.Status == probes.StatusFail {
+					return []Event{Aborted{Operator: a.Operator, Reason: missingAccessReason(ps.ID, acc)}}
+				}
 				note, ok = AutoConfirmActionNote, true
 			}
 			if ok {
@@ -182,4 +188,22 @@ func (a Autopilot) unexecuted(s State) []string {
 		out = append(out, st.ID)
 	}
 	return out
+}
+
+// missingAccessReason says why --auto-confirm-actions will not start a
+// phase whose access review found permissions missing: a deploy that
+// stops half way is worse than one not started.
+func missingAccessReason(phase string, acc *probes.Result) string {
+	var missing []string
+	for _, it := range acc.Items {
+		if it.Status != probes.StatusPass {
+			missing = append(missing, it.Name+" ("+it.Summary+")")
+		}
+	}
+	const most = 5
+	if len(missing) > most {
+		missing = append(missing[:most], fmt.Sprintf("and %d more", len(missing)-most))
+	}
+	return fmt.Sprintf("phase %s: %s: %s; --auto-confirm-actions starts no action while permissions are missing — grant them (cockpit rbac prints them) or confirm steps one by one with --confirm",
+		phase, acc.Summary, strings.Join(missing, "; "))
 }

@@ -396,6 +396,12 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 // resume re-runs what was in flight when the previous process died.
 func (e *engine) resume() {
 	ph, ps := e.phase()
+	if !e.s.Finished() && ps.Status == PhaseActive && needsAccessReview(ph) {
+		// The credentials may not be those of the run that stopped: the
+		// review is done again before anything is confirmed.
+		ps.Access = nil
+		e.emit(ReviewAccess{Phase: ps.ID})
+	}
 	e.resumeActions()
 	for i := range ph.Steps {
 		st, ss := &ph.Steps[i], &ps.Steps[i]

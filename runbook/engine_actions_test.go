@@ -306,6 +306,56 @@ func TestActionResumeNeverRepeatsAMutation(t *testing.T) {
 	if ss.Status != StepPending || ss.Confirm != nil || !strings.Contains(ss.Last.Message, "not repeated unasked") {
 		t.Fatalf("it waits for a new confirmation, saying why: %+v", ss)
 	}
+	if r := effectsOf[ReviewAccess](effs); len(r) != 1 || r[0].Phase != "deploy" || m.s.Phases[0].Access != nil {
+		t.Fatalf("a resumed phase with actions has its access reviewed again: %+v", effs)
+	}
+}
+
+// The headless autopilot confirms nothing before the phase's access review
+// is in, and --auto-confirm-actions starts nothing when it found
+// permissions missing; an explicit --confirm still stands.
+func TestAutopilotWaitsForTheAccessReview(t *testing.T) {
+	missing := probes.Result{Status: probes.StatusFail, Summary: "1 of 2 permission(s) missing",
+		Items: []probes.Item{{Name: "get configmaps in gravl-prod", Status: probes.StatusPass}, {Name: "patch configmaps in gravl-prod", Status: probes.StatusFail, Summary: "missing: patch"}}}
+	for _, tt := range []struct {
+		name   string
+		ap     Autopilot
+		review probes.Result
+		want   string // "confirm", "abort"
+	}{
+		{"granted", Autopilot{Operator: "ci", ConfirmActions: true}, probes.Result{Status: probes.StatusPass, Summary: "all 2 permission(s) granted"}, "confirm"},
+		{"missing, auto", Autopilot{Operator: "ci", ConfirmActions: true}, missing, "abort"},
+		{"missing, explicit", Autopilot{Operator: "ci", Confirm: map[string]string{"apply": "change 42"}}, missing, "confirm"},
+		{"review failed", Autopilot{Operator: "ci", ConfirmActions: true}, probes.Result{Status: probes.StatusError, Summary: "access review failed: 1 error(s)"}, "confirm"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := actionSim(t)
+			m.act(Started{Operator: "lead", AllowActions: true})
+			m.act(ActionPlanned{Step: "apply", RunID: m.runs["apply"], Result: result(probes.StatusPass, "ok")})
+			if evs := tt.ap.Next(m.s); len(evs) != 0 {
+				t.Fatalf("before the review: %+v", evs)
+			}
+			m.act(AccessReviewed{Phase: "deploy", Result: tt.review})
+			evs := tt.ap.Next(m.s)
+			switch tt.want {
+			case "confirm":
+				if len(evs) != 1 {
+					t.Fatalf("after the review: %+v", evs)
+				}
+				if c, ok := evs[0].(Confirmed); !ok || c.Step != "apply" {
+					t.Fatalf("after the review: %+v", evs)
+				}
+			case "abort":
+				if len(evs) != 1 {
+					t.Fatalf("after the review: %+v", evs)
+				}
+				a, ok := evs[0].(Aborted)
+				if !ok || !strings.Contains(a.Reason, "patch configmaps in gravl-prod (missing: patch)") || strings.Contains(a.Reason, "get configmaps") {
+					t.Fatalf("after the review: %+v", evs)
+				}
+			}
+		})
+	}
 }
 
 func TestActionEventsRoundTripTheJournal(t *testing.T) {
