@@ -152,10 +152,10 @@ type amAlertStatus struct {
 
 // amSilence is the part of Alertmanager's GettableSilence the probe reads.
 type amSilence struct {
-	ID       string      `json:"id"`
-	Matchers []amMatcher `json:"matchers"`
-	StartsAt time.Time   `json:"startsAt"`
-	EndsAt   time.Time   `json:"endsAt"`
+	ID       string                `json:"id"`
+	Matchers []AlertmanagerMatcher `json:"matchers"`
+	StartsAt time.Time             `json:"startsAt"`
+	EndsAt   time.Time             `json:"endsAt"`
 	// CreatedBy and Comment are shown: who silenced what, and why.
 	CreatedBy string          `json:"createdBy"`
 	Comment   string          `json:"comment"`
@@ -167,16 +167,18 @@ type amSilenceStatus struct {
 	State string `json:"state"`
 }
 
-// amMatcher is a silence's matcher. IsEqual is absent (true) in older
-// Alertmanagers.
-type amMatcher struct {
+// AlertmanagerMatcher is a silence's matcher in Alertmanager's v2 API
+// (PostableSilence, GettableSilence). IsEqual is absent (true) in
+// Alertmanagers before 0.22.
+type AlertmanagerMatcher struct {
 	Name    string `json:"name"`
 	Value   string `json:"value"`
 	IsRegex bool   `json:"isRegex"`
-	IsEqual *bool  `json:"isEqual"`
+	IsEqual *bool  `json:"isEqual,omitempty"`
 }
 
-func (m amMatcher) String() string {
+// String is the matcher as amtool and PromQL write it: name=~"value".
+func (m AlertmanagerMatcher) String() string {
 	eq := m.IsEqual == nil || *m.IsEqual
 	op := "="
 	switch {

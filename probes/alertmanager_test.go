@@ -232,10 +232,10 @@ func TestAlertmanagerJudge(t *testing.T) {
 	}
 	yes, no := true, false
 	silences := []amSilence{
-		{ID: "0b6e-1", Status: amSilenceStatus{State: "active"}, Matchers: []amMatcher{{Name: "severity", Value: "critical", IsEqual: &yes}}},
+		{ID: "0b6e-1", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &yes}}},
 		{ID: "0b6e-2", Status: amSilenceStatus{State: "expired"}},
-		{ID: "0b6e-3", Status: amSilenceStatus{State: "active"}, Matchers: []amMatcher{{Name: "severity", Value: "info", IsEqual: &yes}}},
-		{ID: "0b6e-4", Status: amSilenceStatus{State: "active"}, Matchers: []amMatcher{{Name: "severity", Value: "critical", IsEqual: &no}}},
+		{ID: "0b6e-3", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "info", IsEqual: &yes}}},
+		{ID: "0b6e-4", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &no}}},
 	}
 	tests := []struct {
 		name        string
@@ -295,14 +295,14 @@ func mustMatchers(t *testing.T, srcs ...string) []LabelMatcher {
 func TestAMMatcherString(t *testing.T) {
 	yes, no := true, false
 	tests := []struct {
-		m    amMatcher
+		m    AlertmanagerMatcher
 		want string
 	}{
-		{amMatcher{Name: "a", Value: "b"}, `a="b"`},
-		{amMatcher{Name: "a", Value: "b", IsEqual: &yes}, `a="b"`},
-		{amMatcher{Name: "a", Value: "b", IsEqual: &no}, `a!="b"`},
-		{amMatcher{Name: "a", Value: "b.*", IsRegex: true}, `a=~"b.*"`},
-		{amMatcher{Name: "a", Value: "b.*", IsRegex: true, IsEqual: &no}, `a!~"b.*"`},
+		{AlertmanagerMatcher{Name: "a", Value: "b"}, `a="b"`},
+		{AlertmanagerMatcher{Name: "a", Value: "b", IsEqual: &yes}, `a="b"`},
+		{AlertmanagerMatcher{Name: "a", Value: "b", IsEqual: &no}, `a!="b"`},
+		{AlertmanagerMatcher{Name: "a", Value: "b.*", IsRegex: true}, `a=~"b.*"`},
+		{AlertmanagerMatcher{Name: "a", Value: "b.*", IsRegex: true, IsEqual: &no}, `a!~"b.*"`},
 	}
 	for _, tt := range tests {
 		if got := tt.m.String(); got != tt.want {

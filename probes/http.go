@@ -102,7 +102,7 @@ func (s *HTTPSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tlsCfg, err := clientTLS(s.Insecure, s.CACert, s.ServerName)
+	tlsCfg, err := ClientTLS(s.Insecure, s.CACert, s.ServerName)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,8 +122,11 @@ func (s *HTTPSpec) Build(env Env) (Probe, Outcomes, error) {
 	}}, rules, nil
 }
 
-// clientTLS builds a verifying TLS client config.
-func clientTLS(insecure bool, caFile, serverName string) (*tls.Config, error) {
+// ClientTLS builds a verifying TLS client config: TLS 1.2 or later, the
+// system roots plus caFile's certificates (PEM) when given, verification
+// skipped only when insecure; the probes and the actions that speak HTTPS
+// share it.
+func ClientTLS(insecure bool, caFile, serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: insecure} //nolint:gosec // opt-in, named insecure
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)

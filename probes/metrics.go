@@ -177,7 +177,7 @@ func (s *MetricsSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tlsCfg, err := clientTLS(s.Insecure, s.CACert, s.ServerName)
+	tlsCfg, err := ClientTLS(s.Insecure, s.CACert, s.ServerName)
 	if err != nil {
 		return nil, nil, err
 	}

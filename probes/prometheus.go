@@ -697,7 +697,7 @@ const maxRedirects = 5
 // apiTransport is the HTTP transport of the prometheus and alertmanager
 // probes: proxies from the environment, verified TLS.
 func apiTransport(insecure bool, caCert, serverName string) (*http.Transport, error) {
-	tlsCfg, err := clientTLS(insecure, caCert, serverName)
+	tlsCfg, err := ClientTLS(insecure, caCert, serverName)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package actions
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -248,47 +245,23 @@ var (
 	_ Cleaner = (*silenceAction)(nil)
 )
 
-// amSilenceMatcher is a matcher of Alertmanager's API (PostableSilence,
-// GettableSilence).
-type amSilenceMatcher struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	IsRegex bool   `json:"isRegex"`
-	// IsEqual is absent (true) in Alertmanagers before 0.22.
-	IsEqual *bool `json:"isEqual,omitempty"`
-}
-
-func (m amSilenceMatcher) String() string {
-	eq := m.IsEqual == nil || *m.IsEqual
-	op := "="
-	switch {
-	case m.IsRegex && eq:
-		op = "=~"
-	case m.IsRegex:
-		op = "!~"
-	case !eq:
-		op = "!="
-	}
-	return m.Name + op + strconv.Quote(m.Value)
-}
-
 // amPostableSilence is what POST /api/v2/silences takes.
 type amPostableSilence struct {
-	Matchers  []amSilenceMatcher `json:"matchers"`
-	StartsAt  time.Time          `json:"startsAt"`
-	EndsAt    time.Time          `json:"endsAt"`
-	CreatedBy string             `json:"createdBy"`
-	Comment   string             `json:"comment"`
+	Matchers  []probes.AlertmanagerMatcher `json:"matchers"`
+	StartsAt  time.Time                    `json:"startsAt"`
+	EndsAt    time.Time                    `json:"endsAt"`
+	CreatedBy string                       `json:"createdBy"`
+	Comment   string                       `json:"comment"`
 }
 
 // amGettableSilence is the part of a GettableSilence the action reads.
 type amGettableSilence struct {
-	ID        string             `json:"id"`
-	Matchers  []amSilenceMatcher `json:"matchers"`
-	StartsAt  time.Time          `json:"startsAt"`
-	EndsAt    time.Time          `json:"endsAt"`
-	CreatedBy string             `json:"createdBy"`
-	Comment   string             `json:"comment"`
+	ID        string                       `json:"id"`
+	Matchers  []probes.AlertmanagerMatcher `json:"matchers"`
+	StartsAt  time.Time                    `json:"startsAt"`
+	EndsAt    time.Time                    `json:"endsAt"`
+	CreatedBy string                       `json:"createdBy"`
+	Comment   string                       `json:"comment"`
 	Status    struct {
 		State string `json:"state"` // active, pending, expired
 	} `json:"status"`
@@ -309,10 +282,10 @@ type amGettableAlert struct {
 
 // postable is the silence to create at now.
 func (a *silenceAction) postable(now time.Time) amPostableSilence {
-	ms := make([]amSilenceMatcher, len(a.matchers))
+	ms := make([]probes.AlertmanagerMatcher, len(a.matchers))
 	for i, m := range a.matchers {
 		eq := m.Op == "=" || m.Op == "=~"
-		ms[i] = amSilenceMatcher{Name: m.Name, Value: m.Value, IsRegex: m.Op == "=~" || m.Op == "!~", IsEqual: &eq}
+		ms[i] = probes.AlertmanagerMatcher{Name: m.Name, Value: m.Value, IsRegex: m.Op == "=~" || m.Op == "!~", IsEqual: &eq}
 	}
 	now = now.UTC()
 	return amPostableSilence{Matchers: ms, StartsAt: now, EndsAt: now.Add(a.duration), CreatedBy: a.author, Comment: a.comment}
@@ -398,12 +371,12 @@ func (a *silenceAction) Plan(ctx context.Context) Result {
 
 // sameMatchers reports whether a silence's matchers are the action's, in
 // any order.
-func (a *silenceAction) sameMatchers(ms []amSilenceMatcher) bool {
+func (a *silenceAction) sameMatchers(ms []probes.AlertmanagerMatcher) bool {
 	if len(ms) != len(a.matchers) {
 		return false
 	}
 	mine := a.postable(time.Time{}).Matchers
-	key := func(m amSilenceMatcher) string { return m.String() }
+	key := func(m probes.AlertmanagerMatcher) string { return m.String() }
 	have := make([]string, len(ms))
 	want := make([]string, len(mine))
 	for i := range ms {
@@ -571,20 +544,9 @@ func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]
 	if err != nil {
 		return nil, fmt.Errorf("url %q: cannot parse it", redactedURL(raw))
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: insecure} //nolint:gosec // opt-in, named insecure
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("caCert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("caCert: no PEM certificate in %s", caFile)
-		}
-		tlsCfg.RootCAs = pool
+	tlsCfg, err := probes.ClientTLS(insecure, caFile, serverName)
+	if err != nil {
+		return nil, err
 	}
 	return &amClient{
 		base:    base,
