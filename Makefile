@@ -61,3 +61,8 @@ bench-mem:
 .PHONY: bench-probes
 bench-probes:
 	bench/probes.sh
+
+# bench-tui: the TUI's CPU share while `cockpit load --rate 1000` runs (README, Performance).
+.PHONY: bench-tui
+bench-tui:
+	bench/tui.sh

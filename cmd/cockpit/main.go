@@ -8,9 +8,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 )
 
 func main() {
+	// client-go logs through klog to stderr ("Couldn't get current server
+	// API group list" while a cluster is away), which would draw over the
+	// cockpit's screen and clutter a headless run's event log. Cockpit
+	// reports what matters itself: a probe shows `error: unreachable`, a
+	// command fails with the error.
+	klog.SetLogger(logr.Discard())
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
