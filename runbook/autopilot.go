@@ -91,6 +91,8 @@ func (a Autopilot) Next(s State) []Event {
 			if ok {
 				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
 			}
+		case ss.Undoing:
+			continue // an undo is out: nothing is decided about the step meanwhile
 		case ss.Status == StepFailed && ss.Override == nil:
 			if a.UndoOnFailure && ss.Action != nil && ss.Action.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing && s.AllowActions {
 				out = append(out, UndoRequested{Step: st.ID, Operator: a.Operator, Reason: "--undo-on-failure"})

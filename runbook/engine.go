@@ -263,9 +263,20 @@ func (e *engine) apply(ev Event) {
 		e.refuse(ev, "the run has not started")
 		return
 	}
-	if c, ok := ev.(ActionCleaned); ok {
-		e.actionCleaned(c) // what a run left is taken back after it ends too
+	switch ev := ev.(type) {
+	case ActionCleaned:
+		e.actionCleaned(ev) // what a run left is taken back after it ends too
 		return
+	case ActionDone:
+		if s.Finished() {
+			e.actionDone(ev) // an execution out when the run was aborted
+			return
+		}
+	case ActionUndone:
+		if s.Finished() {
+			e.actionUndone(ev)
+			return
+		}
 	}
 	if s.Finished() {
 		e.refuse(ev, "the run has finished (%s)", s.Outcome)
@@ -635,6 +646,10 @@ func (e *engine) skip(ev Skipped) {
 		e.refuse(ev, "step %q is required: only optional steps can be skipped (override it with a reason instead)", ev.Step)
 		return
 	}
+	if ss.Undoing || ss.Status == StepRunning && st.Mutating() {
+		e.refuse(ev, "step %q is changing things right now: wait for its result", ev.Step)
+		return
+	}
 	ss.Status, ss.FinishedAt, ss.UpdatedAt, ss.RunID = StepSkipped, e.s.Now, e.s.Now, 0
 	ss.Skip = &Decision{Operator: ev.Operator, Text: ev.Reason, At: e.s.Now}
 }
@@ -653,6 +668,10 @@ func (e *engine) override(ev Overridden) {
 		}
 		if ss.Status != StepFailed {
 			e.refuse(ev, "step %q is %s, not failed: nothing to override", ev.Step, ss.Status)
+			return
+		}
+		if ss.Undoing {
+			e.refuse(ev, "step %q is being undone: wait for the undo's result", ev.Step)
 			return
 		}
 		ss.Status, ss.Override, ss.UpdatedAt, ss.RunID = StepOverridden, d, e.s.Now, 0
@@ -675,6 +694,10 @@ func (e *engine) override(ev Overridden) {
 
 func (e *engine) advance(ev Advance) {
 	_, ps := e.phase()
+	if busy := e.busyAction(); busy != "" {
+		e.refuse(ev, "step %q is changing things right now: wait for its result before leaving phase %q", busy, ps.ID)
+		return
+	}
 	v := e.gate(e.s.Current)
 	switch {
 	case v.Status.OK():

@@ -48,6 +48,10 @@ func (e *engine) replan(ev RunStep, st *Step, ss *StepState) {
 	case ss.Undoing:
 		e.refuse(ev, "action %q is being undone: wait for the undo", ev.Step)
 		return
+	case ss.Action != nil && ss.Action.Cleanup != "" && ss.Cleaned == nil:
+		// A second execution would replace what the run takes back.
+		e.refuse(ev, "action %q left %s, which is taken back when its window ends: it is not executed twice", ev.Step, ss.Action.Cleanup)
+		return
 	}
 	if unmet := e.unmetNeeds(st); unmet != "" {
 		e.refuse(ev, "step %q needs %s to pass first", ev.Step, unmet)
@@ -88,6 +92,8 @@ func (e *engine) confirmAction(ev Confirmed, st *Step, ss *StepState) {
 		e.refuse(ev, "a confirmation needs an operator")
 	case ss.Status == StepRunning:
 		e.refuse(ev, "action %q is already executing", ev.Step)
+	case ss.Undoing:
+		e.refuse(ev, "action %q is being undone: wait for the undo's result", ev.Step)
 	case ss.Planning:
 		e.refuse(ev, "action %q: its dry run is still out", ev.Step)
 	case ss.Plan == nil:
@@ -127,6 +133,16 @@ func (e *engine) actionDone(ev ActionDone) {
 	if res.Cleanup != "" {
 		ss.Cleaned, ss.CleanupSent = nil, false
 	}
+	if e.s.Finished() {
+		// The run was aborted while it executed: what it did is kept,
+		// and what it left is taken back now.
+		ss.RunID, ss.UpdatedAt = 0, e.s.Now
+		if res.Cleanup != "" {
+			ss.CleanupSent = true
+			e.emit(CleanupAction{Step: ev.Step, Ref: res.Cleanup})
+		}
+		return
+	}
 	if pi != e.s.Current {
 		return // its phase was left meanwhile; what it did is kept
 	}
@@ -159,10 +175,16 @@ func (e *engine) undoRequested(ev UndoRequested) {
 		e.refuse(ev, "read-only run: an undo changes the cluster; start the run with --allow-actions")
 	case ev.Operator == "":
 		e.refuse(ev, "an undo needs an operator")
+	case strings.TrimSpace(ev.Reason) == "":
+		e.refuse(ev, "an undo needs a reason")
 	case ss.Undoing:
 		e.refuse(ev, "step %q is already being undone", ev.Step)
 	case ss.Status == StepRunning:
 		e.refuse(ev, "step %q is still running: wait for its result", ev.Step)
+	case ss.Planning:
+		e.refuse(ev, "step %q: a dry run is out; wait for it", ev.Step)
+	case ss.Status != StepFailed && ss.Status != StepOverridden:
+		e.refuse(ev, "step %q is %s: only a failed rollout is undone", ev.Step, ss.Status)
 	case ss.Action == nil || ss.Action.UndoRevision == 0 && ev.Revision == 0:
 		e.refuse(ev, "step %q offers no undo (only a failed rollout does)", ev.Step)
 	case ev.Revision < 0:
@@ -270,4 +292,17 @@ func (e *engine) resumeActions() {
 			}
 		}
 	}
+}
+
+// busyAction names a step of the current phase whose action is changing
+// things right now (executing a mutation, or undoing): its result must not
+// be dropped by leaving the phase or skipping the step.
+func (e *engine) busyAction() string {
+	ph, ps := e.phase()
+	for i := range ph.Steps {
+		if ss := &ps.Steps[i]; ss.Undoing || ss.Status == StepRunning && ph.Steps[i].Mutating() {
+			return ph.Steps[i].ID
+		}
+	}
+	return ""
 }

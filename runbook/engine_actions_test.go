@@ -20,6 +20,7 @@ type fakeSpec struct {
 	until    string
 	perms    []probes.Permission
 	action   *fakeAction
+	build    actions.Action // built instead of action when set
 }
 
 func (f *fakeSpec) Validate() error                  { return nil }
@@ -28,6 +29,9 @@ func (f *fakeSpec) Describe() string                 { return "a fake action" }
 func (f *fakeSpec) Permissions() []probes.Permission { return f.perms }
 func (f *fakeSpec) Until() string                    { return f.until }
 func (f *fakeSpec) Build(actions.Env) (actions.Action, error) {
+	if f.build != nil {
+		return f.build, nil
+	}
 	if f.action == nil {
 		f.action = &fakeAction{}
 	}
@@ -234,23 +238,33 @@ func TestActionUndoOfferedAfterFailedRollout(t *testing.T) {
 	m.act(Started{Operator: "lead", AllowActions: true})
 	m.act(ActionPlanned{Step: "apply", RunID: m.runs["apply"], Result: result(probes.StatusPass, "ok")})
 	m.act(Confirmed{Step: "apply", Operator: "lead"})
-	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead"}), "still running")
+	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead", Reason: "r"}), "still running")
+	wantRefused(t, m.act(Advance{Operator: "lead"}), "changing things right now")
 	failed := result(probes.StatusFail, "ProgressDeadlineExceeded")
 	failed.UndoRevision = 3
 	m.act(ActionDone{Step: "apply", RunID: m.runs["apply"], Result: failed})
+	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead"}), "needs a reason")
 	effs := m.act(UndoRequested{Step: "apply", Operator: "lead", Reason: "api 5xx"})
 	u := effectsOf[UndoAction](effs)
 	if len(u) != 1 || u[0].Revision != 0 {
 		t.Fatalf("undo to the offered revision: %+v", effs)
 	}
-	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead"}), "already being undone")
+	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead", Reason: "again"}), "already being undone")
+	// While the undo is out, nothing else about the step is decided.
+	wantRefused(t, m.act(Overridden{Step: "apply", Operator: "lead", Reason: "accept"}), "being undone")
+	wantRefused(t, m.act(RunStep{Step: "apply"}), "being undone")
+	wantRefused(t, m.act(Advance{Operator: "lead"}), "changing things right now")
 	undone := result(probes.StatusPass, "rolled back 4 → 3")
 	m.act(ActionUndone{Step: "apply", RunID: m.runs["apply"], Result: undone})
 	ss := m.step("apply")
 	if ss.Undo == nil || ss.Undo.Summary != "rolled back 4 → 3" || ss.Status != StepFailed {
 		t.Fatalf("the undo is recorded, the failed rollout stays failed: %+v", ss)
 	}
-	wantRefused(t, m.act(UndoRequested{Step: "watch", Operator: "lead"}), "offers no undo")
+	wantRefused(t, m.act(UndoRequested{Step: "watch", Operator: "lead", Reason: "r"}), "only a failed rollout")
+	// A fresh dry run of the failed step: no undo while it is out, and
+	// a passed step is not undone.
+	m.act(RunStep{Step: "apply"})
+	wantRefused(t, m.act(UndoRequested{Step: "apply", Operator: "lead", Reason: "r", Revision: 2}), "dry run is out")
 }
 
 func TestActionCleanupAtWindowEndAndAfterAbort(t *testing.T) {

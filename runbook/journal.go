@@ -11,8 +11,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
-	"strings"
 	"time"
 )
 
@@ -70,7 +68,7 @@ type Journal struct {
 	seq    uint64
 	prev   string
 	opened time.Time // monotonic reference
-	redact *strings.Replacer
+	redact *Redactor
 }
 
 // CreateJournal starts a new journal at path for rb. It refuses to
@@ -85,7 +83,7 @@ func CreateJournal(path string, h Header, now time.Time, secrets []string) (*Jou
 		}
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	j := &Journal{f: f, path: path, opened: time.Now(), redact: redactor(secrets)}
+	j := &Journal{f: f, path: path, opened: time.Now(), redact: NewRedactor(secrets)}
 	h.Version = JournalVersion
 	if err := j.write(headerType, "", "", "", h, now); err != nil {
 		f.Close()
@@ -110,7 +108,7 @@ func AppendJournal(path string, rj *ReadResult, secrets []string) (*Journal, err
 		return nil, fmt.Errorf("seek journal: %w", err)
 	}
 	last := rj.Records[len(rj.Records)-1]
-	return &Journal{f: f, path: path, seq: last.Seq, prev: rj.lastHash, opened: time.Now(), redact: redactor(secrets)}, nil
+	return &Journal{f: f, path: path, seq: last.Seq, prev: rj.lastHash, opened: time.Now(), redact: NewRedactor(secrets)}, nil
 }
 
 // Path is where the journal is written.
@@ -143,15 +141,17 @@ func (j *Journal) write(typ, operator, phase, step string, payload any, now time
 	if err != nil {
 		return fmt.Errorf("journal %s: encode %s: %w", j.path, typ, err)
 	}
+	// Secrets are taken out of the payload's strings only: the envelope
+	// (sequence, times, hashes) and numbers are never touched.
+	if data, err = j.redact.JSON(data); err != nil {
+		return fmt.Errorf("journal %s: redact %s: %w", j.path, typ, err)
+	}
 	rec := Record{Seq: j.seq + 1, Time: now.UTC(), Mono: time.Since(j.opened), Type: typ, Operator: operator,
 		Phase: phase, Step: step, Payload: data, Prev: j.prev}
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("journal %s: encode record: %w", j.path, err)
 	}
-	line = []byte(j.redact.Replace(string(line)))
-	line = authHeader.ReplaceAll(line, []byte(`$1[REDACTED]$3`))
-	line = authScheme.ReplaceAll(line, []byte(`$1 [REDACTED]`))
 	if _, err := j.f.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("journal %s: write: %w", j.path, err)
 	}
@@ -165,24 +165,6 @@ func (j *Journal) write(typ, operator, phase, step string, payload any, now time
 
 // Close closes the file.
 func (j *Journal) Close() error { return j.f.Close() }
-
-// authHeader matches Authorization/Cookie header values inside JSON text,
-// also inside JSON strings (escaped quotes).
-var authHeader = regexp.MustCompile(`(?i)(\\?"(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)\\?"\s*:\s*\\?")((?:[^"\\]|\\[^"])*)(\\?")`)
-
-// authScheme matches credentials written as "Bearer …" or "Basic …".
-var authScheme = regexp.MustCompile(`(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}`)
-
-func redactor(secrets []string) *strings.Replacer {
-	var pairs []string
-	for _, s := range secrets {
-		if len(s) >= 4 { // shorter values would redact ordinary text
-			quoted, _ := json.Marshal(s)
-			pairs = append(pairs, s, "[REDACTED]", string(quoted[1:len(quoted)-1]), "[REDACTED]")
-		}
-	}
-	return strings.NewReplacer(pairs...)
-}
 
 func lineHash(line []byte) string {
 	sum := sha256.Sum256(line)

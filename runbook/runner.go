@@ -81,7 +81,7 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	results := make(chan Event, 64)
 	cleaned := make(chan Event, 16)
 	r.drained = make(chan struct{})
-	var cleanups int // cleanups out: awaited even after the run ends
+	var cleanups int // cleanups, executions and undos out: awaited even after the run ends
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -119,8 +119,11 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	}
 	// What a run leaves behind (a silence) is taken back however it
 	// ends: the cleanups out are awaited (each bounded by its timeout).
+	// Executions and undos still out are cancelled, and what they did
+	// is awaited and journaled too.
 	defer func() {
 		defer close(r.drained)
+		cancel()
 		for ; cleanups > 0; cleanups-- {
 			if aerr := apply(<-cleaned); aerr != nil {
 				if err == nil {
@@ -222,8 +225,9 @@ func tickFor(rb *Runbook) time.Duration {
 func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results, cleaned chan<- Event) (cleanups int) {
 	for _, eff := range effects {
 		if r.executeAction(ctx, wg, s, eff, results, cleaned) {
-			if _, ok := eff.(CleanupAction); ok {
-				cleanups++
+			switch eff.(type) {
+			case CleanupAction, ExecuteAction, UndoAction:
+				cleanups++ // awaited, even after the run ends
 			}
 			continue
 		}

@@ -109,13 +109,19 @@ func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State,
 		timeout = time.Duration(st.Timeout)
 	}
 	run := r.buildAction(s.Runbook, st)
+	// What an execution or an undo did is awaited even after the run
+	// ends (it was aborted, or cancelled): it goes where cleanups go.
+	out, done := results, ctx.Done()
+	if _, plan := eff.(PlanAction); !plan {
+		out, done = cleaned, r.drained
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		ev := work(ctx, run)
 		select {
-		case results <- ev:
-		case <-ctx.Done():
+		case out <- ev:
+		case <-done:
 		}
 	}()
 	return true

@@ -112,3 +112,81 @@ func TestRunnerReadOnlyStopsAtActions(t *testing.T) {
 		t.Errorf("read-only: apply planned %d, executed %d", specs["apply"].action.plans, specs["apply"].action.execs)
 	}
 }
+
+// blockingAction executes until its context is cancelled, then reports
+// what it did: a silence created, to be taken back.
+type blockingAction struct {
+	fakeAction
+	started chan struct{}
+}
+
+func (b *blockingAction) Execute(ctx context.Context, _ func(actions.Result)) actions.Result {
+	close(b.started)
+	<-ctx.Done()
+	res := result(probes.StatusError, "cancelled after creating silence sil-9")
+	res.Cleanup = "sil-9"
+	return res
+}
+
+// Aborting a run while an action executes cancels the action, journals
+// what it did after the run's end and takes back what it left: nothing
+// the cockpit did is lost from the journal or left behind.
+func TestRunnerAbortDuringExecutionKeepsWhatItDid(t *testing.T) {
+	m, specs := actionSim(t)
+	for id, spec := range specs {
+		spec.action = &fakeAction{plan: result(probes.StatusPass, id+" planned"), exec: result(probes.StatusPass, id+" done")}
+		spec.perms = nil
+	}
+	block := &blockingAction{started: make(chan struct{}), fakeAction: fakeAction{plan: result(probes.StatusPass, "would create a silence"), clean: result(probes.StatusPass, "expired")}}
+	specs["apply"].action = nil
+	specs["apply"].build = block
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	rb := m.s.Runbook
+	j, err := CreateJournal(path, Header{Runbook: rb.Metadata.Name, Digest: rb.Digest}, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := make(chan Event, 1)
+	go func() {
+		<-block.started
+		ops <- Aborted{Operator: "lead", Reason: "rollback decided"}
+	}()
+	r := &Runner{Journal: j, Operator: "ci", TickEvery: time.Millisecond, AllowActions: true,
+		Autopilot: &Autopilot{Operator: "ci", ConfirmActions: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	final, err := r.Run(ctx, NewState(rb), nil, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	pi, si, _ := final.Find("apply")
+	ss := final.Phases[pi].Steps[si]
+	if final.Outcome != OutcomeFailed || ss.Action == nil || ss.Action.Cleanup != "sil-9" || ss.Cleaned == nil || ss.Cleaned.Summary != "expired" {
+		rr, _ := ReadJournal(path)
+		evs, _ := rr.Events()
+		for _, at := range evs {
+			t.Logf("%s %+v", at.Event.EventType(), at.Event)
+		}
+		t.Fatalf("outcome %s; apply: action %+v, cleaned %+v", final.Outcome, ss.Action, ss.Cleaned)
+	}
+	if len(block.cleaned) != 1 || block.cleaned[0] != "sil-9" {
+		t.Errorf("cleanups: %v", block.cleaned)
+	}
+	// The journal replays to the same: the report sees the change.
+	rr, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := rr.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, at := range events {
+		types = append(types, at.Event.EventType())
+	}
+	if joined := strings.Join(types, " "); !strings.Contains(joined, "aborted action.done action.cleaned") {
+		t.Errorf("journal: %s", joined)
+	}
+}

@@ -3,7 +3,6 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -104,7 +103,7 @@ type Model struct {
 	report  string
 
 	redactFor *runbook.Runbook
-	redactor  *strings.Replacer
+	redactor  *runbook.Redactor
 }
 
 // New returns the cockpit's root model.

@@ -65,27 +65,16 @@ func (m *Model) render() string {
 	return m.redact(strings.Join(rows, "\n"))
 }
 
-// redact removes the runbook's secrets from anything drawn.
+// redact removes the runbook's secrets (and credentials, private keys)
+// from anything drawn.
 func (m *Model) redact(s string) string {
 	if !m.hasState {
 		return s
 	}
-	if m.redactFor != m.state.Runbook {
-		m.redactFor, m.redactor = m.state.Runbook, nil
-		var pairs []string
-		for _, sec := range m.state.Runbook.Secrets() {
-			if sec != "" {
-				pairs = append(pairs, sec, "••••")
-			}
-		}
-		if len(pairs) > 0 {
-			m.redactor = strings.NewReplacer(pairs...)
-		}
+	if m.redactFor != m.state.Runbook || m.redactor == nil {
+		m.redactFor, m.redactor = m.state.Runbook, runbook.NewRedactor(m.state.Runbook.Secrets())
 	}
-	if m.redactor == nil {
-		return s
-	}
-	return m.redactor.Replace(s)
+	return m.redactor.String(s)
 }
 
 func (m *Model) header() string {

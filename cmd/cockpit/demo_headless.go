@@ -29,7 +29,7 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 		return err
 	}
 	defer sess.Journal.Close()
-	log := &eventLog{w: s.err, prev: sess.State}
+	log := &eventLog{w: s.err, prev: sess.State, redact: runbook.NewRedactor(sess.State.Runbook.Secrets())}
 	log.printf("demo sandbox: %s, %s, DNS %s, %s", sb.HTTPURL, sb.HTTPSURL, sb.DNSAddr, sb.Cluster.Name())
 	log.printf("journal %s", sess.Journal.Path())
 	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot, AllowActions: opts.run.allowActions,

@@ -182,7 +182,7 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 		return err
 	}
 	defer sess.Journal.Close()
-	log := &eventLog{w: s.err, prev: sess.State}
+	log := &eventLog{w: s.err, prev: sess.State, redact: runbook.NewRedactor(sess.State.Runbook.Secrets())}
 	switch {
 	case sess.Kept != "":
 		log.printf("journal %s (new; the previous one kept as %s)", sess.Journal.Path(), sess.Kept)
@@ -291,10 +291,13 @@ type eventLog struct {
 	mu   sync.Mutex
 	w    io.Writer
 	prev runbook.State
+	// redact takes the runbook's secrets (and credentials, private keys)
+	// out of every line: CI logs are read by many.
+	redact *runbook.Redactor
 }
 
 func (l *eventLog) printf(format string, args ...any) {
-	fmt.Fprintf(l.w, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(l.w, "%s  %s\n", time.Now().Format("15:04:05"), l.redact.String(fmt.Sprintf(format, args...)))
 }
 
 func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Effect) {
@@ -302,7 +305,7 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 	defer l.mu.Unlock()
 	stamp := at.Time.Format("15:04:05")
 	line := func(format string, args ...any) {
-		fmt.Fprintf(l.w, "%s  %s\n", stamp, fmt.Sprintf(format, args...))
+		fmt.Fprintf(l.w, "%s  %s\n", stamp, l.redact.String(fmt.Sprintf(format, args...)))
 	}
 	switch ev := at.Event.(type) {
 	case runbook.Started:
@@ -397,7 +400,7 @@ func (l *eventLog) diff(d string) {
 			fmt.Fprintf(l.w, "          … %d more diff lines in the journal\n", len(lines)-i)
 			break
 		}
-		fmt.Fprintf(l.w, "          %s\n", ln)
+		fmt.Fprintf(l.w, "          %s\n", l.redact.String(ln))
 	}
 }
 
