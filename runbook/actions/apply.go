@@ -512,6 +512,9 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 	case apierrors.IsNotFound(err):
 		live = nil
 	case err != nil:
+		// Not known to be missing (a read forbidden, a 5xx): its
+		// dependents are tried on their own, as kubectl would.
+		existed = true
 		return failedOutcome(ref, apiCallErr(err, "get", gr, ns, name))
 	default:
 		existed = true
@@ -680,7 +683,7 @@ func outcomeResult(outs []objOutcome, dryRun bool, verb string, red *redactor) R
 		}
 	}
 	res.Status = probes.Worst(statuses...)
-	res.Diff = strings.Join(diffs, "")
+	res.Diff = capDiff(strings.Join(diffs, ""))
 	res.Message = strings.Join(problems, "; ")
 	failed, skipped := counts[OpFailed], counts[OpSkipped]
 	landed := len(outs) - failed - skipped

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
@@ -45,6 +46,10 @@ const (
 
 // checkPodContainer is the check pod's only container.
 const checkPodContainer = "check"
+
+// checkPodNeverReady is the readiness gate no controller sets: the check
+// pod is never Ready, so never a Service's endpoint.
+const checkPodNeverReady = "cockpit.dev/never-ready"
 
 // checkPodUser is the user the check runs as: nobody, so that a namespace
 // enforcing the restricted Pod Security Standard admits the pod whatever
@@ -186,6 +191,10 @@ func (a *checkPodAction) pod() *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Namespace: a.ns, Labels: labels},
 		Spec: corev1.PodSpec{
+			// Never Ready: labelled like the workload so that its
+			// NetworkPolicies select it, the pod must not become an
+			// endpoint of the workload's Services and take its traffic.
+			ReadinessGates:               []corev1.PodReadinessGate{{ConditionType: checkPodNeverReady}},
 			RestartPolicy:                corev1.RestartPolicyNever,
 			ServiceAccountName:           a.spec.ServiceAccount,
 			AutomountServiceAccountToken: ptr.To(a.spec.ServiceAccount != ""),
@@ -271,10 +280,21 @@ func (a *checkPodAction) Plan(ctx context.Context) Result {
 func (a *checkPodAction) Execute(ctx context.Context, progress func(Result)) (res Result) {
 	start := a.now()
 	pods := a.typed.CoreV1().Pods(a.ns)
-	created, err := pods.Create(ctx, a.pod(), metav1.CreateOptions{})
+	// The name is chosen here, not by the server, so that a pod created
+	// by a request whose answer was lost (cancelled, timed out) can still
+	// be deleted.
+	pod := a.pod()
+	pod.Name, pod.GenerateName = pod.GenerateName+utilrand.String(5), ""
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		err = a.createErr(err)
-		return stampResult(Result{Result: probes.Result{Status: kubeErrStatus(err), Summary: "cannot create the check pod", Message: err.Error()}}, start, a.now)
+		cerr := a.createErr(err)
+		res := Result{Result: probes.Result{Status: kubeErrStatus(cerr), Summary: "cannot create the check pod", Message: cerr.Error()}}
+		if !apierrors.IsAlreadyExists(err) && !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+			if o := a.deletePod(ctx, pod.Name, "Pod/"+a.ns+"/"+pod.Name); o.Op == OpFailed {
+				res.Message = joinNotes(res.Message, "it may have been created and could not be deleted: "+o.Error)
+			}
+		}
+		return stampResult(res, start, a.now)
 	}
 	name, ref := created.Name, "Pod/"+a.ns+"/"+created.Name
 	defer func() {

@@ -152,6 +152,9 @@ func checkPodShape(t *testing.T, pod *corev1.Pod, spec *CheckPodSpec) {
 	if c.Image != spec.Image || !slices.Equal(c.Command, spec.Command) || len(c.Args) != 0 {
 		t.Errorf("container = image %s, command %q, args %q", c.Image, c.Command, c.Args)
 	}
+	if g := pod.Spec.ReadinessGates; len(g) != 1 || g[0].ConditionType != checkPodNeverReady {
+		t.Errorf("readiness gates %+v: the pod must never be a Service endpoint", g)
+	}
 	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
 		t.Errorf("restartPolicy %s, automount %v", pod.Spec.RestartPolicy, pod.Spec.AutomountServiceAccountToken)
 	}

@@ -43,13 +43,36 @@ func unifiedDiff(oldName, newName, a, b string) string {
 	if a == b {
 		return ""
 	}
-	script := diffLines(splitLines(a), splitLines(b))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", oldName, newName)
+	if len(a)+len(b) > diffInputLimit {
+		// Too large to search for a readable diff (a huge ConfigMap):
+		// say so rather than spend the time and memory.
+		fmt.Fprintf(&sb, "@@ not diffed: %d → %d lines, %d → %d bytes (over %d KiB) @@\n",
+			len(splitLines(a)), len(splitLines(b)), len(a), len(b), diffInputLimit>>10)
+		return sb.String()
+	}
+	script := diffLines(splitLines(a), splitLines(b))
 	for _, h := range diffHunks(script) {
 		sb.WriteString(h)
 	}
 	return sb.String()
+}
+
+// DiffLimit bounds a plan's whole diff: what is shown, journaled and
+// reported. A longer one is cut at a line, saying how much was left out.
+const DiffLimit = 256 << 10
+
+// diffInputLimit bounds the two texts of one object's diff.
+const diffInputLimit = 1 << 20
+
+// capDiff cuts d to DiffLimit.
+func capDiff(d string) string {
+	if len(d) <= DiffLimit {
+		return d
+	}
+	cut := strings.LastIndexByte(d[:DiffLimit], '\n') + 1
+	return d[:cut] + fmt.Sprintf("… diff cut at %d KiB: %d more bytes not shown\n", DiffLimit>>10, len(d)-cut)
 }
 
 // splitLines splits s into lines without their newlines ("" has none).
@@ -267,6 +290,9 @@ func displayYAML(u *unstructured.Unstructured, red *redactor) (string, error) {
 // cleanObject is a copy of u cleaned for display (see displayYAML).
 func cleanObject(u *unstructured.Unstructured, red *redactor) map[string]any {
 	obj := u.DeepCopy().Object
+	// Status is the controllers' to write: an apply does not change it,
+	// and one written between the read and the dry run is not a change.
+	delete(obj, "status")
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"} {
 			delete(md, f)

@@ -189,3 +189,21 @@ func TestPluralize(t *testing.T) {
 		}
 	}
 }
+
+// Diffs stay bounded: a huge object is not searched, a huge plan is cut
+// at a line, saying so.
+func TestDiffLimits(t *testing.T) {
+	big := strings.Repeat("data: "+strings.Repeat("x", 1000)+"\n", diffInputLimit/1000+10)
+	d := unifiedDiff("live/a", "planned/a", big, big+"more: 1\n")
+	if !strings.Contains(d, "@@ not diffed: ") || len(d) > 1000 {
+		t.Errorf("huge diff = %d bytes: %.200q", len(d), d)
+	}
+	if capDiff("a\nb\n") != "a\nb\n" {
+		t.Error("a short diff is cut")
+	}
+	long := strings.Repeat("+line of the plan\n", DiffLimit/10)
+	c := capDiff(long)
+	if len(c) > DiffLimit+100 || !strings.HasSuffix(c, "more bytes not shown\n") || strings.Count(c, "\n")-1 != strings.Count(c[:strings.LastIndex(c, "…")], "\n") {
+		t.Errorf("capped diff: %d bytes, ends %q", len(c), c[len(c)-80:])
+	}
+}

@@ -336,7 +336,11 @@ func runGroup(ctx context.Context, path string, argv []string, dir string, env [
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own (and so a process group led by it, which the
+	// kill signals): no controlling terminal, so a command that would
+	// prompt on /dev/tty (a password, a re-login) fails at once instead
+	// of stopping, unseen, until the timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	done := make(chan struct{})
 	var killer sync.WaitGroup
 	cancelled := false // set by Cancel, which Wait waits for

@@ -575,6 +575,8 @@ func (a *rolloutAction) dryRunRestart(ctx context.Context, ref workloadRef, at s
 // Execute implements Action: the restart (when asked), then the watch.
 func (a *rolloutAction) Execute(ctx context.Context, progress func(Result)) Result {
 	start := a.now()
+	// An undo offered by an earlier execution is not this one's.
+	a.setOffered(nil, 0)
 	var objects []Object
 	if a.restart {
 		var res Result

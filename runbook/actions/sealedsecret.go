@@ -162,6 +162,9 @@ func (s *SealedSecretSpec) Validate() error {
 			errs = append(errs, specFieldErr("cert", "%q has surrounding spaces", c))
 		case isCertURL(c) && (err != nil || u.Host == ""):
 			errs = append(errs, specFieldErr("cert", "%q is not a URL with a host", c))
+		case isCertURL(c) && (u.User != nil || u.RawQuery != ""):
+			// The URL is shown and journaled: no credentials in it.
+			errs = append(errs, specFieldErr("cert", "a URL with credentials or a query would be shown and journaled: serve the certificate without them"))
 		case !isCertURL(c) && strings.Contains(c, "://"):
 			errs = append(errs, specFieldErr("cert", "%q: want an http:// or https:// URL or a file", c))
 		}

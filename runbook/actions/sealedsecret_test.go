@@ -168,6 +168,8 @@ func TestSealedSecretSpec(t *testing.T) {
 		{"cert scheme", SealedSecretSpec{Cert: "ftp://example.org/cert.pem"}, []string{"cert"}},
 		{"cert no host", SealedSecretSpec{Cert: "https:///cert.pem"}, []string{"cert"}},
 		{"cert spaces", SealedSecretSpec{Cert: " cert.pem"}, []string{"cert"}},
+		{"cert userinfo", SealedSecretSpec{Cert: "https://u:p@sealed.gravl.app/v1/cert.pem"}, []string{"cert"}},
+		{"cert query", SealedSecretSpec{Cert: "https://sealed.gravl.app/v1/cert.pem?token=x"}, []string{"cert"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.spec.Validate()
