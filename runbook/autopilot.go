@@ -82,7 +82,7 @@ func (a Autopilot) Next(s State) []Event {
 				continue // nothing is confirmed before the phase's access review is in
 			}
 			note, ok := a.Confirm[st.ID]
-			if !ok && a.ConfirmActions {
+			if !ok && a.ConfirmActions && !ss.Interrupted {
 				if acc := ps.Access; acc != nil && acc.Status == probes.StatusFail {
 					return []Event{Aborted{Operator: a.Operator, Reason: missingAccessReason(ps.ID, acc)}}
 				}
@@ -126,7 +126,7 @@ func (a Autopilot) Next(s State) []Event {
 				how = "--allow-actions and " + how
 			}
 			return []Event{Aborted{Operator: a.Operator, Reason: fmt.Sprintf(
-				"action step(s) %s wait for a confirmation (their dry run is in the journal); headless runs execute actions with %s", strings.Join(waiting, ", "), how)}}
+				"action step(s) %s wait for a confirmation (their dry run is in the journal); headless runs execute actions with %s%s", strings.Join(waiting, ", "), how, interruptedNote(s, waiting))}}
 		}
 		return nil
 	}
@@ -184,7 +184,7 @@ func (a Autopilot) unexecuted(s State) []string {
 		if _, ok := a.Confirm[st.ID]; ok && s.AllowActions {
 			continue
 		}
-		if a.ConfirmActions && s.AllowActions {
+		if a.ConfirmActions && s.AllowActions && !ss.Interrupted {
 			continue
 		}
 		out = append(out, st.ID)
@@ -208,4 +208,19 @@ func missingAccessReason(phase string, acc *probes.Result) string {
 	}
 	return fmt.Sprintf("phase %s: %s: %s; --auto-confirm-actions starts no action while permissions are missing — grant them (cockpit rbac prints them) or confirm steps one by one with --confirm",
 		phase, acc.Summary, strings.Join(missing, "; "))
+}
+
+// interruptedNote explains, for the waiting steps a crash cut off, why
+// --auto-confirm-actions did not execute them again.
+func interruptedNote(s State, steps []string) string {
+	var cut []string
+	for _, id := range steps {
+		if pi, si, ok := s.Find(id); ok && s.Phases[pi].Steps[si].Interrupted {
+			cut = append(cut, id)
+		}
+	}
+	if len(cut) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s was cut off by a crash while executing: check what its fresh dry run shows, then confirm it by name (--confirm STEP=NOTE) — --auto-confirm-actions does not repeat it", strings.Join(cut, ", "))
 }

@@ -137,6 +137,11 @@ type StepState struct {
 	Action      *actions.Result
 	Undo        *actions.Result
 	Undoing     bool
+	// Interrupted is set when the cockpit died while the step's mutating
+	// action executed: what it did is unknown until a person looks, so a
+	// headless run's --auto-confirm-actions does not execute it again
+	// (an explicit --confirm does). Cleared by a confirmation.
+	Interrupted bool
 	Cleaned     *actions.Result
 	CleanupSent bool
 	Override    *Decision
@@ -275,6 +280,12 @@ func (e *engine) apply(ev Event) {
 	case ActionUndone:
 		if s.Finished() {
 			e.actionUndone(ev)
+			return
+		}
+	case Resumed:
+		if s.Finished() {
+			// A crash after the end: what is still out is taken back.
+			e.resendCleanups()
 			return
 		}
 	}

@@ -109,7 +109,7 @@ func (e *engine) confirmAction(ev Confirmed, st *Step, ss *StepState) {
 			e.refuse(ev, "step %q needs %s to pass first", ev.Step, unmet)
 			return
 		}
-		ss.Confirm = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}
+		ss.Confirm, ss.Interrupted = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}, false
 		e.start(st, ss, 1)
 	}
 }
@@ -280,10 +280,16 @@ func (e *engine) resumeActions() {
 				Message: fmt.Sprintf("the cockpit stopped while %q executed; it is not repeated unasked: a fresh dry run shows what landed, confirm again to finish it", st.ID)}
 			ss.HasResult = true
 			ss.History = appendHistory(ss.History, probes.StatusError)
-			ss.Confirm = nil
+			ss.Confirm, ss.Interrupted = nil, true
 			e.plan(st, ss)
 		}
 	}
+	e.resendCleanups()
+}
+
+// resendCleanups asks again for the cleanups that were out when the
+// previous process died.
+func (e *engine) resendCleanups() {
 	for pi := range e.s.Phases {
 		for si := range e.s.Phases[pi].Steps {
 			ss := &e.s.Phases[pi].Steps[si]

@@ -291,6 +291,14 @@ func TestActionCleanupAtWindowEndAndAfterAbort(t *testing.T) {
 		if abort != m.s.Finished() {
 			t.Fatalf("abort=%v finished=%v", abort, m.s.Finished())
 		}
+		if abort {
+			// The process dies before the cleanup's answer: resuming the
+			// finished run asks for it again.
+			effs = m.act(Resumed{Operator: "lead"})
+			if c := effectsOf[CleanupAction](effs); len(c) != 1 || c[0].Ref != "sil-123" || len(effectsOf[Refused](effs)) != 0 {
+				t.Fatalf("resumed after the end: %+v", effs)
+			}
+		}
 		m.act(ActionCleaned{Step: "silence", Result: result(probes.StatusPass, "expired")})
 		if ss := m.step("silence"); ss.Cleaned == nil || ss.Cleaned.Summary != "expired" {
 			t.Fatalf("abort=%v: the cleanup is recorded (after the end too): %+v", abort, ss)
@@ -299,6 +307,8 @@ func TestActionCleanupAtWindowEndAndAfterAbort(t *testing.T) {
 			if effs := m.act(Advance{Operator: "lead"}); len(effectsOf[CleanupAction](effs)) != 0 {
 				t.Fatalf("taken back once: %+v", effs)
 			}
+		} else if effs := m.act(Resumed{Operator: "lead"}); len(effectsOf[CleanupAction](effs)) != 0 {
+			t.Fatalf("taken back once, also across resumes: %+v", effs)
 		}
 	}
 }
@@ -322,6 +332,27 @@ func TestActionResumeNeverRepeatsAMutation(t *testing.T) {
 	}
 	if r := effectsOf[ReviewAccess](effs); len(r) != 1 || r[0].Phase != "deploy" || m.s.Phases[0].Access != nil {
 		t.Fatalf("a resumed phase with actions has its access reviewed again: %+v", effs)
+	}
+	// Headless: --auto-confirm-actions does not repeat it; naming it does.
+	m.act(AccessReviewed{Phase: "deploy", Result: probes.Result{Status: probes.StatusPass}})
+	m.act(ActionPlanned{Step: "apply", RunID: m.runs["apply"], Result: result(probes.StatusPass, "1 object: 1 unchanged")})
+	auto := Autopilot{Operator: "ci", ConfirmActions: true}
+	evs := auto.Next(m.s)
+	if len(evs) != 1 {
+		t.Fatalf("auto-confirm after a crash: %+v", evs)
+	}
+	if ab, ok := evs[0].(Aborted); !ok || !strings.Contains(ab.Reason, "cut off by a crash") || !strings.Contains(ab.Reason, "--confirm STEP=NOTE") {
+		t.Fatalf("auto-confirm after a crash: %+v", evs)
+	}
+	named := Autopilot{Operator: "ci", Confirm: map[string]string{"apply": "checked the dry run"}}
+	if evs := named.Next(m.s); len(evs) != 1 {
+		t.Fatalf("--confirm apply after a crash: %+v", evs)
+	} else if c, ok := evs[0].(Confirmed); !ok || c.Step != "apply" {
+		t.Fatalf("--confirm apply after a crash: %+v", evs)
+	}
+	m.act(Confirmed{Step: "apply", Operator: "ci", Note: "checked"})
+	if m.step("apply").Interrupted {
+		t.Error("a confirmation clears the interruption")
 	}
 }
 

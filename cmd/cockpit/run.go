@@ -195,14 +195,25 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 	default:
 		log.printf("journal %s (new)", sess.Journal.Path())
 	}
+	kube := probes.NewKubeClusters(probes.KubeconfigOptions{Path: g.kube.kubeconfig, Context: g.kube.context, Namespace: g.kube.namespace})
+	defer kube.Close()
 	if sess.State.Finished() {
 		log.printf("the run finished already: %s; 'cockpit report %s' writes its sign-off, --fresh starts anew", sess.State.Outcome, sess.Journal.Path())
+		if len(sess.Pending) > 0 {
+			// It died after its end, while taking back what it left (a
+			// silence): that is done now.
+			log.printf("taking back what the run left: %d cleanup(s)", len(sess.Pending))
+			r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator, Observe: log.observe}
+			final, err := r.Run(ctx, sess.State, sess.Pending, nil)
+			if err != nil {
+				return fmt.Errorf("run %s: %w", path, err)
+			}
+			sess.State = final
+		}
 		writeRunSummary(s.out, sess.State, sess.Journal.Path(), pilot)
 		return runVerdict(sess.State, pilot)
 	}
 
-	kube := probes.NewKubeClusters(probes.KubeconfigOptions{Path: g.kube.kubeconfig, Context: g.kube.context, Namespace: g.kube.namespace})
-	defer kube.Close()
 	if opts.allowActions {
 		log.printf("actions enabled (--allow-actions): confirmed actions change the cluster")
 	} else if hasActions(rb) {

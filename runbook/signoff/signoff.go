@@ -47,8 +47,11 @@ type Report struct {
 	Operators []string  `json:"operators"`
 
 	// Mode is "read-only" or "actions enabled" (--allow-actions), as the
-	// run was last started or resumed.
+	// run was last started or resumed, or "read-only since its last resume;
+	// actions were enabled before" when the two differ that way.
 	Mode   string  `json:"mode"`
+	// actionsEver: some start or resume of the run allowed actions.
+	actionsEver bool
 	Phases []Phase `json:"phases"`
 	Loads  []Load  `json:"loads,omitempty"`
 	// Changes are what the run's actions did, in order: every execution,
@@ -181,8 +184,11 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 		}
 	})
 	r.Verdict, r.Reason = Verdict(s)
-	if s.AllowActions {
+	switch {
+	case s.AllowActions:
 		r.Mode = "actions enabled"
+	case r.actionsEver:
+		r.Mode = "read-only since its last resume; actions were enabled before"
 	}
 	r.phases(s)
 	return r, nil
@@ -237,6 +243,7 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 	switch ev := at.Event.(type) {
 	case runbook.Started:
 		operators[ev.Operator] = true
+		r.actionsEver = r.actionsEver || ev.AllowActions
 		mode := ""
 		if ev.Headless {
 			mode = " (headless)"
@@ -244,6 +251,7 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 		add("", "", "run started by %s%s", ev.Operator, mode)
 	case runbook.Resumed:
 		operators[ev.Operator] = true
+		r.actionsEver = r.actionsEver || ev.AllowActions
 		add(phase, "", "resumed by %s after %d journaled event(s)", ev.Operator, ev.Events)
 	case runbook.ActionDone:
 		r.change(prev, s, at, ev.Step, "executed", ev.Result)

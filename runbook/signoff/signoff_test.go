@@ -185,3 +185,29 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s", path, got)
 	}
 }
+
+// The report's mode is the run's as last started or resumed, and says so
+// when actions were enabled before a read-only resume.
+func TestReportMode(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		events []runbook.Event
+		want   string
+	}{
+		{"read-only", nil, "read-only"},
+		{"enabled, then read-only", []runbook.Event{runbook.Resumed{Operator: "lead", AllowActions: true}, runbook.Resumed{Operator: "lead"}},
+			"read-only since its last resume; actions were enabled before"},
+		{"read-only, then enabled", []runbook.Event{runbook.Resumed{Operator: "lead", AllowActions: true}}, "actions enabled"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := recordRun(t, func(string) []runbook.Event { return tt.events })
+			r, err := FromJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Mode != tt.want {
+				t.Errorf("mode %q, want %q", r.Mode, tt.want)
+			}
+		})
+	}
+}
