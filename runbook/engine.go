@@ -132,11 +132,11 @@ type StepState struct {
 	// out (RunID). Action is its last execution, Undo the last undo of a
 	// failed rollout (Undoing while one is out), Cleaned the taking back
 	// of what it left (a silence expired; CleanupSent once asked for).
-	Plan        *actions.Result
-	Planning    bool
-	Action      *actions.Result
-	Undo        *actions.Result
-	Undoing     bool
+	Plan     *actions.Result
+	Planning bool
+	Action   *actions.Result
+	Undo     *actions.Result
+	Undoing  bool
 	// Interrupted is set when the cockpit died while the step's mutating
 	// action executed: what it did is unknown until a person looks, so a
 	// headless run's --auto-confirm-actions does not execute it again

@@ -49,11 +49,11 @@ type Report struct {
 	// Mode is "read-only" or "actions enabled" (--allow-actions), as the
 	// run was last started or resumed, or "read-only since its last resume;
 	// actions were enabled before" when the two differ that way.
-	Mode   string  `json:"mode"`
+	Mode string `json:"mode"`
 	// actionsEver: some start or resume of the run allowed actions.
 	actionsEver bool
-	Phases []Phase `json:"phases"`
-	Loads  []Load  `json:"loads,omitempty"`
+	Phases      []Phase `json:"phases"`
+	Loads       []Load  `json:"loads,omitempty"`
 	// Changes are what the run's actions did, in order: every execution,
 	// undo and cleanup, with the objects touched and their versions.
 	Changes       []Change   `json:"changes"`
