@@ -230,7 +230,7 @@ func (m *Model) modeLine(st *runbook.Step, ss *runbook.StepState) string {
 func (m *Model) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) []string {
 	s := m.styles
 	var out []string
-	add := func(text string) { out = append(out, wrap(text, w)...) }
+	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	status := s.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
 	if ss.Attempt > 1 {
 		status += fmt.Sprintf(" · attempt %d of %d", ss.Attempt, st.Retries+1)
@@ -331,7 +331,7 @@ func (m *Model) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) 
 func (m *Model) planLines(ss *runbook.StepState, w int, compact bool) []string {
 	s := m.styles
 	var out []string
-	add := func(text string) { out = append(out, wrap(text, w)...) }
+	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	switch {
 	case ss.Planning:
 		add(s.Running.Render("↻ dry run in progress…"))
@@ -371,7 +371,7 @@ func (m *Model) planLines(ss *runbook.StepState, w int, compact bool) []string {
 func (m *Model) resultLines(ss *runbook.StepState, res *actions.Result, w int) []string {
 	s := m.styles
 	var out []string
-	add := func(text string) { out = append(out, wrap(text, w)...) }
+	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	label := "result"
 	if ss.Status == runbook.StepRunning {
 		label = "progress"
@@ -426,7 +426,7 @@ func (m *Model) objectLines(objs []actions.Object, w int, withVersions bool) []s
 		}
 		out = append(out, fit(line, w))
 		if o.Error != "" {
-			for _, l := range wrap(o.Error, w-4) {
+			for _, l := range m.wrap(o.Error, w-4) {
 				out = append(out, "    "+s.Fail.Render(l))
 			}
 		}
@@ -456,7 +456,7 @@ func (m *Model) itemLines(items []probes.Item, w int) []string {
 		if it.Status != probes.StatusPass {
 			for _, extra := range []string{it.Reason, it.Message} {
 				if extra != "" {
-					for _, l := range wrap(extra, w-4) {
+					for _, l := range m.wrap(extra, w-4) {
 						out = append(out, "    "+s.Muted.Render(l))
 					}
 				}
@@ -471,7 +471,7 @@ func (m *Model) itemLines(items []probes.Item, w int) []string {
 func (m *Model) accessLines(res *probes.Result, w int) []string {
 	s := m.styles
 	var out []string
-	add := func(text string) { out = append(out, wrap(text, w)...) }
+	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	add(s.Bold.Render("access review") + " " + s.status(res.Status).Render(statusGlyph(res.Status)+" "+res.Status.String()) + " " + res.Summary)
 	if res.Message != "" {
 		add(res.Message)

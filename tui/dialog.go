@@ -391,13 +391,13 @@ func (m *Model) dialogLines(w, h int) []string {
 	d := m.dlg
 	var body []string
 	for _, l := range d.lines {
-		body = append(body, wrap(l, w)...)
+		body = append(body, m.wrap(l, w)...)
 	}
 	foot := []string{""}
 	if d.prompt != "" {
 		field := d.input + "█"
 		foot = append(foot, m.styles.Bold.Render(d.prompt))
-		for _, l := range wrap(field, w-2) {
+		for _, l := range m.wrap(field, w-2) {
 			foot = append(foot, "> "+l)
 		}
 		if d.err != "" {

@@ -86,7 +86,7 @@ func (m *Model) buildDiff() {
 	default:
 		if ss.Plan.Message != "" {
 			for _, l := range strings.Split(ss.Plan.Message, "\n") {
-				body = append(body, wrap(cleanLine(l), w)...)
+				body = append(body, m.wrap(cleanLine(l), w)...)
 			}
 			body = append(body, "")
 		}

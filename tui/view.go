@@ -203,7 +203,7 @@ func (m *Model) stepLines(w, h int) []string {
 	default:
 		gate = s.phase(ps.Status).Render(phaseGlyph(ps.Status)+" "+ps.Status.String()) + " " + ps.Verdict.Message
 	}
-	lines := wrap(gate, w)
+	lines := m.wrap(gate, w)
 	if len(lines) > 2 {
 		lines = lines[:2]
 	}
@@ -314,7 +314,7 @@ func (m *Model) detail(w, h int) (string, []string) {
 		}
 	}
 	var out []string
-	add := func(text string) { out = append(out, wrap(text, w)...) }
+	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	status := s.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
 	if ss.Attempt > 1 {
 		status += fmt.Sprintf(" · attempt %d of %d", ss.Attempt, st.Retries+1)
@@ -559,3 +559,7 @@ func clockDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%02d:%02d:%02d", int(d/time.Hour), int(d/time.Minute)%60, int(d/time.Second)%60)
 }
+
+// wrap wraps s to w columns after taking the secrets out: a secret cut in
+// two by the wrap would slip past the frame's redaction.
+func (m *Model) wrap(s string, w int) []string { return wrap(m.redact(s), w) }

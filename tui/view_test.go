@@ -11,6 +11,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
 )
 
 // updating reports whether -update was given: the flag is registered by
@@ -96,4 +99,22 @@ func TestGoldenDialogAndLoad(t *testing.T) {
 	got = screen(m)
 	checkSize(t, got, 80, 24)
 	golden(t, "load-80x24", got)
+}
+
+// A secret in a result's message never reaches the screen, also where
+// wrapping the detail pane would cut it in two (every offset tried).
+func TestSecretNeverDrawnWhenWrapped(t *testing.T) {
+	for pad := 0; pad < 120; pad++ {
+		e := newEngine(t)
+		e.apply(runbook.Started{Operator: "lead"})
+		e.result("cluster-issuers", probes.Result{Status: probes.StatusFail, Summary: "0/2 Ready",
+			Message: strings.Repeat("x", pad) + " token " + testSecret + " rejected"})
+		m := newTestModel(e, 120, 40, Options{})
+		got := strings.ReplaceAll(screen(m), "\n", "")
+		for _, part := range []string{testSecret[:8], testSecret[len(testSecret)-8:]} {
+			if strings.Contains(got, part) {
+				t.Fatalf("pad %d: %q of the secret is on screen:\n%s", pad, part, screen(m))
+			}
+		}
+	}
 }
