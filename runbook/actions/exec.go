@@ -56,8 +56,9 @@ const (
 // prints is its own business: a command that prints a secret puts it in
 // the output (the journal still redacts ${env:…} values).
 type ExecSpec struct {
-	// Command is the argv (required): the program, found in $PATH unless
-	// it has a slash (then relative to Dir), and its arguments.
+	// Command is the argv (required): the program, found in $PATH (the
+	// PATH Env sets, when it sets one) unless it has a slash (then
+	// relative to Dir), and its arguments.
 	Command []string `json:"command" yaml:"command"`
 	// Dir is the working directory, relative to the runbook's directory
 	// (default: the runbook's directory).
@@ -171,38 +172,89 @@ func (a *execAction) envNames() string {
 	return strings.Join(slices.Sorted(maps.Keys(a.env)), ", ")
 }
 
-// resolve finds the program: in $PATH for a bare name, else relative to
-// the working directory. It checks the working directory too.
-func (a *execAction) resolve() (string, error) {
+// resolve finds the program: in $PATH for a bare name (the PATH the
+// spec's env sets, when it sets one), else relative to the working
+// directory. It checks the working directory too. shown is what a result
+// may say of where it was found: the path, but for one found through the
+// env's PATH, whose value is the env's and so never shown.
+func (a *execAction) resolve() (path, shown string, err error) {
 	fi, err := os.Stat(a.dir)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("working directory: %w", err)
+		return "", "", fmt.Errorf("working directory: %w", err)
 	case !fi.IsDir():
-		return "", fmt.Errorf("working directory %s is not a directory", a.dir)
+		return "", "", fmt.Errorf("working directory %s is not a directory", a.dir)
 	}
 	prog := a.argv[0]
 	if !strings.Contains(prog, "/") {
-		path, err := exec.LookPath(prog)
-		if err != nil {
-			return "", fmt.Errorf("program %q: %w", prog, err)
+		pathList, own := a.env["PATH"]
+		if !own {
+			path, err = exec.LookPath(prog)
+			if err != nil {
+				return "", "", fmt.Errorf("program %q: %w", prog, err)
+			}
+			return path, path, nil
 		}
-		return path, nil
+		path, err = lookPathIn(prog, pathList, a.dir)
+		if err != nil {
+			return "", "", fmt.Errorf("program %q, looked up in the PATH the step's env sets: %w", prog, err)
+		}
+		return path, prog + " (found in the PATH the step's env sets)", nil
 	}
-	path := prog
+	path = prog
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(a.dir, path)
 	}
-	fi, err = os.Stat(path)
+	// Absolute: a relative path with no directory part would be looked up
+	// in $PATH by os/exec.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if err := checkExecutable(path); err != nil {
+		return "", "", err
+	}
+	return path, path, nil
+}
+
+// checkExecutable checks that path is an executable file.
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("program %s: %w", path, err)
+		return fmt.Errorf("program %s: %w", path, err)
 	case fi.IsDir():
-		return "", fmt.Errorf("program %s is a directory", path)
+		return fmt.Errorf("program %s is a directory", path)
 	case fi.Mode()&0o111 == 0:
-		return "", fmt.Errorf("program %s: %w (not executable)", path, fs.ErrPermission)
+		return fmt.Errorf("program %s: %w (not executable)", path, fs.ErrPermission)
 	}
-	return path, nil
+	return nil
+}
+
+// lookPathIn finds prog (a name without a slash) in pathList, a PATH
+// value, as exec.LookPath does in the process's $PATH: the first
+// executable regular file of that name in the list's directories. A
+// relative entry (an empty one is ".") is relative to dir, the command's
+// working directory; like exec.LookPath, it refuses a match found through
+// one (exec.ErrDot): write ./prog, or make the entry absolute. Its errors
+// never show the list (an env value).
+func lookPathIn(prog, pathList, dir string) (string, error) {
+	for _, entry := range filepath.SplitList(pathList) {
+		if entry == "" {
+			entry = "."
+		}
+		path := filepath.Join(entry, prog)
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		if !filepath.IsAbs(entry) {
+			return "", &exec.Error{Name: prog, Err: fmt.Errorf("found through a relative PATH entry: %w", exec.ErrDot)}
+		}
+		return path, nil
+	}
+	return "", &exec.Error{Name: prog, Err: exec.ErrNotFound}
 }
 
 // Plan implements Action: what would run, where, with which variables
@@ -212,7 +264,7 @@ func (a *execAction) Plan(_ context.Context) Result {
 	res := Result{}
 	res.Message = fmt.Sprintf("working directory %s; environment: cockpit's, with %s set (values hidden); timeout %s; expect exit code %d",
 		a.dir, a.envNames(), shortDuration(a.timeout), a.expect)
-	path, err := a.resolve()
+	_, shown, err := a.resolve()
 	if err != nil {
 		res.Status, res.Summary = probes.StatusError, "cannot run "+shellJoin(a.argv)
 		res.Message = err.Error() + "; " + res.Message
@@ -221,7 +273,7 @@ func (a *execAction) Plan(_ context.Context) Result {
 	res.Status, res.Changes = probes.StatusPass, 1
 	res.Summary = "would run " + shellJoin(a.argv)
 	res.Items = []probes.Item{
-		{Name: "command", Status: probes.StatusPass, Summary: shellJoin(a.argv), Message: "program " + path},
+		{Name: "command", Status: probes.StatusPass, Summary: shellJoin(a.argv), Message: "program " + shown},
 		{Name: "dir", Status: probes.StatusPass, Summary: a.dir},
 		{Name: "env", Status: probes.StatusPass, Summary: a.envNames(), Message: "values hidden"},
 	}
@@ -231,7 +283,7 @@ func (a *execAction) Plan(_ context.Context) Result {
 // Execute implements Action: run the command and judge its exit code.
 func (a *execAction) Execute(ctx context.Context, _ func(Result)) Result {
 	start := a.now()
-	path, err := a.resolve()
+	path, _, err := a.resolve()
 	if err != nil {
 		return stampResult(Result{Result: probes.Result{Status: probes.StatusError, Summary: "cannot run " + shellJoin(a.argv), Message: err.Error()}}, start, a.now)
 	}

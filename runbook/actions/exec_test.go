@@ -371,3 +371,92 @@ func TestExecTailBuffer(t *testing.T) {
 		}
 	}
 }
+
+// A PATH the step's env sets is where a bare program name is looked up
+// (cockpit's own PATH lacks it here), entry by entry, skipping what is not
+// an executable file; a relative entry's match is refused as exec.LookPath
+// refuses it; a name with a slash stays relative to dir. The PATH value,
+// an env value, shows in no result.
+func TestExecPathFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	noexec, bin := filepath.Join(dir, "s3cr3t-noexec"), filepath.Join(dir, "s3cr3t-bin")
+	for _, d := range []string{noexec, bin, filepath.Join(bin, "cockpit-env-dir")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(noexec, "cockpit-env-tool"), []byte("#!/bin/sh\necho wrong one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "cockpit-env-tool"), []byte("#!/bin/sh\necho \"tool ran: $1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pathList := strings.Join([]string{filepath.Join(dir, "missing"), noexec, bin, "/usr/bin", "/bin"}, string(os.PathListSeparator))
+	noSecret := func(what string, res Result) {
+		t.Helper()
+		if js := execJSON(t, res); strings.Contains(js, "s3cr3t") {
+			t.Errorf("%s shows the env's PATH: %s", what, js)
+		}
+	}
+
+	a := execBuild(t, dir, &ExecSpec{Command: []string{"cockpit-env-tool", "x"}, Env: map[string]string{"PATH": pathList}})
+	plan := a.Plan(context.Background())
+	if plan.Status != probes.StatusPass || len(plan.Items) != 3 || plan.Items[0].Message != "program cockpit-env-tool (found in the PATH the step's env sets)" {
+		t.Errorf("plan = %s %q %q, items %+v", plan.Status, plan.Summary, plan.Message, plan.Items)
+	}
+	noSecret("the plan", plan)
+	res := a.Execute(context.Background(), nil)
+	if res.Status != probes.StatusPass || res.Output != "tool ran: x\n" {
+		t.Errorf("execute = %s %q %q, output %q", res.Status, res.Summary, res.Message, res.Output)
+	}
+	noSecret("the result", res)
+
+	for _, tt := range []struct {
+		name string
+		spec ExecSpec
+		want string
+	}{
+		// cockpit's PATH has sh; the env's does not.
+		{"not in the env's PATH", ExecSpec{Command: []string{"sh", "-c", "true"}, Env: map[string]string{"PATH": bin}},
+			`program "sh", looked up in the PATH the step's env sets: exec: "sh": executable file not found in $PATH`},
+		{"a directory is no program", ExecSpec{Command: []string{"cockpit-env-dir"}, Env: map[string]string{"PATH": bin}}, "executable file not found"},
+		{"relative entry", ExecSpec{Command: []string{"cockpit-env-tool"}, Env: map[string]string{"PATH": "s3cr3t-bin"}},
+			"found through a relative PATH entry: cannot run executable found relative to current directory"},
+		{"empty entry is the working directory", ExecSpec{Command: []string{"cockpit-env-tool"}, Dir: filepath.Join(bin, "..", "s3cr3t-bin"), Env: map[string]string{"PATH": ":/usr/bin"}},
+			"found through a relative PATH entry"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := execBuild(t, dir, &tt.spec)
+			plan := a.Plan(context.Background())
+			res := a.Execute(context.Background(), nil)
+			for what, r := range map[string]Result{"plan": plan, "execute": res} {
+				if r.Status != probes.StatusError || !strings.Contains(r.Message, tt.want) {
+					t.Errorf("%s = %s %q %q, want error with %q", what, r.Status, r.Summary, r.Message, tt.want)
+				}
+				if tt.spec.Dir == "" { // else the working directory, shown, has the marker
+					noSecret(what, r)
+				}
+			}
+		})
+	}
+
+	// A name with a slash is relative to dir, whatever the env's PATH.
+	res = execBuild(t, dir, &ExecSpec{Command: []string{"./s3cr3t-bin/cockpit-env-tool", "y"}, Env: map[string]string{"PATH": "/nonexistent"}}).Execute(context.Background(), nil)
+	if res.Status != probes.StatusPass || res.Output != "tool ran: y\n" {
+		t.Errorf("relative path = %s %q %q, output %q", res.Status, res.Summary, res.Message, res.Output)
+	}
+}
+
+// A runbook directory given relatively: a program named with a slash is
+// still the one under it, not one of that name in $PATH.
+func TestExecRelativeDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "true"), []byte("#!/bin/sh\necho mine\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	res := execBuild(t, ".", &ExecSpec{Command: []string{"./true"}}).Execute(context.Background(), nil)
+	if res.Status != probes.StatusPass || res.Output != "mine\n" {
+		t.Errorf("= %s %q %q, output %q", res.Status, res.Summary, res.Message, res.Output)
+	}
+}
