@@ -473,8 +473,22 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 		}
 		if crd, ok := r.crds[gk]; ok && r.dryRun {
 			// Its CRD is applied first, for real; a dry run cannot
-			// show the object before the kind is served.
-			o := objOutcome{ref: objRef(gvk.Kind, r.guessNamespace(obj, crd.namespaced), name), op: OpCreated, status: probes.StatusPass}
+			// show the object before the kind is served. What the
+			// execution would check without the server is checked
+			// here: the namespace (the CRD's scope is known).
+			ns := ""
+			if crd.namespaced {
+				var stop *objOutcome
+				if ns, stop = r.objectNamespace(obj, ref); stop != nil {
+					return *stop
+				}
+			}
+			obj.SetNamespace(ns)
+			ref = objRef(gvk.Kind, ns, name)
+			if err := r.namespaceExists(ctx, ns); err != nil {
+				return failedOutcome(ref, err)
+			}
+			o := objOutcome{ref: ref, op: OpCreated, status: probes.StatusPass}
 			o.msg = fmt.Sprintf("not dry-run: %s is not served until its CustomResourceDefinition %s is applied", gvk.Kind, crd.name)
 			o.diff, _ = objectDiff(o.ref, "planned", nil, obj, r.red)
 			return o
@@ -484,22 +498,12 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
 	ns := ""
 	if namespaced {
-		ns = obj.GetNamespace()
-		switch {
-		case ns != "" && r.namespace != "" && ns != r.namespace:
-			return failedOutcome(ref, fmt.Errorf("the object's namespace %q does not match the step's namespace %q", ns, r.namespace))
-		case ns == "" && r.namespace != "":
-			ns = r.namespace
-		case ns == "":
-			ns = r.c.Namespace()
+		var stop *objOutcome
+		if ns, stop = r.objectNamespace(obj, ref); stop != nil {
+			return *stop
 		}
-		obj.SetNamespace(ns)
-		if why, ok := r.missingNS[ns]; ok {
-			return skippedOutcome(objRef(gvk.Kind, ns, name), why)
-		}
-	} else {
-		obj.SetNamespace("")
 	}
+	obj.SetNamespace(ns)
 	ref = objRef(gvk.Kind, ns, name)
 	gr := mapping.Resource.GroupResource().String()
 	var ri dynamic.ResourceInterface = r.c.Dynamic().Resource(mapping.Resource)
@@ -568,17 +572,43 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 	return o
 }
 
-// guessNamespace is the namespace an object not yet mappable would go to.
-func (r *applyRun) guessNamespace(obj *unstructured.Unstructured, namespaced bool) string {
+// objectNamespace is the namespace a namespaced object goes to: its own,
+// else the step's, else the context's. An object naming another namespace
+// than the step's fails (kubectl apply -n), and one whose Namespace of
+// this apply did not land is skipped: stop is then its outcome.
+func (r *applyRun) objectNamespace(obj *unstructured.Unstructured, ref string) (ns string, stop *objOutcome) {
+	ns = obj.GetNamespace()
 	switch {
-	case !namespaced:
-		return ""
-	case obj.GetNamespace() != "":
-		return obj.GetNamespace()
-	case r.namespace != "":
-		return r.namespace
+	case ns != "" && r.namespace != "" && ns != r.namespace:
+		o := failedOutcome(ref, fmt.Errorf("the object's namespace %q does not match the step's namespace %q", ns, r.namespace))
+		return "", &o
+	case ns == "" && r.namespace != "":
+		ns = r.namespace
+	case ns == "":
+		ns = r.c.Namespace()
 	}
-	return r.c.Namespace()
+	if why, ok := r.missingNS[ns]; ok {
+		o := skippedOutcome(objRef(obj.GetKind(), ns, obj.GetName()), why)
+		return "", &o
+	}
+	return ns, nil
+}
+
+// namespaceExists checks, for an object a dry run cannot send (its kind is
+// not served yet), what the API server would: that its namespace exists
+// or is created by this apply first. It is an error only when the
+// namespace is known to be missing; a read that fails (get namespaces is
+// not among the permissions an apply needs) leaves it to the execution.
+func (r *applyRun) namespaceExists(ctx context.Context, ns string) error {
+	if ns == "" || r.plannedNS[ns] {
+		return nil
+	}
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	_, err := r.c.Dynamic().Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("its namespace %s does not exist, and this apply does not create it", ns)
+	}
+	return nil
 }
 
 // waitServed waits until the kind a CRD of this apply defines is served:

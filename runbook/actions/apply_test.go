@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -659,5 +660,88 @@ func TestApplyDirectory(t *testing.T) {
 	again := apBuild(t, env, spec).Plan(ctx)
 	if again.Changes != 0 || again.Diff != "" || again.Summary != "5 objects: 5 unchanged" {
 		t.Errorf("re-plan = %q changes %d:\n%s", again.Summary, again.Changes, again.Diff)
+	}
+}
+
+// A custom resource whose CRD the same apply creates cannot be dry-run,
+// yet its plan checks what the execution will: the step's namespace, a
+// Namespace of the apply that failed, a namespace that does not exist.
+// The plan and the execution agree, object by object.
+func TestApplyCRDShortcutChecksNamespace(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	other := cp.Namespace(t)
+	widget := func(group, namespace string) string {
+		md := "{name: gizmo}"
+		if namespace != "" {
+			md = "{name: gizmo, namespace: " + namespace + "}"
+		}
+		return "apiVersion: " + group + "/v1\nkind: Widget\nmetadata: " + md + "\nspec: {size: 3}\n---\n" + apCRD(group)
+	}
+	tests := []struct {
+		name      string
+		namespace string // the step's
+		bundle    func(group string) string
+		want      func(group string) []string // ops of plan and execution
+		widgetErr string                      // the Widget's error, in both
+	}{
+		{
+			name: "another namespace than the step's", namespace: other,
+			bundle: func(g string) string { return widget(g, ns) },
+			want: func(g string) []string {
+				return []string{"CustomResourceDefinition/widgets." + g + "=created", "Widget/" + ns + "/gizmo=failed"}
+			},
+			widgetErr: `the object's namespace "` + ns + `" does not match the step's namespace "` + other + `"`,
+		},
+		{
+			name: "its Namespace fails",
+			bundle: func(g string) string {
+				return widget(g, ns+"-bad") + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "-bad, labels: {bad: \"not a label!\"}}\n"
+			},
+			want: func(g string) []string {
+				return []string{"Namespace/" + ns + "-bad=failed", "CustomResourceDefinition/widgets." + g + "=created", "Widget/" + ns + "-bad/gizmo=skipped"}
+			},
+			widgetErr: "its namespace " + ns + "-bad was not applied",
+		},
+		{
+			name:   "its namespace does not exist",
+			bundle: func(g string) string { return widget(g, ns+"-nowhere") },
+			want: func(g string) []string {
+				return []string{"CustomResourceDefinition/widgets." + g + "=created", "Widget/" + ns + "-nowhere/gizmo=failed"}
+			},
+			widgetErr: ns + "-nowhere",
+		},
+		{
+			name: "the step's namespace for an object naming none", namespace: other,
+			bundle: func(g string) string { return widget(g, "") },
+			want: func(g string) []string {
+				return []string{"CustomResourceDefinition/widgets." + g + "=created", "Widget/" + other + "/gizmo=created"}
+			},
+		},
+	}
+	ctx := context.Background()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			group := fmt.Sprintf("%s-%d.cockpit.test", ns, i)
+			file := fmt.Sprintf("crd-%d.yaml", i)
+			apWrite(t, dir, map[string]string{file: tt.bundle(group)})
+			spec := &ApplySpec{Files: []string{file}, Namespace: tt.namespace}
+			want := tt.want(group)
+			plan := apBuild(t, env, spec).Plan(ctx)
+			res := apBuild(t, env, spec).Execute(ctx, nil)
+			for _, r := range []struct {
+				what string
+				res  Result
+			}{{"plan", plan}, {"execute", res}} {
+				if !slices.Equal(apOps(r.res), want) {
+					t.Fatalf("%s = %s %q %v, want %v: %s", r.what, r.res.Status, r.res.Summary, apOps(r.res), want, r.res.Message)
+				}
+				w := r.res.Objects[len(want)-1]
+				if tt.widgetErr == "" && (r.res.Status != probes.StatusPass || w.Error != "") ||
+					tt.widgetErr != "" && (r.res.Status != probes.StatusFail || !strings.Contains(w.Error, tt.widgetErr)) {
+					t.Errorf("%s: %s, Widget %+v, want error %q", r.what, r.res.Status, w, tt.widgetErr)
+				}
+			}
+		})
 	}
 }
