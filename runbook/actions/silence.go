@@ -3,11 +3,14 @@ package actions
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -73,7 +76,9 @@ type SilenceSpec struct {
 	// Author is the silence's createdBy (default "cockpit"); write the
 	// operator's name, e.g. from a var.
 	Author string `json:"author,omitempty" yaml:"author,omitempty"`
-	// Comment says why (required, as amtool requires it).
+	// Comment says why (required, as amtool requires it). An execution
+	// appends a marker of its own, " [cockpit <random id>]", by which it
+	// finds its silence when the answer to its creation is lost.
 	Comment string `json:"comment" yaml:"comment"`
 	// UntilPhase is the id of the phase after which the silence is
 	// expired; "" is the end of the run.
@@ -455,25 +460,107 @@ func silenceLabels(labels map[string]string) string {
 
 // Execute implements Action: create the silence. Its id is the result's
 // Cleanup: the run expires it when its window ends.
+//
+// The POST is not idempotent, and its answer may be lost after
+// Alertmanager stored the silence (a timeout, a dropped connection, a
+// proxy's 5xx): the silence's comment carries a marker unique to this
+// execution (" [cockpit <random id>]"), and when the POST fails without a
+// usable answer the active silence carrying it is looked up and taken as
+// the one created, so that the cleanup still expires it.
 func (a *silenceAction) Execute(ctx context.Context, _ func(Result)) Result {
 	start := a.now()
 	sil := a.postable(start)
+	marker, err := silenceMarker()
+	if err != nil {
+		return stampResult(a.errResult("cannot create the silence", err), start, a.now)
+	}
+	sil.Comment += marker
 	var created struct {
 		SilenceID string `json:"silenceID"`
 	}
-	if err := a.api.do(ctx, http.MethodPost, "/api/v2/silences", nil, sil, &created); err != nil {
-		return stampResult(a.errResult("cannot create the silence", err), start, a.now)
+	err = a.api.do(ctx, http.MethodPost, "/api/v2/silences", nil, sil, &created)
+	if err == nil && created.SilenceID == "" {
+		err = fmt.Errorf("POST %s: %w", a.api.endpoint("/api/v2/silences"), errNoSilenceID)
 	}
-	if created.SilenceID == "" {
-		return stampResult(a.errResult("cannot create the silence", fmt.Errorf("POST %s: %w", a.api.endpoint("/api/v2/silences"), errNoSilenceID)), start, a.now)
+	found := ""
+	if err != nil {
+		if !silenceAnswerLost(err) {
+			return stampResult(a.errResult("cannot create the silence", err), start, a.now)
+		}
+		id, ferr := a.findMarked(ctx, marker)
+		if id == "" {
+			res := a.errResult("cannot create the silence", err)
+			if ferr != nil {
+				res.Message = joinNotes(res.Message, fmt.Sprintf("whether Alertmanager stored it anyway could not be checked (%v): look for a silence whose comment ends with%s", ferr, marker))
+			} else {
+				res.Message = joinNotes(res.Message, "no silence with the marker"+marker+" found after the error: it was not stored")
+			}
+			return stampResult(res, start, a.now)
+		}
+		created.SilenceID = id
+		found = fmt.Sprintf("the POST's answer was lost (%v); the silence was found after the error by its comment's marker%s", err, marker)
 	}
 	res := Result{Cleanup: created.SilenceID, Objects: []Object{{Ref: "Silence/" + created.SilenceID, Op: OpCreated}}}
 	res.Status = probes.StatusPass
 	res.Summary = fmt.Sprintf("silence %s created until %s", created.SilenceID, sil.EndsAt.Format(time.RFC3339))
-	res.Message = "silence " + a.describe(sil)
+	if found != "" {
+		res.Summary += " (found after its POST's answer was lost)"
+	}
+	res.Message = joinNotes("silence "+a.describe(sil), found)
 	res.Items = []probes.Item{{Name: "silence " + created.SilenceID, Status: probes.StatusPass, Summary: "active until " + sil.EndsAt.Format(time.RFC3339),
 		Message: a.filter(), Since: sil.StartsAt}}
 	return stampResult(res, start, a.now)
+}
+
+// silenceMarker is the tag an execution puts at the end of its silence's
+// comment: " [cockpit <random id>]".
+func silenceMarker() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("silence marker: %w", err)
+	}
+	return " [cockpit " + hex.EncodeToString(b[:]) + "]", nil
+}
+
+// silenceAnswerLost reports whether a failed POST may have created the
+// silence all the same: no usable answer came (a transport error once the
+// request may have been sent, a timeout, a 5xx, a 2xx that cannot be
+// read). A refusal (4xx, 401, 403) created nothing, nor did a connection
+// that was never made.
+func silenceAnswerLost(err error) bool {
+	if fe := (*probes.ForbiddenError)(nil); errors.As(err, &fe) {
+		return false
+	}
+	if he := (*amHTTPError)(nil); errors.As(err, &he) {
+		return he.Code >= 500
+	}
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
+		return false
+	}
+	return true
+}
+
+// findMarked looks for the active (or pending) silence whose comment
+// carries marker, and returns its id ("" if none). The step's context
+// may be over (that may be why the POST failed): the lookup has one of its
+// own, bounded by the request timeout.
+func (a *silenceAction) findMarked(ctx context.Context, marker string) (string, error) {
+	timeout := a.api.client.Timeout
+	if timeout <= 0 {
+		timeout = DefaultSilenceRequestTimeout
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	var silences []amGettableSilence
+	if err := a.api.do(lctx, http.MethodGet, "/api/v2/silences", nil, nil, &silences); err != nil {
+		return "", err
+	}
+	for _, s := range silences {
+		if s.Status.State != "expired" && strings.HasSuffix(s.Comment, marker) && s.ID != "" {
+			return s.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // errNoSilenceID: Alertmanager accepted the silence without saying its id.

@@ -5,17 +5,26 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockpit-dev/cockpit/internal/promtest"
 	"github.com/cockpit-dev/cockpit/probes"
 )
+
+// silenceMarkerRE is the comment of silenceSpec's silence as an execution
+// creates it: the runbook's, then the execution's marker.
+var silenceMarkerRE = regexp.MustCompile(`^gravl go-live: rollout noise \[cockpit [0-9a-f]{16}\]$`)
 
 // silenceSpec is a valid spec for the Alertmanager at url.
 func silenceSpec(url string) *SilenceSpec {
@@ -215,7 +224,7 @@ func TestSilenceLifecycle(t *testing.T) {
 	}
 	slices.Sort(ms)
 	if !slices.Equal(ms, []string{`alertname=~"Gravl.*"`, `namespace="gravl-prod"`}) || !sil.EndsAt.Equal(end) ||
-		sil.Comment != "gravl go-live: rollout noise" || sil.CreatedBy != "lead" || sil.Status.State != "active" {
+		!silenceMarkerRE.MatchString(sil.Comment) || sil.CreatedBy != "lead" || sil.Status.State != "active" {
 		t.Errorf("silence = %+v (matchers %v), want ending %s", sil, ms, end)
 	}
 	promtest.Eventually(t, 30*time.Second, "alerts silenced", func() (bool, string) {
@@ -235,6 +244,20 @@ func TestSilenceLifecycle(t *testing.T) {
 	if again.Status != probes.StatusPass || !strings.Contains(again.Message, "silence "+id+" (active) has the same matchers") ||
 		!strings.Contains(again.Summary, "2 matching alerts, none firing unsuppressed") {
 		t.Errorf("plan again = %s %q %q", again.Status, again.Summary, again.Message)
+	}
+
+	// Each execution marks its silence's comment with an id of its own.
+	if !strings.Contains(res.Message, sil.Comment) {
+		t.Errorf("message %q does not show the comment %q", res.Message, sil.Comment)
+	}
+	other := a.Execute(ctx, nil)
+	var sil2 amGettableSilence
+	amRequest(t, http.MethodGet, am.URL+"/api/v2/silence/"+other.Cleanup, nil, &sil2)
+	if other.Status != probes.StatusPass || other.Cleanup == id || !silenceMarkerRE.MatchString(sil2.Comment) || sil2.Comment == sil.Comment {
+		t.Errorf("second execution = %s %q, comment %q (first %q)", other.Status, other.Summary, sil2.Comment, sil.Comment)
+	}
+	if cl := a.Cleanup(ctx, other.Cleanup); cl.Status != probes.StatusPass {
+		t.Errorf("cleanup of the second = %s %q", cl.Status, cl.Message)
 	}
 
 	cl := a.Cleanup(ctx, id)
@@ -332,5 +355,133 @@ func TestSilenceCredentialsNeverShown(t *testing.T) {
 	if len(got) != 4 || !strings.HasPrefix(got[0], "GET /api/v2/alerts") || !strings.HasPrefix(got[1], "POST /api/v2/silences") ||
 		!strings.HasPrefix(got[2], "GET /api/v2/silence/abc") || !strings.HasPrefix(got[3], "DELETE /api/v2/silence/abc") {
 		t.Errorf("requests = %q", got)
+	}
+}
+
+// silenceLossyProxy is a proxy to the Alertmanager at target that
+// forwards every request, but answers the POST creating a silence with
+// answer, once Alertmanager has answered it (dropping that answer). posts
+// counts the POSTs forwarded; forward false drops them unsent.
+func silenceLossyProxy(t *testing.T, target *url.URL, forward bool, answer func(http.ResponseWriter, *http.Request)) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	posts := &atomic.Int32{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v2/silences" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if forward {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			resp, err := http.Post(target.JoinPath(r.URL.Path).String(), "application/json", bytes.NewReader(body))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				posts.Add(1)
+			}
+		}
+		answer(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, posts
+}
+
+// A POST whose answer is lost after Alertmanager stored the silence — the
+// connection dropped, a 5xx from a proxy, the client's timeout — still
+// yields the silence: found by its comment's marker, it is the result's
+// Cleanup, which expires it. A POST that never reached Alertmanager finds
+// nothing (not another execution's silence with the same matchers) and
+// fails.
+func TestSilenceAnswerLost(t *testing.T) {
+	am := promtest.StartAlertmanager(t)
+	target, err := url.Parse(am.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ids []string
+	for _, tt := range []struct {
+		name    string
+		timeout time.Duration
+		answer  func(w http.ResponseWriter, r *http.Request)
+		want    string
+	}{
+		{"connection dropped", 0, func(w http.ResponseWriter, _ *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			_ = conn.Close()
+		}, "EOF"},
+		{"502 from a proxy", 0, func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "upstream reset", http.StatusBadGateway)
+		}, "502 Bad Gateway: upstream reset"},
+		{"client timeout", 500 * time.Millisecond, func(_ http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done() // the client gives up
+		}, "timeout"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, posts := silenceLossyProxy(t, target, true, tt.answer)
+			spec := silenceSpec(srv.URL)
+			spec.Timeout = probes.Duration(tt.timeout)
+			a := silenceBuild(t, spec, nil)
+			res := a.Execute(ctx, nil)
+			if res.Status != probes.StatusPass || res.Cleanup == "" || len(res.Objects) != 1 || res.Objects[0] != (Object{Ref: "Silence/" + res.Cleanup, Op: OpCreated}) {
+				t.Fatalf("execute = %s %q %q, cleanup %q, objects %+v", res.Status, res.Summary, res.Message, res.Cleanup, res.Objects)
+			}
+			if !strings.HasSuffix(res.Summary, " (found after its POST's answer was lost)") || !strings.Contains(res.Message, "the POST's answer was lost (") || !strings.Contains(res.Message, tt.want) ||
+				!strings.Contains(res.Message, "found after the error by its comment's marker [cockpit ") {
+				t.Errorf("message = %q", res.Message)
+			}
+			if n := posts.Load(); n != 1 {
+				t.Errorf("%d POSTs reached Alertmanager", n)
+			}
+			var sil amGettableSilence
+			amRequest(t, http.MethodGet, am.URL+"/api/v2/silence/"+res.Cleanup, nil, &sil)
+			if sil.Status.State != "active" || !silenceMarkerRE.MatchString(sil.Comment) || !strings.Contains(res.Message, sil.Comment[strings.LastIndex(sil.Comment, " ["):]) {
+				t.Errorf("silence %s = %+v", res.Cleanup, sil)
+			}
+			ids = append(ids, res.Cleanup)
+		})
+	}
+	if len(ids) != 3 || ids[0] == ids[1] || ids[1] == ids[2] {
+		t.Fatalf("silences %v", ids)
+	}
+
+	// Not stored at all: the silences above (same matchers, same comment
+	// but for the marker) are not taken for this one.
+	srv, posts := silenceLossyProxy(t, target, false, func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no upstream", http.StatusServiceUnavailable)
+	})
+	a := silenceBuild(t, silenceSpec(srv.URL), nil)
+	res := a.Execute(ctx, nil)
+	if res.Status != probes.StatusError || res.Cleanup != "" || len(res.Objects) != 0 ||
+		!strings.Contains(res.Message, "503 Service Unavailable: no upstream") || !strings.Contains(res.Message, "found after the error: it was not stored") {
+		t.Errorf("not stored = %s %q %q, cleanup %q", res.Status, res.Summary, res.Message, res.Cleanup)
+	}
+	if n := posts.Load(); n != 0 {
+		t.Errorf("%d POSTs reached Alertmanager", n)
+	}
+
+	// The cleanups the results named expire what was created.
+	for _, id := range ids {
+		if cl := a.Cleanup(ctx, id); cl.Status != probes.StatusPass || cl.Summary != "silence "+id+" expired" {
+			t.Errorf("cleanup %s = %s %q %q", id, cl.Status, cl.Summary, cl.Message)
+		}
+	}
+	var all []amGettableSilence
+	amRequest(t, http.MethodGet, am.URL+"/api/v2/silences", nil, &all)
+	for _, s := range all {
+		if s.Status.State != "expired" {
+			t.Errorf("silence %s left %s", s.ID, s.Status.State)
+		}
 	}
 }
