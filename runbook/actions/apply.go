@@ -436,6 +436,7 @@ func (r *applyRun) apply(ctx context.Context, m manifest) objOutcome {
 
 func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome) {
 	obj := m.obj.DeepCopy()
+	stripServerFields(obj)
 	gvk := obj.GroupVersionKind()
 	gk, name := gvk.GroupKind(), obj.GetName()
 	ref := objRef(gvk.Kind, obj.GetNamespace(), name)
@@ -542,7 +543,7 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 			return o
 		}
 		err = apiCallErr(err, "patch", gr, ns, name)
-		if apierrors.IsConflict(err) && !r.force {
+		if isFieldManagerConflict(err) && !r.force {
 			err = fmt.Errorf("%w (set force: true to take these fields over)", err)
 		}
 		return failedOutcome(ref, err)
@@ -570,6 +571,37 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 		r.appliedCRD[k.gk] = true
 	}
 	return o
+}
+
+// serverFields are what the API server writes in an object's metadata: a
+// manifest dumped from a cluster (kubectl get -o yaml) carries them, and a
+// server-side apply must not. A stale resourceVersion or another object's
+// uid would fail the apply as a conflict; the others are not the
+// manifest's to set.
+var serverFields = []string{"resourceVersion", "uid", "creationTimestamp", "managedFields", "selfLink", "generation"}
+
+// stripServerFields removes serverFields and the status from obj: a
+// status is the controllers' (and is not applied through the main
+// resource where it is a subresource).
+func stripServerFields(obj *unstructured.Unstructured) {
+	for _, f := range serverFields {
+		unstructured.RemoveNestedField(obj.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(obj.Object, "status")
+}
+
+// isFieldManagerConflict reports a server-side apply refused because
+// other field managers own fields it sets (a 409 whose causes are
+// FieldManagerConflict), which force: true takes over; not other
+// conflicts (a stale resourceVersion, a uid precondition).
+func isFieldManagerConflict(err error) bool {
+	var st apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &st) || st.Status().Details == nil {
+		return false
+	}
+	return slices.ContainsFunc(st.Status().Details.Causes, func(c metav1.StatusCause) bool {
+		return c.Type == metav1.CauseTypeFieldManagerConflict
+	})
 }
 
 // objectNamespace is the namespace a namespaced object goes to: its own,

@@ -745,3 +745,126 @@ func TestApplyCRDShortcutChecksNamespace(t *testing.T) {
 		})
 	}
 }
+
+// A manifest dumped from the cluster (kubectl get -o yaml, a List) after
+// the object changed: its stale resourceVersion, uid, managedFields,
+// generation and status are not applied, so it applies as written.
+func TestApplyClusterDump(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	// Applied by cockpit first, so that the fields are its own.
+	apWrite(t, dir, map[string]string{"first.yaml": apConfigMapYAML + `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: registry.example/api:1}]}
+`})
+	ctx := context.Background()
+	if res := apBuild(t, env, &ApplySpec{Files: []string{"first.yaml"}}).Execute(ctx, nil); res.Status != probes.StatusPass {
+		t.Fatalf("first apply = %s %q: %s", res.Status, res.Summary, res.Message)
+	}
+	cm := apGet(t, cp, apConfigMaps, ns, "settings")
+	deploy := apGet(t, cp, apDeployments, ns, "api")
+	// The dump as kubectl shows it: server fields, a status.
+	if err := unstructured.SetNestedField(deploy.Object, map[string]any{"replicas": int64(7), "observedGeneration": int64(9)}, "status"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(deploy.Object, int64(2), "spec", "replicas"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(cm.Object, "green", "data", "mode"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*unstructured.Unstructured{cm, deploy} {
+		if u.GetResourceVersion() == "" || u.GetUID() == "" || len(u.GetManagedFields()) == 0 {
+			t.Fatalf("the dump lacks server fields: %v", u.Object["metadata"])
+		}
+	}
+	dump, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": []any{cm.Object, deploy.Object}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apWrite(t, dir, map[string]string{"dump.json": string(dump)})
+	// The ConfigMap changes after the dump: its resourceVersion is stale.
+	stale := cm.GetResourceVersion()
+	if _, err := cp.Dynamic.Resource(apConfigMaps).Namespace(ns).Patch(ctx, "settings", types.MergePatchType,
+		[]byte(`{"metadata": {"labels": {"touched": "yes"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ConfigMap/" + ns + "/settings=configured", "Deployment/" + ns + "/api=configured"}
+	spec := &ApplySpec{Files: []string{"dump.json"}}
+	plan := apBuild(t, env, spec).Plan(ctx)
+	if plan.Status != probes.StatusPass || !slices.Equal(apOps(plan), want) {
+		t.Fatalf("plan = %s %q %v: %s", plan.Status, plan.Summary, apOps(plan), plan.Message)
+	}
+	res := apBuild(t, env, spec).Execute(ctx, nil)
+	if res.Status != probes.StatusPass || !slices.Equal(apOps(res), want) {
+		t.Fatalf("execute = %s %q %v: %s", res.Status, res.Summary, apOps(res), res.Message)
+	}
+	live := apGet(t, cp, apConfigMaps, ns, "settings")
+	if mode, _, _ := unstructured.NestedString(live.Object, "data", "mode"); mode != "green" || live.GetResourceVersion() == stale {
+		t.Errorf("ConfigMap mode %q, resourceVersion %s (dump's %s)", mode, live.GetResourceVersion(), stale)
+	}
+	d := apGet(t, cp, apDeployments, ns, "api")
+	if r, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); r != 2 {
+		t.Errorf("Deployment replicas = %d", r)
+	}
+	if _, has := d.Object["status"].(map[string]any)["replicas"]; has {
+		t.Errorf("the dump's status was applied: %v", d.Object["status"])
+	}
+	for _, mf := range d.GetManagedFields() {
+		if mf.Manager == FieldManager && strings.Contains(string(mf.FieldsV1.Raw), "status") {
+			t.Errorf("cockpit owns status fields: %s", mf.FieldsV1.Raw)
+		}
+	}
+}
+
+// force: true is offered for a server-side apply's field manager conflict
+// only, not for other conflicts the API server reports.
+func TestApplyForceHintOnlyForFieldConflicts(t *testing.T) {
+	cp, ns, _ := testEnv(t, t.TempDir())
+	ctx := context.Background()
+	cms := cp.Dynamic.Resource(apConfigMaps).Namespace(ns)
+	cm := cp.CreateYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: "+ns+"}\ndata: {mode: blue}\n")[0]
+	// Owned by helm through an apply of its own.
+	force := true
+	if _, err := cms.Patch(ctx, "settings", types.ApplyPatchType, []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "red"}}`),
+		metav1.PatchOptions{FieldManager: "helm", Force: &force}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		call func() error
+		want bool
+	}{
+		{"field manager conflict", func() error {
+			_, err := cms.Patch(ctx, "settings", types.ApplyPatchType, []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "blue"}}`),
+				metav1.PatchOptions{FieldManager: FieldManager})
+			return err
+		}, true},
+		{"stale resourceVersion", func() error {
+			_, err := cms.Update(ctx, cm, metav1.UpdateOptions{}) // cm is the version before helm's apply
+			return err
+		}, false},
+		{"stale resourceVersion in an apply", func() error {
+			_, err := cms.Patch(ctx, "settings", types.ApplyPatchType, []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "resourceVersion": "`+cm.GetResourceVersion()+`"}}`),
+				metav1.PatchOptions{FieldManager: FieldManager})
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := apiCallErr(tt.call(), "patch", "configmaps", ns, "settings")
+			if !apierrors.IsConflict(err) {
+				t.Fatalf("the API server answered %v, want a conflict", err)
+			}
+			if got := isFieldManagerConflict(err); got != tt.want {
+				t.Errorf("isFieldManagerConflict(%v) = %v, want %v", err, got, tt.want)
+			}
+		})
+	}
+}
