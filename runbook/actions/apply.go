@@ -261,7 +261,9 @@ func pluralize(s string) string {
 }
 
 // Build implements Spec: it reads and decodes the manifests (errors name
-// the file and document) and resolves the cluster.
+// the file and document), resolves the cluster, and refuses an object
+// written twice, also once without a namespace and once naming the one it
+// goes to (the step's, else the context's).
 func (s *ApplySpec) Build(env Env) (Action, error) {
 	ms, err := readManifestFiles(env.Dir, s.Files)
 	if err != nil {
@@ -270,9 +272,14 @@ func (s *ApplySpec) Build(env Env) (Action, error) {
 	if len(ms) == 0 {
 		return nil, fmt.Errorf("read manifests: %s hold no objects", strings.Join(s.Files, ", "))
 	}
-	c, _, err := kubeOf(env, s.Context, s.Namespace)
+	c, ns, err := kubeOf(env, s.Context, s.Namespace)
 	if err != nil {
 		return nil, err
+	}
+	// The same object written twice, once naming the namespace objects
+	// naming none go to: the second would silently win.
+	if err := checkDuplicates(ms, ns); err != nil {
+		return nil, fmt.Errorf("read manifests: %w", err)
 	}
 	return &applyAction{c: c, ms: ms, namespace: s.Namespace, force: s.Force, now: env.Clock()}, nil
 }

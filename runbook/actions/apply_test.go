@@ -868,3 +868,60 @@ func TestApplyForceHintOnlyForFieldConflicts(t *testing.T) {
 		})
 	}
 }
+
+// The same object twice fails Build, naming both sources, also when one
+// copy names no namespace and the other the namespace it goes to anyway:
+// the step's, or the context's when the step names none.
+func TestApplyDuplicateInEffectiveNamespace(t *testing.T) {
+	dir := t.TempDir()
+	cp, ns, env := testEnv(t, dir)
+	other := cp.Namespace(t)
+	cm := func(namespace string) string {
+		if namespace == "" {
+			return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: blue}\n"
+		}
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: " + namespace + "}\ndata: {mode: green}\n"
+	}
+	tests := []struct {
+		name      string
+		namespace string // the step's
+		a, b      string
+		err       string // Build's error; "" builds
+		ops       []string
+	}{
+		{"the step's namespace", ns, cm(""), cm(ns),
+			"read manifests: b.yaml: document 1: ConfigMap settings is also in a.yaml: document 1 (both in namespace " + ns + ")", nil},
+		{"the context's namespace", "", cm(ns), cm(""),
+			"read manifests: b.yaml: document 1: ConfigMap settings is also in a.yaml: document 1 (both in namespace " + ns + ")", nil},
+		{"as written", "", cm(other), cm(other),
+			"read manifests: b.yaml: document 1: ConfigMap settings is also in a.yaml: document 1", nil},
+		{"a cluster-scoped kind", "", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "-x}\n", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "-x, namespace: " + ns + "}\n",
+			"read manifests: b.yaml: document 1: Namespace " + ns + "-x is also in a.yaml: document 1 (cluster-scoped)", nil},
+		{"two namespaces", "", cm(""), cm(other), "",
+			[]string{"ConfigMap/" + ns + "/settings=created", "ConfigMap/" + other + "/settings=created"}},
+		{"another namespace than the step's", ns, cm(""), cm(other), "",
+			[]string{"ConfigMap/" + ns + "/settings=created", "ConfigMap/" + other + "/settings=failed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			apWrite(t, dir, map[string]string{"a.yaml": tt.a, "b.yaml": tt.b})
+			spec := &ApplySpec{Files: []string{"a.yaml", "b.yaml"}, Namespace: tt.namespace}
+			if err := spec.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			a, err := spec.Build(env)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("Build = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			if plan := a.Plan(context.Background()); !slices.Equal(apOps(plan), tt.ops) {
+				t.Errorf("plan = %v, want %v: %s", apOps(plan), tt.ops, plan.Message)
+			}
+		})
+	}
+}

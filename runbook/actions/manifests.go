@@ -74,7 +74,7 @@ func readManifestFiles(dir string, paths []string) ([]manifest, error) {
 			all = append(all, ms...)
 		}
 	}
-	if err := checkDuplicates(all); err != nil {
+	if err := checkDuplicates(all, ""); err != nil {
 		return nil, err
 	}
 	return orderForApply(all), nil
@@ -274,22 +274,51 @@ func checkObject(obj *unstructured.Unstructured) error {
 	return nil
 }
 
-// objectKey identifies an object as written: group, kind, namespace, name.
-func objectKey(obj *unstructured.Unstructured) string {
+// objectKey identifies an object in namespace ns: group, kind, namespace,
+// name.
+func objectKey(obj *unstructured.Unstructured, ns string) string {
 	gvk := obj.GroupVersionKind()
-	return gvk.Group + "/" + gvk.Kind + "/" + obj.GetNamespace() + "/" + obj.GetName()
+	return gvk.Group + "/" + gvk.Kind + "/" + ns + "/" + obj.GetName()
 }
 
 // checkDuplicates refuses the same object twice: the second would silently
-// win.
-func checkDuplicates(ms []manifest) error {
-	seen := map[string]string{}
+// win. Objects are compared in the namespace they are applied in: their
+// own, else namespace (the step's or the context's; "" when not known
+// yet, and an object naming none is then only the same as another naming
+// none), and none for kinds known to be cluster-scoped (the well-known
+// ones and those of a CRD among ms), whose written namespace is ignored.
+func checkDuplicates(ms []manifest, namespace string) error {
+	crds := map[schema.GroupKind]crdKind{}
 	for _, m := range ms {
-		k := objectKey(m.obj)
-		if first, dup := seen[k]; dup {
-			return fmt.Errorf("%s: %s %s is also in %s", m.source, m.obj.GetKind(), m.obj.GetName(), first)
+		if k, ok := crdKindOf(m.obj); ok {
+			crds[k.gk] = k
 		}
-		seen[k] = m.source
+	}
+	type seenAt struct{ source, ns string }
+	seen := map[string]seenAt{}
+	for _, m := range ms {
+		ns := m.obj.GetNamespace()
+		switch p := kindPermission(m.obj.GroupVersionKind().GroupKind(), crds); {
+		case p.ClusterScoped && !p.Assumed:
+			ns = ""
+		case ns == "":
+			ns = namespace
+		}
+		k := objectKey(m.obj, ns)
+		first, dup := seen[k]
+		if !dup {
+			seen[k] = seenAt{source: m.source, ns: m.obj.GetNamespace()}
+			continue
+		}
+		err := fmt.Errorf("%s: %s %s is also in %s", m.source, m.obj.GetKind(), m.obj.GetName(), first.source)
+		if first.ns != m.obj.GetNamespace() {
+			where := "cluster-scoped"
+			if ns != "" {
+				where = "both in namespace " + ns
+			}
+			err = fmt.Errorf("%w (%s)", err, where)
+		}
+		return err
 	}
 	return nil
 }

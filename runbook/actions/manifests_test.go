@@ -217,14 +217,14 @@ func FuzzReadManifests(f *testing.F) {
 			if m.obj.GetAPIVersion() == "" || m.obj.GetKind() == "" || m.obj.GetName() == "" {
 				t.Fatalf("accepted an object apply cannot use: %v", m.obj.Object)
 			}
-			_ = objectKey(m.obj)
+			_ = objectKey(m.obj, m.obj.GetNamespace())
 			_, _ = crdKindOf(m.obj)
 			_ = kindPermission(m.obj.GroupVersionKind().GroupKind(), nil)
 			if _, err := displayYAML(m.obj, newRedactor()); err != nil {
 				t.Fatalf("displayYAML: %v", err)
 			}
 		}
-		_ = checkDuplicates(ms)
+		_ = checkDuplicates(ms, "ns")
 		_ = manifestPermissions("", "ns", ms)
 	})
 }
