@@ -554,6 +554,9 @@ func (a *sealedSecretAction) Execute(ctx context.Context, progress func(Result))
 		}
 		return stampResult(cert, start, a.now)
 	}
+	// The wall clock, not the env's: the controller's condition times are
+	// compared with it.
+	appliedAt := time.Now()
 	applied := applyObjects(ctx, a.c, a.objs, a.namespace, false, false)
 	res := mergeSealed(cert, applied, "applied")
 	if !applied.Status.OK() {
@@ -565,7 +568,7 @@ func (a *sealedSecretAction) Execute(ctx context.Context, progress func(Result))
 		p.Summary = "applied; waiting for the controller to unseal"
 		progress(stampResult(p, start, a.now))
 	}
-	synced := a.waitSynced(ctx, progress, res, cert.Items[0], start)
+	synced := a.waitSynced(ctx, progress, res, cert.Items[0], start, appliedAt)
 	return stampResult(synced, start, a.now)
 }
 
@@ -576,6 +579,10 @@ type sealedState struct {
 	reason   string
 	message  string
 	since    time.Time
+	// notBefore, when set, is the time of the apply that changed the
+	// object: without an observedGeneration, a Synced condition written
+	// before it is the old version's.
+	notBefore time.Time
 }
 
 func (s sealedState) ref() string { return "SealedSecret/" + s.ns + "/" + s.name }
@@ -596,11 +603,15 @@ func (s sealedState) item() probes.Item {
 }
 
 // sealedSyncState reads a SealedSecret's Synced condition, ignoring one
-// written for an older generation (status.observedGeneration, when the
-// controller sets it).
-func sealedSyncState(u *unstructured.Unstructured) sealedState {
-	st := sealedState{ns: u.GetNamespace(), name: u.GetName(), status: probes.StatusPending, message: "no Synced condition yet"}
-	if og, found, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); found && og < u.GetGeneration() {
+// written for an older generation: by status.observedGeneration when the
+// controller sets it; else, when notBefore is set (the object was changed
+// by an apply then), by the condition's lastUpdateTime (or
+// lastTransitionTime when it has none), which must be at or after
+// notBefore.
+func sealedSyncState(u *unstructured.Unstructured, notBefore time.Time) sealedState {
+	st := sealedState{ns: u.GetNamespace(), name: u.GetName(), status: probes.StatusPending, message: "no Synced condition yet", notBefore: notBefore}
+	og, observed, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if observed && og < u.GetGeneration() {
 		st.message = fmt.Sprintf("the controller has not seen generation %d yet (observed %d)", u.GetGeneration(), og)
 		return st
 	}
@@ -615,6 +626,22 @@ func sealedSyncState(u *unstructured.Unstructured) sealedState {
 		if t, ok := m["lastTransitionTime"].(string); ok {
 			st.since, _ = time.Parse(time.RFC3339, t)
 		}
+		if !observed && !notBefore.IsZero() {
+			written := "no time"
+			at, ok := sealedConditionTime(m)
+			if ok {
+				written = at.UTC().Format(time.RFC3339)
+			}
+			// Condition times have whole seconds: one written in the
+			// apply's second counts as after it.
+			if !ok || at.Before(notBefore.Truncate(time.Second)) {
+				st.reason = ""
+				status, _ := m["status"].(string)
+				st.message = fmt.Sprintf("the Synced condition (%s, written %s) predates the apply at %s and the controller writes no observedGeneration: waiting for it to be written anew",
+					status, written, notBefore.UTC().Format(time.RFC3339))
+				return st
+			}
+		}
 		switch m["status"] {
 		case "True":
 			st.status = probes.StatusPass
@@ -627,8 +654,10 @@ func sealedSyncState(u *unstructured.Unstructured) sealedState {
 }
 
 // waitSynced follows every applied SealedSecret until each is Synced, one
-// is not (Synced False), or the timeout passes.
-func (a *sealedSecretAction) waitSynced(ctx context.Context, progress func(Result), applied Result, certItem probes.Item, start time.Time) Result {
+// is not (Synced False), or the timeout passes. appliedAt is when the
+// apply began: an object it configured must show a Synced condition
+// written since (sealedSyncState).
+func (a *sealedSecretAction) waitSynced(ctx context.Context, progress func(Result), applied Result, certItem probes.Item, start, appliedAt time.Time) Result {
 	wctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	states := make([]sealedState, len(a.objs))
@@ -641,6 +670,13 @@ func (a *sealedSecretAction) waitSynced(ctx context.Context, progress func(Resul
 			ns = a.c.Namespace()
 		}
 		states[i] = sealedState{ns: ns, name: o.GetName(), status: probes.StatusPending, message: "no Synced condition yet"}
+		// An object this apply changed may still show the Synced
+		// condition of its previous version.
+		for _, obj := range applied.Objects {
+			if obj.Ref == states[i].ref() && obj.Op == OpConfigured {
+				states[i].notBefore = appliedAt
+			}
+		}
 	}
 	snapshot := func() Result {
 		res := applied
@@ -704,6 +740,18 @@ func (a *sealedSecretAction) waitSynced(ctx context.Context, progress func(Resul
 	return res
 }
 
+// sealedConditionTime is when a condition was last written: its
+// lastUpdateTime, else its lastTransitionTime.
+func sealedConditionTime(cond map[string]any) (time.Time, bool) {
+	for _, k := range []string{"lastUpdateTime", "lastTransitionTime"} {
+		if v, ok := cond[k].(string); ok && v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
 // follow watches one SealedSecret until its Synced condition is True or
 // False, or ctx ends, and returns where it stands.
 func (a *sealedSecretAction) follow(ctx context.Context, st sealedState) sealedState {
@@ -733,7 +781,7 @@ func (a *sealedSecretAction) follow(ctx context.Context, st sealedState) sealedS
 				st.status, st.reason, st.message = probes.StatusFail, "Deleted", "deleted before it was Synced"
 				return true
 			}
-			st = sealedSyncState(u)
+			st = sealedSyncState(u, st.notBefore)
 			return st.status != probes.StatusPending
 		},
 		func(err error) { retryErr = err })

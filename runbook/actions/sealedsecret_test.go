@@ -235,21 +235,49 @@ func TestSealedSyncState(t *testing.T) {
 	synced := func(st, reason, msg string) []any {
 		return []any{map[string]any{"type": "Synced", "status": st, "reason": reason, "message": msg}}
 	}
+	applied := time.Date(2026, 3, 4, 5, 6, 7, 500e6, time.UTC)
+	at := func(d time.Duration) string { return applied.Add(d).Format(time.RFC3339) }
+	timed := func(st string, times map[string]string) []any {
+		c := map[string]any{"type": "Synced", "status": st}
+		for k, v := range times {
+			c[k] = v
+		}
+		return []any{c}
+	}
 	for _, tt := range []struct {
-		name   string
-		u      *unstructured.Unstructured
-		status probes.Status
-		msg    string
+		name      string
+		u         *unstructured.Unstructured
+		notBefore time.Time // the apply that configured it
+		status    probes.Status
+		msg       string
 	}{
-		{"no status", obj(1, nil), probes.StatusPending, "no Synced condition yet"},
-		{"true", obj(2, map[string]any{"observedGeneration": int64(2), "conditions": synced("True", "", "")}), probes.StatusPass, ""},
-		{"false", obj(2, map[string]any{"observedGeneration": int64(2), "conditions": synced("False", "ErrUnsealFailed", "no key could decrypt secret")}), probes.StatusFail, "no key could decrypt secret"},
-		{"stale true", obj(3, map[string]any{"observedGeneration": int64(2), "conditions": synced("True", "", "")}), probes.StatusPending, "the controller has not seen generation 3 yet (observed 2)"},
-		{"no observedGeneration", obj(3, map[string]any{"conditions": synced("True", "", "")}), probes.StatusPass, ""},
-		{"unknown", obj(1, map[string]any{"conditions": synced("Unknown", "", "working")}), probes.StatusPending, "working"},
+		{"no status", obj(1, nil), time.Time{}, probes.StatusPending, "no Synced condition yet"},
+		{"true", obj(2, map[string]any{"observedGeneration": int64(2), "conditions": synced("True", "", "")}), time.Time{}, probes.StatusPass, ""},
+		{"false", obj(2, map[string]any{"observedGeneration": int64(2), "conditions": synced("False", "ErrUnsealFailed", "no key could decrypt secret")}), time.Time{}, probes.StatusFail, "no key could decrypt secret"},
+		{"stale true", obj(3, map[string]any{"observedGeneration": int64(2), "conditions": synced("True", "", "")}), time.Time{}, probes.StatusPending, "the controller has not seen generation 3 yet (observed 2)"},
+		{"no observedGeneration", obj(3, map[string]any{"conditions": synced("True", "", "")}), time.Time{}, probes.StatusPass, ""},
+		{"unknown", obj(1, map[string]any{"conditions": synced("Unknown", "", "working")}), time.Time{}, probes.StatusPending, "working"},
+		// Configured, and no observedGeneration: the condition's time
+		// tells the new version's from the old one's.
+		{"configured, updated before the apply", obj(2, map[string]any{"conditions": timed("True", map[string]string{"lastUpdateTime": at(-time.Hour), "lastTransitionTime": at(-time.Hour)})}),
+			applied, probes.StatusPending, "the Synced condition (True, written " + at(-time.Hour) + ") predates the apply at " + at(0) + " and the controller writes no observedGeneration: waiting for it to be written anew"},
+		{"configured, stale False", obj(2, map[string]any{"conditions": timed("False", map[string]string{"lastUpdateTime": at(-time.Minute)})}),
+			applied, probes.StatusPending, "the Synced condition (False, written " + at(-time.Minute) + ") predates the apply at " + at(0) + " and the controller writes no observedGeneration: waiting for it to be written anew"},
+		{"configured, updated after", obj(2, map[string]any{"conditions": timed("True", map[string]string{"lastUpdateTime": at(2 * time.Second), "lastTransitionTime": at(-time.Hour)})}),
+			applied, probes.StatusPass, ""},
+		{"configured, updated in the apply's second", obj(2, map[string]any{"conditions": timed("True", map[string]string{"lastUpdateTime": applied.Truncate(time.Second).Format(time.RFC3339)})}),
+			applied, probes.StatusPass, ""},
+		{"configured, lastUpdateTime decides over lastTransitionTime", obj(2, map[string]any{"conditions": timed("True", map[string]string{"lastUpdateTime": at(-time.Minute), "lastTransitionTime": at(time.Minute)})}),
+			applied, probes.StatusPending, "the Synced condition (True, written " + at(-time.Minute) + ") predates the apply at " + at(0) + " and the controller writes no observedGeneration: waiting for it to be written anew"},
+		{"configured, only lastTransitionTime, after", obj(2, map[string]any{"conditions": timed("True", map[string]string{"lastTransitionTime": at(time.Minute)})}),
+			applied, probes.StatusPass, ""},
+		{"configured, no time", obj(2, map[string]any{"conditions": synced("True", "", "")}),
+			applied, probes.StatusPending, "the Synced condition (True, written no time) predates the apply at " + at(0) + " and the controller writes no observedGeneration: waiting for it to be written anew"},
+		{"configured, observedGeneration decides", obj(2, map[string]any{"observedGeneration": int64(2), "conditions": timed("True", map[string]string{"lastUpdateTime": at(-time.Hour)})}),
+			applied, probes.StatusPass, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			st := sealedSyncState(tt.u)
+			st := sealedSyncState(tt.u, tt.notBefore)
 			if st.status != tt.status || st.message != tt.msg || st.ref() != "SealedSecret/p/db" {
 				t.Errorf("= %+v, want %s %q", st, tt.status, tt.msg)
 			}
@@ -637,5 +665,82 @@ func TestSealedCertFromURLOrFile(t *testing.T) {
 				t.Errorf("items = %+v", res.Items)
 			}
 		})
+	}
+}
+
+// sealedSetCondition writes a Synced condition with the given times, and
+// no observedGeneration, as controllers that do not write one do.
+func sealedSetCondition(t *testing.T, cp *controlplane.ControlPlane, ns, name, status string, times map[string]time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := cp.Dynamic.Resource(sealedSecretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := map[string]any{"type": "Synced", "status": status}
+	for k, v := range times {
+		cond[k] = v.UTC().Format(time.RFC3339)
+	}
+	if _, err := cp.SetStatus(ctx, u, map[string]any{"conditions": []any{cond}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A controller that writes no observedGeneration: a SealedSecret the
+// apply changed does not pass on the Synced condition its previous version
+// got; it waits for one written since the apply (lastUpdateTime, else
+// lastTransitionTime).
+func TestSealedSecretConfiguredWithoutObservedGeneration(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	certPEM, _ := sealedCert(t, time.Now().Add(365*24*time.Hour))
+	ctx := context.Background()
+	ri := cp.Dynamic.Resource(sealedSecretsGVR).Namespace(ns)
+	version := func(v string) {
+		t.Helper()
+		sealedWrite(t, env.Dir, "sealed.yaml", strings.Replace(sealedYAML(ns, "db"), "DATABASE_URL: AgB", "DATABASE_URL: AgB"+v, 1))
+	}
+
+	// Created: the condition the controller writes passes it.
+	version("1")
+	a := sealedBuild(t, env, &SealedSecretSpec{Files: []string{"sealed.yaml"}}, certPEM)
+	done := make(chan Result, 1)
+	go func() { done <- a.Execute(ctx, nil) }()
+	sealedAwaitExists(t, cp, ns, "db")
+	unsealed := time.Now().Add(-time.Hour) // long before the next applies
+	sealedSetCondition(t, cp, ns, "db", "True", map[string]time.Time{"lastUpdateTime": unsealed, "lastTransitionTime": unsealed})
+	if res := <-done; res.Status != probes.StatusPass || res.Objects[0].Op != OpCreated {
+		t.Fatalf("created = %s %q %q, objects %+v", res.Status, res.Summary, res.Message, res.Objects)
+	}
+
+	// Changed, and the controller writes nothing new: the old condition
+	// does not pass it.
+	version("2")
+	a = sealedBuild(t, env, &SealedSecretSpec{Files: []string{"sealed.yaml"}, Timeout: probes.Duration(time.Second)}, certPEM)
+	res := a.Execute(ctx, nil)
+	if res.Status != probes.StatusFail || res.Objects[0].Op != OpConfigured || res.Summary != "timed out after 1s waiting for SealedSecret/"+ns+"/db to be Synced" ||
+		!strings.Contains(res.Message, "the Synced condition (True, written "+unsealed.UTC().Format(time.RFC3339)+") predates the apply at ") {
+		t.Errorf("configured, stale condition = %s %q %q, objects %+v", res.Status, res.Summary, res.Message, res.Objects)
+	}
+
+	// Changed again; the controller unseals it and writes the condition
+	// anew (a transition time only): that passes it.
+	version("3")
+	a = sealedBuild(t, env, &SealedSecretSpec{Files: []string{"sealed.yaml"}, Timeout: probes.Duration(roWait)}, certPEM)
+	go func() { done <- a.Execute(ctx, nil) }()
+	promtest.Eventually(t, 30*time.Second, "version 3 applied", func() (bool, string) {
+		u, err := ri.Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return u.GetGeneration() == 3, fmt.Sprint("generation ", u.GetGeneration())
+	})
+	sealedSetCondition(t, cp, ns, "db", "True", map[string]time.Time{"lastTransitionTime": time.Now()})
+	select {
+	case res = <-done:
+	case <-time.After(roWait):
+		t.Fatal("no result after the condition was written anew")
+	}
+	if res.Status != probes.StatusPass || res.Objects[0].Op != OpConfigured {
+		t.Errorf("configured, condition written anew = %s %q %q, objects %+v", res.Status, res.Summary, res.Message, res.Objects)
 	}
 }
