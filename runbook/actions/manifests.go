@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -194,7 +195,7 @@ func decodeManifests(name string, data []byte) ([]manifest, error) {
 func decodeDocument(doc []byte) (obj *unstructured.Unstructured, empty bool, err error) {
 	j, err := yaml.YAMLToJSON(doc)
 	if err != nil {
-		return nil, false, err
+		return nil, false, yamlKeyErr(err)
 	}
 	j = bytes.TrimSpace(j)
 	if len(j) == 0 || string(j) == "null" {
@@ -210,6 +211,44 @@ func decodeDocument(doc []byte) (obj *unstructured.Unstructured, empty bool, err
 		return nil, false, err
 	}
 	return &unstructured.Unstructured{Object: m}, false, nil
+}
+
+// unsupportedKeyType is the key's Go type in the YAML converter's error
+// for a key JSON cannot hold ("unsupported map key of type: uint64, key:
+// …, value: …"; a null key's type prints as %!s(<nil>)).
+var unsupportedKeyType = regexp.MustCompile(`^unsupported map key of type: ([\w.%!()<>\[\]*]+), key: `)
+
+// yamlKeyErr replaces the YAML converter's errors about a mapping key
+// that JSON cannot hold, which quote the key and its value (a Secret's
+// stringData: {null: hunter2} would show hunter2), with one naming the
+// key's type only. Other errors are returned as they are.
+func yamlKeyErr(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "unsupported map key"):
+		typ := "an unsupported type"
+		if m := unsupportedKeyType.FindStringSubmatch(msg); m != nil {
+			switch m[1] {
+			case "%!s(<nil>)":
+				typ = "null"
+			case "uint64":
+				typ = "an integer beyond int64"
+			default:
+				typ = "of type " + m[1]
+			}
+		}
+		return fmt.Errorf("a mapping key is %s: keys must be strings (quote it)", typ)
+	case strings.HasPrefix(msg, "yaml: invalid map key: "):
+		typ := "an unsupported type"
+		switch key := strings.TrimPrefix(msg, "yaml: invalid map key: "); {
+		case strings.HasPrefix(key, "[]"):
+			typ = "a list"
+		case strings.HasPrefix(key, "map["):
+			typ = "a mapping"
+		}
+		return fmt.Errorf("a mapping key is %s: keys must be strings", typ)
+	}
+	return err
 }
 
 // describeValue names a decoded value's type for an error, never its

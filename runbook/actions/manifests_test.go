@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,4 +228,50 @@ func FuzzReadManifests(f *testing.F) {
 		_ = checkDuplicates(ms, "ns")
 		_ = manifestPermissions("", "ns", ms)
 	})
+}
+
+// A mapping key JSON cannot hold fails Build and Describe naming the
+// document and the key's type, never the key or its value (a Secret's).
+func TestManifestKeyErrorHidesValues(t *testing.T) {
+	dir := t.TempDir()
+	_, _, env := testEnv(t, dir)
+	const good = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n---\n"
+	secret := func(data string) string {
+		return good + "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n" + data + "\n"
+	}
+	tests := []struct {
+		name, content, want string
+	}{
+		{"null key", secret("stringData: {null: hunter2}"), "s.yaml: document 2: a mapping key is null: keys must be strings (quote it)"},
+		{"tilde key", secret("stringData: {~: hunter2}"), "s.yaml: document 2: a mapping key is null: keys must be strings (quote it)"},
+		{"huge integer key", secret("data: {18446744073709551615: aHVudGVyMg==}\nstringData: {x: hunter2}"), "s.yaml: document 2: a mapping key is an integer beyond int64: keys must be strings (quote it)"},
+		{"list key", secret("stringData: {? [hunter2]: hunter2}"), "s.yaml: document 2: a mapping key is a list: keys must be strings"},
+		{"mapping key", secret("stringData: {? {password: hunter2}: hunter2}"), "s.yaml: document 2: a mapping key is a mapping: keys must be strings"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(dir, fmt.Sprint(i))
+			apWrite(t, dir, map[string]string{"s.yaml": tt.content})
+			env := env
+			env.Dir = dir
+			spec := &ApplySpec{Files: []string{"s.yaml"}}
+			if err := spec.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := spec.Build(env)
+			if err == nil || err.Error() != "read manifests: "+tt.want {
+				t.Errorf("Build = %v, want %q", err, tt.want)
+			}
+			spec.SetBaseDir(dir)
+			d := spec.Describe()
+			if !strings.Contains(d, tt.want) {
+				t.Errorf("Describe = %q, want %q in it", d, tt.want)
+			}
+			for _, s := range []string{d, fmt.Sprint(err)} {
+				if strings.Contains(s, "hunter2") || strings.Contains(s, "aHVudGVyMg") || strings.Contains(s, "password") {
+					t.Errorf("the error shows the key or its value: %s", s)
+				}
+			}
+		})
+	}
 }
