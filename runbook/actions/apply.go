@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -160,27 +162,80 @@ func commonNamespace(ms []manifest) string {
 }
 
 // manifestCache holds what Describe and Permissions read, by base
-// directory and files: Describe runs on every redraw of a TUI.
+// directory and files: Describe runs on every redraw of a TUI. An entry
+// holds for as long as the files' stamp (manifestStamp) is the same; read
+// errors are not kept (the files may be fixed any moment).
 var manifestCache sync.Map // string → manifestCacheEntry
 
 type manifestCacheEntry struct {
-	ms  []manifest
-	err error
+	stamp string
+	ms    []manifest
 }
 
-// cachedManifests reads the spec's files from its base directory, once.
+// cachedManifests reads the spec's files from its base directory, again
+// when one of them changed.
 func (s *ApplySpec) cachedManifests() ([]manifest, error) {
 	key := s.baseDir + "\x00" + strings.Join(s.Files, "\x00")
-	if e, ok := manifestCache.Load(key); ok {
-		e := e.(manifestCacheEntry)
-		return e.ms, e.err
+	// Stamped before reading: a file changed in between is read again
+	// next time.
+	stamp, stampErr := manifestStamp(s.baseDir, s.Files)
+	if e, ok := manifestCache.Load(key); ok && stampErr == nil && e.(manifestCacheEntry).stamp == stamp {
+		return e.(manifestCacheEntry).ms, nil
 	}
 	ms, err := readManifestFiles(s.baseDir, s.Files)
 	if err == nil && len(ms) == 0 {
 		err = errors.New("no objects")
 	}
-	manifestCache.Store(key, manifestCacheEntry{ms: ms, err: err})
-	return ms, err
+	if err != nil || stampErr != nil {
+		manifestCache.Delete(key)
+		return ms, err
+	}
+	manifestCache.Store(key, manifestCacheEntry{stamp: stamp, ms: ms})
+	return ms, nil
+}
+
+// manifestStamp identifies the contents of paths (relative to dir) by the
+// size and modification time of each manifest file, a directory's by
+// those of its manifest files (following symbolic links), so that an
+// edited, added or removed file changes it.
+func manifestStamp(dir string, paths []string) (string, error) {
+	var sb strings.Builder
+	stamp := func(name, full string) error {
+		fi, err := os.Stat(full)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&sb, "%s\x00%d\x00%d\x00%t\n", name, fi.Size(), fi.ModTime().UnixNano(), fi.IsDir())
+		return nil
+	}
+	for _, p := range paths {
+		full := p
+		if !filepath.IsAbs(p) {
+			full = filepath.Join(dir, p)
+		}
+		fi, err := os.Stat(full)
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			if err := stamp(p, full); err != nil {
+				return "", err
+			}
+			continue
+		}
+		entries, err := os.ReadDir(full)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			if slices.Contains(manifestExts, strings.ToLower(filepath.Ext(e.Name()))) {
+				if err := stamp(filepath.Join(p, e.Name()), filepath.Join(full, e.Name())); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	return sb.String(), nil
 }
 
 // Permissions implements Spec: get, create and patch of every kind in the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mfRefs lists objects as "Kind/name" in order.
@@ -273,5 +274,87 @@ func TestManifestKeyErrorHidesValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Describe and Permissions (a TUI's redraws, the access review) follow
+// edits of the manifests: a file changed, even to the same size, a file
+// added to or removed from a directory, a file missing at first. What is
+// unchanged is not read again.
+func TestApplySpecFollowsEdits(t *testing.T) {
+	dir := t.TempDir()
+	const (
+		cm  = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+		ns  = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n" // as long as cm
+		cm2 = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+	)
+	// at writes files with a modification time of its own: the test does
+	// not depend on the file system's clock resolution.
+	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(files map[string]string) {
+		t.Helper()
+		apWrite(t, dir, files)
+		tick = tick.Add(time.Second)
+		for name := range files {
+			if err := os.Chtimes(filepath.Join(dir, name), tick, tick); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	perms := func(s *ApplySpec) string {
+		var out []string
+		for _, p := range s.Permissions() {
+			out = append(out, p.String())
+		}
+		return strings.Join(out, "; ")
+	}
+	file := &ApplySpec{Files: []string{"m.yaml"}, Namespace: "prod"}
+	file.SetBaseDir(dir)
+	folder := &ApplySpec{Files: []string{"d"}, Namespace: "prod"}
+	folder.SetBaseDir(dir)
+	steps := []struct {
+		name     string
+		do       func()
+		spec     *ApplySpec
+		describe string
+		perms    string
+	}{
+		{"missing", func() {}, file,
+			"apply file m.yaml to prod (unreadable: m.yaml: no such file or directory)", ""},
+		{"created", func() { at(map[string]string{"m.yaml": cm}) }, file,
+			"apply 1 object from 1 file to prod", "get,create,patch configmaps in prod"},
+		{"same size, other kind", func() { at(map[string]string{"m.yaml": ns}) }, file,
+			"apply 1 object from 1 file to prod", "get,create,patch namespaces"},
+		{"unchanged stamp is not read again", func() {
+			mtime := tick
+			apWrite(t, dir, map[string]string{"m.yaml": cm})
+			if err := os.Chtimes(filepath.Join(dir, "m.yaml"), mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+		}, file, "apply 1 object from 1 file to prod", "get,create,patch namespaces"},
+		{"grown", func() { at(map[string]string{"m.yaml": cm + "---\n" + cm2}) }, file,
+			"apply 2 objects from 1 file to prod", "get,create,patch configmaps in prod"},
+		{"broken", func() { at(map[string]string{"m.yaml": "kind: [\n"}) }, file,
+			"apply file m.yaml to prod (unreadable: m.yaml: document 1: ", ""},
+		{"fixed", func() { at(map[string]string{"m.yaml": ns}) }, file,
+			"apply 1 object from 1 file to prod", "get,create,patch namespaces"},
+		{"directory", func() { at(map[string]string{"d/1.yaml": cm}) }, folder,
+			"apply 1 object from 1 file to prod", "get,create,patch configmaps in prod"},
+		{"file added to the directory", func() { at(map[string]string{"d/2.yaml": ns}) }, folder,
+			"apply 2 objects from 2 files to prod", "get,create,patch namespaces; get,create,patch configmaps in prod"},
+		{"file removed from the directory", func() {
+			if err := os.Remove(filepath.Join(dir, "d/1.yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}, folder, "apply 1 object from 1 file to prod", "get,create,patch namespaces"},
+	}
+	for _, st := range steps {
+		st.do()
+		if d := st.spec.Describe(); !strings.HasPrefix(d, st.describe) {
+			t.Errorf("%s: Describe = %q, want %q", st.name, d, st.describe)
+		}
+		if p := perms(st.spec); p != st.perms {
+			t.Errorf("%s: Permissions = %q, want %q", st.name, p, st.perms)
+		}
 	}
 }
