@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -53,7 +54,8 @@ type TargetSpec struct {
 	Resource string `json:"resource" yaml:"resource"`
 	// Names are the objects' names (or Selector).
 	Names []string `json:"names,omitempty" yaml:"names,omitempty"`
-	// Selector is a label selector ("app=web,tier!=db").
+	// Selector is a label selector ("app=web,tier!=db"). An execution
+	// changes the objects its plan listed, not ones selected since.
 	Selector string `json:"selector,omitempty" yaml:"selector,omitempty"`
 	// Namespace is where namespaced objects are; "" is the context's.
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
@@ -446,6 +448,13 @@ type targetAction struct {
 	strategic bool
 	change    func(live *unstructured.Unstructured) (pt types.PatchType, data []byte, noop bool, err error)
 	now       func() time.Time
+
+	// mu guards planned.
+	mu sync.Mutex
+	// planned are the names the last Plan's selector listed, in order
+	// (nil before a Plan listed them): Execute acts on these only, as the
+	// operator confirmed them.
+	planned []string
 }
 
 var _ Action = (*targetAction)(nil)
@@ -465,7 +474,11 @@ func (a *targetAction) Plan(ctx context.Context) Result {
 	return stampResult(a.run(ctx, true, nil), start, a.now)
 }
 
-// Execute implements Action: the patches, object by object.
+// Execute implements Action: the patches, object by object. With a
+// selector, after a Plan, it patches the objects that plan listed only:
+// one no longer selected is skipped, and one selected since is left alone
+// and named in the result (a warning). Without a Plan it patches what the
+// selector matches.
 func (a *targetAction) Execute(ctx context.Context, progress func(Result)) Result {
 	start := a.now()
 	var report func(Result)
@@ -516,18 +529,58 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 	if a.target.Selector != "" {
 		list, err := ri.List(ctx, metav1.ListOptions{LabelSelector: a.target.Selector})
 		if err != nil {
+			if dryRun {
+				a.setPlanned(nil)
+			}
 			return targetFailure(apiCallErr(err, "list", gr, ns, ""))
 		}
-		if len(list.Items) == 0 {
+		listed := map[string]*unstructured.Unstructured{}
+		names := make([]string, 0, len(list.Items)) // not nil: a plan that matched nothing
+		for i := range list.Items {
+			listed[list.Items[i].GetName()] = &list.Items[i]
+			names = append(names, list.Items[i].GetName())
+		}
+		// A plan acts on what it lists and remembers it; an execution
+		// after a plan acts on what the plan listed only: objects
+		// selected since were not in the confirmed diff.
+		var added []string
+		if dryRun {
+			a.setPlanned(names)
+		} else if planned := a.plannedNames(); planned != nil {
+			for _, n := range names {
+				if !slices.Contains(planned, n) {
+					added = append(added, objRef(kind, ns, n))
+				}
+			}
+			names = planned
+		}
+		if len(names) == 0 {
 			res := Result{Result: probes.Result{Status: probes.StatusFail, Summary: fmt.Sprintf("no %s match %s%s", gr, a.target.Selector, inNamespace(ns))}}
-			res.Message = res.Summary
+			res.Message = joinNotes(res.Summary, newSincePlan(added))
 			return res
 		}
-		total = len(list.Items)
-		for i := range list.Items {
-			done(a.patchOne(ctx, ri, gr, kind, ns, &list.Items[i], dryRun, red))
+		total = len(names)
+		for _, name := range names {
+			ref := objRef(kind, ns, name)
+			live, ok := listed[name]
+			switch err := ctx.Err(); {
+			case err != nil:
+				done(skippedOutcome(ref, "not tried: "+err.Error()))
+			case !ok:
+				done(skippedOutcome(ref, fmt.Sprintf("no longer matches %s: deleted or relabeled since the plan", a.target.Selector)))
+			default:
+				done(a.patchOne(ctx, ri, gr, kind, ns, live, dryRun, red))
+			}
 		}
-		return outcomeResult(outs, dryRun, a.verb, red)
+		res := outcomeResult(outs, dryRun, a.verb, red)
+		if len(added) > 0 {
+			// Not touched: the operator did not see them in the plan.
+			res.Status = probes.Worst(res.Status, probes.StatusWarn)
+			res.Summary += fmt.Sprintf("; %d new since the plan, not %s", len(added), a.verb)
+			res.Message = joinNotes(res.Message, newSincePlan(added))
+			res.Values["new"] = float64(len(added))
+		}
+		return res
 	}
 	for _, name := range a.target.Names {
 		if err := ctx.Err(); err != nil {
@@ -546,6 +599,31 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 		done(a.patchOne(ctx, ri, gr, kind, ns, live, dryRun, red))
 	}
 	return outcomeResult(outs, dryRun, a.verb, red)
+}
+
+// setPlanned remembers the names a plan listed (nil: the plan could not
+// list).
+func (a *targetAction) setPlanned(names []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.planned = names
+}
+
+// plannedNames are the names the last plan listed: nil when no plan
+// listed (none ran, or its list failed), empty when it matched nothing.
+func (a *targetAction) plannedNames() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.planned
+}
+
+// newSincePlan names objects a selector matches that the plan did not
+// list ("" for none).
+func newSincePlan(refs []string) string {
+	if len(refs) == 0 {
+		return ""
+	}
+	return "new since the plan, not touched (plan again to include them): " + strings.Join(refs, ", ")
 }
 
 // patchOne patches one object (dry run when dryRun), re-reading it when it

@@ -3,14 +3,19 @@ package actions
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
+	"github.com/cockpit-dev/cockpit/internal/controlplane"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -442,5 +447,121 @@ func TestApplyPatchKindsRegistered(t *testing.T) {
 		if got := d.NewSpec(); fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) || d.Summary == "" || !got.Mutating() {
 			t.Errorf("%s: spec %T, summary %q", kind, got, d.Summary)
 		}
+	}
+}
+
+// With a selector, the execution changes what the plan listed, and only
+// that: an object selected since the plan is left alone and named, one
+// deleted or relabeled since is skipped, a context ended skips them all.
+// Without a plan it changes what the selector matches.
+func TestLabelSelectorSincePlan(t *testing.T) {
+	cms := func(cp *controlplane.ControlPlane) dynamic.NamespaceableResourceInterface {
+		return cp.Dynamic.Resource(apConfigMaps)
+	}
+	create := func(t *testing.T, cp *controlplane.ControlPlane, ns, name, app string) {
+		cp.CreateYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: "+ns+", labels: {app: "+app+", canary: \"true\"}}\n")
+	}
+	tests := []struct {
+		name     string
+		apps     map[string]string // ConfigMaps before the plan: name → app label
+		plan     bool
+		between  func(t *testing.T, cp *controlplane.ControlPlane, ns string)
+		cancel   bool // the context ends after the first object
+		status   probes.Status
+		ops      []string // names=op
+		message  []string // in the message; "NS" is the namespace
+		canaries []string // ConfigMaps that keep the canary label after
+	}{
+		{
+			name: "selected since the plan", apps: map[string]string{"a": "api", "b": "api"}, plan: true,
+			between: func(t *testing.T, cp *controlplane.ControlPlane, ns string) { create(t, cp, ns, "c", "api") },
+			status:  probes.StatusWarn, ops: []string{"a=configured", "b=configured"},
+			message:  []string{"new since the plan, not touched (plan again to include them): ConfigMap/NS/c"},
+			canaries: []string{"c"},
+		},
+		{
+			name: "deleted since the plan", apps: map[string]string{"a": "api", "b": "api"}, plan: true,
+			between: func(t *testing.T, cp *controlplane.ControlPlane, ns string) {
+				if err := cms(cp).Namespace(ns).Delete(context.Background(), "b", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			status: probes.StatusFail, ops: []string{"a=configured", "b=skipped"},
+			message: []string{"ConfigMap/NS/b: skipped: no longer matches app=api: deleted or relabeled since the plan"},
+		},
+		{
+			name: "relabeled since the plan", apps: map[string]string{"a": "api", "b": "api"}, plan: true,
+			between: func(t *testing.T, cp *controlplane.ControlPlane, ns string) {
+				if _, err := cms(cp).Namespace(ns).Patch(context.Background(), "b", types.MergePatchType, []byte(`{"metadata": {"labels": {"app": "web"}}}`), metav1.PatchOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			status: probes.StatusFail, ops: []string{"a=configured", "b=skipped"},
+			message: []string{"no longer matches app=api"}, canaries: []string{"b"},
+		},
+		{
+			name: "none selected at the plan", apps: map[string]string{"w": "web"}, plan: true,
+			between:  func(t *testing.T, cp *controlplane.ControlPlane, ns string) { create(t, cp, ns, "c", "api") },
+			status:   probes.StatusFail,
+			message:  []string{"no configmaps match app=api in NS", "new since the plan, not touched (plan again to include them): ConfigMap/NS/c"},
+			canaries: []string{"c", "w"},
+		},
+		{
+			name: "no plan", apps: map[string]string{"a": "api"},
+			between: func(t *testing.T, cp *controlplane.ControlPlane, ns string) { create(t, cp, ns, "c", "api") },
+			status:  probes.StatusPass, ops: []string{"a=configured", "c=configured"},
+		},
+		{
+			name: "context ended", apps: map[string]string{"a": "api", "b": "api", "c": "api"}, plan: true, cancel: true,
+			status: probes.StatusFail, ops: []string{"a=configured", "b=skipped", "c=skipped"},
+			message: []string{"ConfigMap/NS/b: skipped: not tried: context canceled"}, canaries: []string{"b", "c"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp, ns, env := testEnv(t, t.TempDir())
+			for _, name := range slices.Sorted(maps.Keys(tt.apps)) {
+				create(t, cp, ns, name, tt.apps[name])
+			}
+			act := ptBuild(t, env, &LabelSpec{TargetSpec: TargetSpec{Resource: "cm", Selector: "app=api"}, MetadataEdit: MetadataEdit{Remove: []string{"canary"}}})
+			if tt.plan {
+				if plan := act.Plan(context.Background()); plan.Status == probes.StatusError {
+					t.Fatalf("plan = %s %q", plan.Status, plan.Summary)
+				}
+			}
+			if tt.between != nil {
+				tt.between(t, cp, ns)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var progress func(Result)
+			if tt.cancel {
+				progress = func(Result) { cancel() }
+			}
+			res := act.Execute(ctx, progress)
+			var ops []string
+			for _, op := range apOps(res) {
+				ops = append(ops, strings.TrimPrefix(op, "ConfigMap/"+ns+"/"))
+			}
+			if res.Status != tt.status || !slices.Equal(ops, tt.ops) {
+				t.Fatalf("execute = %s %q %v, want %s %v: %s", res.Status, res.Summary, ops, tt.status, tt.ops, res.Message)
+			}
+			for _, want := range tt.message {
+				if want = strings.ReplaceAll(want, "NS", ns); !strings.Contains(res.Message, want) {
+					t.Errorf("message = %q, want %q in it", res.Message, want)
+				}
+			}
+			list, err := cms(cp).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "canary"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var canaries []string
+			for _, u := range list.Items {
+				canaries = append(canaries, u.GetName())
+			}
+			if !slices.Equal(canaries, tt.canaries) {
+				t.Errorf("ConfigMaps keeping the label = %v, want %v", canaries, tt.canaries)
+			}
+		})
 	}
 }
