@@ -817,8 +817,8 @@ spec:
 		t.Errorf("the dump's status was applied: %v", d.Object["status"])
 	}
 	for _, mf := range d.GetManagedFields() {
-		if mf.Manager == FieldManager && strings.Contains(string(mf.FieldsV1.Raw), "status") {
-			t.Errorf("cockpit owns status fields: %s", mf.FieldsV1.Raw)
+		if mf.Manager == FieldManager && mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), "status") {
+			t.Errorf("cockpit owns status fields: %s", mf.FieldsV1.GetRawString())
 		}
 	}
 }
