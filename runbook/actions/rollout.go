@@ -180,9 +180,11 @@ func inNamespace(ns string) string {
 //	action: {kind: rollout, namespace: gravl-prod, resources: [deploy/api], restart: true}
 //
 // It passes when every workload has rolled out, and fails when one fails
-// (a Deployment past its progress deadline), is missing, or has not rolled
-// out when the deadline passes. A failed rollout offers an undo to the
-// previous revision (Result.UndoRevision; the action is an Undoer).
+// (a Deployment past its progress deadline), is missing, is a paused
+// Deployment (at once: it would not roll out before it is resumed), or has
+// not rolled out when the deadline passes. A failed rollout (but a paused
+// one) offers an undo to the revision before the live template's
+// (Result.UndoRevision; the action is an Undoer).
 type RolloutSpec struct {
 	// Resources are the workloads, as kubectl TYPE/NAME (deployment/api,
 	// sts/db, ds/agent).
@@ -424,6 +426,9 @@ type rolloutState struct {
 	final bool
 	// err is why it could not be read (final), for the result's status.
 	err error
+	// noUndo: its failure is not one an undo mends (a paused Deployment,
+	// which an undo refuses anyway).
+	noUndo bool
 }
 
 // stateOf is the state a version of the workload shows.
@@ -435,6 +440,16 @@ func stateOf(ref workloadRef, u *unstructured.Unstructured) rolloutState {
 	summary := fmt.Sprintf("%d/%d updated, %d ready, %d available (%s)", ro.Updated, ro.Desired, ro.Ready, ro.Available, ro.Phase)
 	if ro.Phase == probes.RolloutPending {
 		summary = fmt.Sprintf("generation %d not observed yet (%s)", u.GetGeneration(), ro.Phase)
+	}
+	if pausedErr(ref, u) != nil && ro.Phase != probes.RolloutComplete {
+		// A paused Deployment does not roll out until it is resumed:
+		// waiting for it would only wait for the deadline.
+		return rolloutState{
+			item: probes.Item{Name: ref.String(), Status: probes.StatusFail,
+				Summary: fmt.Sprintf("paused: %d/%d updated, %d ready, %d available", ro.Updated, ro.Desired, ro.Ready, ro.Available),
+				Reason:  "Paused", Message: "paused: resume it (kubectl rollout resume) first", Since: ro.Since},
+			phase: probes.RolloutFailed, final: true, noUndo: true,
+		}
 	}
 	return rolloutState{
 		item: probes.Item{Name: ref.String(), Status: ro.Phase.Status(), Summary: summary,
@@ -797,7 +812,7 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 			continue
 		case st.final:
 			statuses = append(statuses, ref.String()+": "+st.item.Message)
-			if st.err == nil {
+			if st.err == nil && !st.noUndo {
 				failed = append(failed, ref)
 			}
 		default:
@@ -831,7 +846,8 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 }
 
 // offerUndo looks up the revision each failed rollout would go back to
-// (its previous one) and remembers them for Undo.
+// (the one before its live template's, see workloadHistory.previous) and
+// remembers them for Undo.
 func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (int64, string) {
 	// The step's context may be over (that may be why the rollout
 	// failed): the lookup gets a short one of its own.
@@ -852,7 +868,7 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (in
 		}
 		prev, ok := h.previous()
 		if !ok {
-			notes = append(notes, fmt.Sprintf("no undo offered for %s: no revision before %d", ref, h.current))
+			notes = append(notes, fmt.Sprintf("no undo offered for %s: %s", ref, h.noPrevious()))
 			continue
 		}
 		offered[ref] = prev.number
@@ -860,6 +876,9 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (in
 			first = prev.number
 		}
 		offers = append(offers, fmt.Sprintf("%s to revision %d", ref, prev.number))
+		if note := h.unmatchedNote(ref, prev); note != "" {
+			notes = append(notes, note)
+		}
 	}
 	a.setOffered(offered, first)
 	switch {
@@ -1071,17 +1090,40 @@ type workloadRevision struct {
 // workloadHistory is a workload's revisions, oldest first.
 type workloadHistory struct {
 	revisions []workloadRevision
-	current   int64 // the newest revision
+	// current is the revision holding the live template, when matched.
+	// None may: the controller has not recorded the new template's
+	// revision yet (slow, or kept from it by a quota or a webhook), so the
+	// newest revision is not necessarily the live one.
+	current int64
+	matched bool
 }
 
-// previous is the newest revision before the current one.
+// previous is the revision an undo goes back to: the newest before the
+// current one; when no revision holds the live template, the newest.
 func (h workloadHistory) previous() (workloadRevision, bool) {
 	for i := len(h.revisions) - 1; i >= 0; i-- {
-		if h.revisions[i].number < h.current {
+		if !h.matched || h.revisions[i].number < h.current {
 			return h.revisions[i], true
 		}
 	}
 	return workloadRevision{}, false
+}
+
+// noPrevious says why previous found nothing.
+func (h workloadHistory) noPrevious() string {
+	if h.matched {
+		return fmt.Sprintf("no revision before %d (revisions: %s)", h.current, h.numbers())
+	}
+	return "no revision recorded"
+}
+
+// unmatchedNote says which revision previous took when none holds the
+// live template.
+func (h workloadHistory) unmatchedNote(ref workloadRef, prev workloadRevision) string {
+	if h.matched {
+		return ""
+	}
+	return fmt.Sprintf("no revision of %s holds its live template (its revision is not recorded yet): the newest, %d, is taken as the previous one", ref, prev.number)
 }
 
 func (h workloadHistory) find(n int64) (workloadRevision, bool) {
@@ -1107,7 +1149,11 @@ func (h workloadHistory) numbers() string {
 // history reads the revisions of workload u: the ReplicaSets a Deployment
 // controls, numbered by their revision annotation, or the
 // ControllerRevisions a StatefulSet or DaemonSet controls — as kubectl
-// rollout history does.
+// rollout history does — and finds the current one, holding u's live
+// template: the ReplicaSet whose template equals it but for the
+// pod-template-hash label (kubectl's equality); the StatefulSet's
+// status.updateRevision once it has observed its generation; else the
+// ControllerRevision restoring exactly the live template.
 func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructured.Unstructured) (workloadHistory, error) {
 	var h workloadHistory
 	selMap, found, err := unstructured.NestedMap(u.Object, "spec", "selector")
@@ -1139,6 +1185,17 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 			delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 			h.revisions = append(h.revisions, workloadRevision{number: n, source: "replicaset/" + rs.Name, template: tpl, annotations: rs.Annotations})
 		}
+		var d appsv1.Deployment
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &d); err != nil {
+			return h, fmt.Errorf("decode %s: %w", ref, err)
+		}
+		live := d.Spec.Template.DeepCopy()
+		delete(live.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+		for _, r := range h.revisions {
+			if apiequality.Semantic.DeepEqual(live, r.template) && (!h.matched || r.number > h.current) {
+				h.current, h.matched = r.number, true
+			}
+		}
 	} else {
 		list, err := w.typed.AppsV1().ControllerRevisions(w.ns).List(ctx, opts)
 		if err != nil {
@@ -1151,19 +1208,44 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 			}
 			h.revisions = append(h.revisions, workloadRevision{number: cr.Revision, source: "controllerrevision/" + cr.Name, patch: cr.Data.Raw})
 		}
+		h.current, h.matched = controllerRevisionCurrent(ref, u, h.revisions)
 	}
 	slices.SortFunc(h.revisions, func(a, b workloadRevision) int { return cmp.Compare(a.number, b.number) })
-	if n := len(h.revisions); n > 0 {
-		h.current = h.revisions[n-1].number
-	}
 	return h, nil
+}
+
+// controllerRevisionCurrent finds the ControllerRevision of a StatefulSet's
+// or DaemonSet's live template: a StatefulSet's status.updateRevision, when
+// the controller has observed the live generation; else the newest
+// revision whose patch leaves the live template as it is.
+func controllerRevisionCurrent(ref workloadRef, u *unstructured.Unstructured, revisions []workloadRevision) (int64, bool) {
+	if ref.typ == statefulSetWorkload {
+		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+		update, _, _ := unstructured.NestedString(u.Object, "status", "updateRevision")
+		if update != "" && observed >= u.GetGeneration() {
+			for _, r := range revisions {
+				if r.source == "controllerrevision/"+update {
+					return r.number, true
+				}
+			}
+		}
+	}
+	var current int64
+	matched := false
+	for _, r := range revisions {
+		if _, _, same, err := controllerRevisionPatch(ref, u, r); err == nil && same && (!matched || r.number > current) {
+			current, matched = r.number, true
+		}
+	}
+	return current, matched
 }
 
 // undoOutcome is what an undo did (or would do).
 type undoOutcome struct {
-	from, to int64
+	from, to int64    // from 0: the live template is no revision's
 	skipped  bool     // the template already is the revision's
 	changes  []string // the template fields changed
+	note     string   // how the revision was chosen, when worth saying
 	obj      *unstructured.Unstructured
 }
 
@@ -1182,18 +1264,14 @@ func (w *workloads) undo(ctx context.Context, ref workloadRef, to int64, dryRun 
 	if err != nil {
 		return out, err
 	}
-	out.from = h.current
-	if ref.typ == deploymentWorkload {
-		if n, err := strconv.ParseInt(live.GetAnnotations()[revisionAnnotation], 10, 64); err == nil {
-			out.from = n
-		}
-	}
+	out.from = h.current // 0: the live template is no revision's
 	var target workloadRevision
 	var ok bool
 	if to == 0 {
 		if target, ok = h.previous(); !ok {
-			return out, fmt.Errorf("%w: %s has no revision before %d to go back to (revisions: %s)", errNoRevision, ref, h.current, h.numbers())
+			return out, fmt.Errorf("%w to go back to: %s: %s", errNoRevision, ref, h.noPrevious())
 		}
+		out.note = h.unmatchedNote(ref, target)
 	} else if target, ok = h.find(to); !ok {
 		return out, fmt.Errorf("%w: %s has no revision %d (revisions: %s)", errNoRevision, ref, to, h.numbers())
 	}
@@ -1309,8 +1387,12 @@ func (out undoOutcome) report(ref workloadRef, ns string, err error, dryRun bool
 		if dryRun {
 			verb = "would roll back"
 		}
-		item.Summary = fmt.Sprintf("%s %s from revision %d to revision %d", ref, verb, out.from, out.to)
-		item.Message = strings.Join(out.changes, "; ")
+		from := fmt.Sprintf("revision %d", out.from)
+		if out.from == 0 {
+			from = "a template no revision holds"
+		}
+		item.Summary = fmt.Sprintf("%s %s from %s to revision %d", ref, verb, from, out.to)
+		item.Message = joinNotes(strings.Join(out.changes, "; "), out.note)
 		obj.Op = OpConfigured
 	}
 	if !dryRun && out.obj != nil {

@@ -847,3 +847,223 @@ spec:
 		t.Errorf("plan = %s %q, items %+v", plan.Status, plan.Message, plan.Items)
 	}
 }
+
+// A paused Deployment does not roll out until resumed: the watch ends at
+// once for it (reason Paused), fails the step, and offers no undo (which
+// would refuse a paused Deployment). A paused one that has rolled out
+// passes.
+func TestRolloutPaused(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	ctx := context.Background()
+	paused := roDeployment("paused", "registry.example/api:2", 1, map[string]string{revisionAnnotation: "2"})
+	paused.Spec.Paused = true
+	d := roCreateDeployment(t, cp.Typed, ns, paused)
+	roReplicaSet(t, cp.Typed, d, 1, "registry.example/api:1", true)
+	roReplicaSet(t, cp.Typed, d, 2, "registry.example/api:2", true)
+	roCreateDeployment(t, cp.Typed, ns, roDeployment("web", "registry.example/web:1", 2, nil))
+	roSetDeploymentStatus(t, cp.Typed, ns, "web", func(d *appsv1.Deployment) {
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 2, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+	})
+	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/web", "deployment/paused"}, Deadline: probes.Duration(20 * time.Second)})
+
+	const why = "paused: resume it (kubectl rollout resume) first"
+	if plan := act.Plan(ctx); plan.Status != probes.StatusFail || !strings.Contains(plan.Message, why) {
+		t.Errorf("plan = %s %q %q", plan.Status, plan.Summary, plan.Message)
+	}
+	start := time.Now()
+	res := act.Execute(ctx, nil)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("a paused deployment took %s to fail", took)
+	}
+	if res.Status != probes.StatusFail || res.Summary != "0/2 rolled out; not: deployment/web, deployment/paused" ||
+		!strings.Contains(res.Message, "deployment/paused: "+why) || !strings.Contains(res.Message, "deployment/web still rolling out (watch stopped: deployment/paused failed)") {
+		t.Errorf("result = %s %q %q", res.Status, res.Summary, res.Message)
+	}
+	if res.UndoRevision != 0 || strings.Contains(res.Message, "undo") {
+		t.Errorf("an undo offered for a paused deployment: %d, %q", res.UndoRevision, res.Message)
+	}
+	if it := res.Items[1]; it.Status != probes.StatusFail || it.Reason != "Paused" || it.Message != why || it.Summary != "paused: 0/1 updated, 0 ready, 0 available" {
+		t.Errorf("paused item = %+v", it)
+	}
+	if it := res.Items[0]; it.Status != probes.StatusPending || it.Reason != "" {
+		t.Errorf("web item = %+v", it)
+	}
+
+	// Paused once rolled out: nothing is waited for.
+	done := roDeployment("done", "registry.example/done:1", 1, nil)
+	done.Spec.Paused = true
+	roCreateDeployment(t, cp.Typed, ns, done)
+	roSetDeploymentStatus(t, cp.Typed, ns, "done", roRolledOut)
+	if res := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/done"}}).Execute(ctx, nil); res.Status != probes.StatusPass {
+		t.Errorf("paused, rolled out = %s %q %q", res.Status, res.Summary, res.Message)
+	}
+}
+
+// roControllerRevision creates revision rev of a StatefulSet's or
+// DaemonSet's template, as their controllers do: the template as a
+// strategic merge patch replacing it, owned by the workload.
+func roControllerRevision(t *testing.T, cs kubernetes.Interface, owner metav1.Object, kind string, rev int64, tpl *corev1.PodTemplateSpec) {
+	t.Helper()
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw["$patch"] = "replace"
+	data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": raw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().ControllerRevisions(owner.GetNamespace()).Create(context.Background(), &appsv1.ControllerRevision{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", owner.GetName(), rev), Labels: tpl.Labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner, appsv1.SchemeGroupVersion.WithKind(kind))}},
+		Revision: rev, Data: runtime.RawExtension{Raw: data},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roWithImage is tpl with its first container's image.
+func roWithImage(tpl corev1.PodTemplateSpec, image string) *corev1.PodTemplateSpec {
+	out := tpl.DeepCopy()
+	out.Spec.Containers[0].Image = image
+	return out
+}
+
+// The undo a failed rollout offers goes back from the live template's
+// revision, not from the newest: one revision back when the live template
+// is an older revision's (an undo the controller has not recorded yet),
+// and the newest when the live template is no revision's (its revision not
+// created yet: slow controller, quota, webhook) — saying so. Deployments
+// match their ReplicaSets' templates (but the hash label); a StatefulSet
+// takes its status.updateRevision once observed, else, like a DaemonSet,
+// the ControllerRevision restoring the live template.
+func TestRolloutUndoFromLiveRevision(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	ctx := context.Background()
+	apps := cp.Typed.AppsV1()
+
+	// deployment/slow: image 3 applied, its ReplicaSet never created.
+	slow := roCreateDeployment(t, cp.Typed, ns, roDeployment("slow", "registry.example/slow:3", 1, map[string]string{revisionAnnotation: "2"}))
+	roReplicaSet(t, cp.Typed, slow, 1, "registry.example/slow:1", true)
+	slow2 := roReplicaSet(t, cp.Typed, slow, 2, "registry.example/slow:2", true)
+	// deployment/undone: rolled back to revision 2's template, not yet
+	// renumbered by the controller.
+	undone := roCreateDeployment(t, cp.Typed, ns, roDeployment("undone", "registry.example/undone:2", 1, map[string]string{revisionAnnotation: "3"}))
+	undone1 := roReplicaSet(t, cp.Typed, undone, 1, "registry.example/undone:1", true)
+	roReplicaSet(t, cp.Typed, undone, 2, "registry.example/undone:2", true)
+	roReplicaSet(t, cp.Typed, undone, 3, "registry.example/undone:3", true)
+
+	sts := func(name, image string) *appsv1.StatefulSet {
+		labels := map[string]string{"app": name}
+		s, err := apps.StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To(int32(1)), ServiceName: name, Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image}}}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// statefulset/db: revisions 1 and 2; image 3 applied, not observed
+	// yet, its status still at revision 2.
+	db := sts("db", "registry.example/db:2")
+	roControllerRevision(t, cp.Typed, db, "StatefulSet", 1, roWithImage(db.Spec.Template, "registry.example/db:1"))
+	roControllerRevision(t, cp.Typed, db, "StatefulSet", 2, &db.Spec.Template)
+	db.Spec.Template.Spec.Containers[0].Image = "registry.example/db:3"
+	db, err := apps.StatefulSets(ns).Update(ctx, db, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Status = appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: 1, CurrentRevision: "db-2", UpdateRevision: "db-2"}
+	if _, err := apps.StatefulSets(ns).UpdateStatus(ctx, db, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// statefulset/cache: observed at revision 2, its pod not ready.
+	cache := sts("cache", "registry.example/cache:2")
+	roControllerRevision(t, cp.Typed, cache, "StatefulSet", 1, roWithImage(cache.Spec.Template, "registry.example/cache:1"))
+	roControllerRevision(t, cp.Typed, cache, "StatefulSet", 2, &cache.Spec.Template)
+	cache.Status = appsv1.StatefulSetStatus{ObservedGeneration: cache.Generation, Replicas: 1, CurrentRevision: "cache-1", UpdateRevision: "cache-2"}
+	if _, err := apps.StatefulSets(ns).UpdateStatus(ctx, cache, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// daemonset/agent: rolled back to revision 2's template, not yet
+	// renumbered.
+	agentLabels := map[string]string{"app": "agent"}
+	agent, err := apps.DaemonSets(ns).Create(ctx, &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agentLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: agentLabels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "registry.example/agent:2"}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roControllerRevision(t, cp.Typed, agent, "DaemonSet", 1, roWithImage(agent.Spec.Template, "registry.example/agent:1"))
+	roControllerRevision(t, cp.Typed, agent, "DaemonSet", 2, &agent.Spec.Template)
+	roControllerRevision(t, cp.Typed, agent, "DaemonSet", 3, roWithImage(agent.Spec.Template, "registry.example/agent:3"))
+
+	// What rollout-undo would do, before any rollout.
+	plan := roBuild(t, env, &RolloutUndoSpec{Resource: "deploy/slow"}).Plan(ctx)
+	if plan.Status != probes.StatusPass || plan.Summary != "deployment/slow would roll back from a template no revision holds to revision 2" ||
+		!strings.Contains(plan.Message, "containers[slow].image: registry.example/slow:3 → registry.example/slow:2") ||
+		!strings.Contains(plan.Message, "no revision of deployment/slow holds its live template") {
+		t.Errorf("undo plan = %s %q %q", plan.Status, plan.Summary, plan.Message)
+	}
+
+	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deploy/slow", "deploy/undone", "sts/db", "sts/cache", "ds/agent"}, Deadline: probes.Duration(time.Second)})
+	res := act.Execute(ctx, nil)
+	wantOffer := "undo offered: deployment/slow to revision 2, deployment/undone to revision 1, statefulset/db to revision 2, statefulset/cache to revision 1, daemonset/agent to revision 1"
+	if res.Status != probes.StatusFail || res.UndoRevision != 2 || !strings.Contains(res.Message, wantOffer) {
+		t.Fatalf("= %s %q (undo %d)\nwant %q", res.Status, res.Message, res.UndoRevision, wantOffer)
+	}
+	for _, note := range []string{
+		"no revision of deployment/slow holds its live template (its revision is not recorded yet): the newest, 2, is taken as the previous one",
+		"no revision of statefulset/db holds its live template (its revision is not recorded yet): the newest, 2, is taken as the previous one",
+	} {
+		if !strings.Contains(res.Message, note) {
+			t.Errorf("message %q lacks %q", res.Message, note)
+		}
+	}
+	for _, ref := range []string{"deployment/undone", "statefulset/cache", "daemonset/agent"} {
+		if strings.Contains(res.Message, "no revision of "+ref) {
+			t.Errorf("%s's live template has a revision, yet %q", ref, res.Message)
+		}
+	}
+
+	undo := act.(Undoer).Undo(ctx, 0)
+	wantSummary := "deployment/slow rolled back from a template no revision holds to revision 2; deployment/undone rolled back from revision 2 to revision 1; " +
+		"statefulset/db rolled back from a template no revision holds to revision 2; statefulset/cache rolled back from revision 2 to revision 1; " +
+		"daemonset/agent rolled back from revision 2 to revision 1"
+	if undo.Status != probes.StatusPass || undo.Summary != wantSummary {
+		t.Fatalf("undo = %s %q %q\nwant summary %q", undo.Status, undo.Summary, undo.Message, wantSummary)
+	}
+	gotSlow, err := apps.Deployments(ns).Get(ctx, "slow", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotUndone, err := apps.Deployments(ns).Get(ctx, "undone", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !apiequality.Semantic.DeepEqual(&gotSlow.Spec.Template, roWithoutHash(slow2)) || !apiequality.Semantic.DeepEqual(&gotUndone.Spec.Template, roWithoutHash(undone1)) {
+		t.Errorf("templates after undo: slow %s, undone %s", gotSlow.Spec.Template.Spec.Containers[0].Image, gotUndone.Spec.Template.Spec.Containers[0].Image)
+	}
+	for name, want := range map[string]string{"db": "registry.example/db:2", "cache": "registry.example/cache:1"} {
+		s, err := apps.StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img := s.Spec.Template.Spec.Containers[0].Image; img != want {
+			t.Errorf("statefulset %s image after undo = %s, want %s", name, img, want)
+		}
+	}
+	gotAgent, err := apps.DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := gotAgent.Spec.Template.Spec.Containers[0].Image; img != "registry.example/agent:1" {
+		t.Errorf("daemonset image after undo = %s, want agent:1", img)
+	}
+}
