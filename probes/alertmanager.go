@@ -120,7 +120,7 @@ func (s *AlertmanagerSpec) Describe() string {
 	if len(s.Matchers) > 0 {
 		filter = "alerts {" + strings.Join(s.Matchers, ", ") + "}"
 	}
-	return filter + " at " + redactURL(s.URL)
+	return filter + " at " + RedactURL(s.URL)
 }
 
 type alertmanagerProbe struct {

@@ -172,13 +172,13 @@ func (p *httpProbe) Observe(ctx context.Context) Observation {
 	start := p.env.now()
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return Observation{Err: fmt.Errorf("%s %s: %w", method, redactURL(p.spec.URL), unwrapURLError(err))}
+		return Observation{Err: fmt.Errorf("%s %s: %w", method, RedactURL(p.spec.URL), UnwrapURLError(err))}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
 	latency := p.env.now().Sub(start)
 	if err != nil {
-		return Observation{Err: fmt.Errorf("%s %s: reading body: %w", method, redactURL(p.spec.URL), err)}
+		return Observation{Err: fmt.Errorf("%s %s: reading body: %w", method, RedactURL(p.spec.URL), err)}
 	}
 	return p.judgeChecks(resp, data, latency)
 }
@@ -295,8 +295,9 @@ func roundLatency(d time.Duration) time.Duration {
 	return d.Round(100 * time.Microsecond)
 }
 
-// redactURL drops user info and the query string (tokens live there).
-func redactURL(raw string) string {
+// RedactURL drops a URL's user info and query string (tokens live there),
+// for messages.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
@@ -308,9 +309,9 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// unwrapURLError drops *url.Error's repetition of method and URL (which may
+// UnwrapURLError drops *url.Error's repetition of method and URL (which may
 // carry credentials) and keeps the cause.
-func unwrapURLError(err error) error {
+func UnwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if ue.Timeout() {
@@ -327,5 +328,5 @@ func (s *HTTPSpec) Describe() string {
 	if m == "" {
 		m = http.MethodGet
 	}
-	return m + " " + redactURL(s.URL)
+	return m + " " + RedactURL(s.URL)
 }

@@ -106,7 +106,7 @@ func validateHTTPURL(field, raw string) []error {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return []error{fieldErr(field, "scheme must be http or https, got %q", u.Scheme)}
 	case u.Host == "":
-		return []error{fieldErr(field, "no host in %q", redactURL(raw))}
+		return []error{fieldErr(field, "no host in %q", RedactURL(raw))}
 	}
 	return nil
 }
@@ -308,20 +308,20 @@ func (p *metricsProbe) scrape(ctx context.Context) (model.Vector, error) {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", redactURL(p.url), unwrapURLError(err))
+		return nil, fmt.Errorf("scrape %s: %w", RedactURL(p.url), UnwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s", redactURL(p.url), resp.Status)
+		return nil, fmt.Errorf("scrape %s: %s", RedactURL(p.url), resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, maxScrapeBody))
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: parse: %w", redactURL(p.url), err)
+		return nil, fmt.Errorf("scrape %s: parse: %w", RedactURL(p.url), err)
 	}
 	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.TimeFromUnixNano(p.env.now().UnixNano())}, slices.Collect(maps.Values(fams))...)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", redactURL(p.url), err)
+		return nil, fmt.Errorf("scrape %s: %w", RedactURL(p.url), err)
 	}
 	return vec, nil
 }

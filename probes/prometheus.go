@@ -282,7 +282,7 @@ func (s *PrometheusSpec) Describe() string {
 		r, _ := s.reduction()
 		d += fmt.Sprintf(" (%s over %s)", r, time.Duration(s.Over))
 	}
-	return d + " at " + redactURL(s.URL)
+	return d + " at " + RedactURL(s.URL)
 }
 
 // prometheusProbe evaluates its query through client_golang's v1 API
@@ -351,7 +351,7 @@ func (p *prometheusProbe) endpoint() string {
 	if p.over > 0 {
 		path = "/api/v1/query_range"
 	}
-	return redactURL(p.base.JoinPath(path).String())
+	return RedactURL(p.base.JoinPath(path).String())
 }
 
 // samples turns a query's value into one sample per series: a vector's
@@ -462,13 +462,13 @@ func (p *prometheusProbe) explain(ctx context.Context, ex *exchange, err error) 
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: timeout after %s: %w", where, p.timeout, context.DeadlineExceeded)
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w", where, unwrapURLError(err))
+		return fmt.Errorf("%s: %w", where, UnwrapURLError(err))
 	case errors.As(err, &apiErr):
 		return p.apiError(apiErr, where, code, status, body)
 	case errors.Is(err, ErrBadResponse): // the body bound
 		return fmt.Errorf("%s: %w", where, err)
 	case code == 0: // no answer: connection, TLS, redirects, a cancelled run
-		return fmt.Errorf("%s: %w", where, unwrapURLError(err))
+		return fmt.Errorf("%s: %w", where, UnwrapURLError(err))
 	case code/100 == 2: // an answer client_golang's decoder rejected
 		return undecodable(where, body, err, p.over > 0)
 	}
@@ -963,7 +963,7 @@ func newAPIClient(raw, token string, basic *BasicAuth, headers map[string]string
 
 // endpoint returns the redacted URL of path, for messages.
 func (c *apiClient) endpoint(path string) string {
-	return redactURL(c.base.JoinPath(path).String())
+	return RedactURL(c.base.JoinPath(path).String())
 }
 
 // get fetches path (relative to the base URL) with query and decodes the
@@ -981,7 +981,7 @@ func (c *apiClient) get(ctx context.Context, path string, query url.Values, out 
 	c.auth.apply(req, true)
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", c.endpoint(path), unwrapURLError(err))
+		return fmt.Errorf("GET %s: %w", c.endpoint(path), UnwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIBody))

@@ -257,7 +257,7 @@ func TestCheckPodPlan(t *testing.T) {
 // resource, from the plan and the execution, and nothing is left behind.
 func TestCheckPodForbidden(t *testing.T) {
 	cp, ns, _ := testEnv(t, t.TempDir())
-	env := roNarrowEnv(t, cp, ns, "pod-reader", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}})
+	env := apNarrowEnv(t, cp, ns, "", "pod-reader", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}})
 	act := roBuild(t, env, cpodSpec())
 	want := "forbidden: create pods in namespace " + ns
 	start := time.Now()

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
-	"github.com/cockpit-dev/cockpit/internal/controlplane"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -578,38 +577,14 @@ func TestRolloutMissingAndWatchPlan(t *testing.T) {
 	}
 }
 
-// roNarrowEnv is an Env acting as a user bound to a Role with rules in ns.
-func roNarrowEnv(t *testing.T, cp *controlplane.ControlPlane, ns, user string, rules []rbacv1.PolicyRule) Env {
-	t.Helper()
-	ctx := context.Background()
-	if len(rules) > 0 {
-		if _, err := cp.Typed.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cp.Typed.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: user},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := probes.NewClusterForConfig("narrow", cp.UserConfig(t, user), ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return Env{Kube: func(string) (*probes.Cluster, error) { return c, nil }}
-}
-
 // Users whose Role lacks a verb get StatusForbidden naming the verb and
 // resource — at once, not after a hang or a retry loop to the deadline.
 func TestRolloutForbidden(t *testing.T) {
 	cp, ns, _ := testEnv(t, t.TempDir())
 	d := roCreateDeployment(t, cp.Typed, ns, roDeployment("api", "registry.example/api:2", 1, map[string]string{revisionAnnotation: "2"}))
 	roReplicaSet(t, cp.Typed, d, 1, "registry.example/api:1", true)
-	getOnly := roNarrowEnv(t, cp, ns, "deploy-getter", []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}})
-	nothing := roNarrowEnv(t, cp, ns, "nobody", nil)
+	getOnly := apNarrowEnv(t, cp, ns, "", "deploy-getter", []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}})
+	nothing := apNarrowEnv(t, cp, ns, "", "nobody", nil)
 
 	tests := []struct {
 		name string

@@ -173,11 +173,11 @@ func silenceURLErrs(raw string) []error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return []error{specFieldErr("url", "cannot parse %q", redactedURL(raw))}
+		return []error{specFieldErr("url", "cannot parse %q", probes.RedactURL(raw))}
 	case u.Scheme != "http" && u.Scheme != "https":
 		return []error{specFieldErr("url", "scheme must be http or https, got %q", u.Scheme)}
 	case u.Host == "":
-		return []error{specFieldErr("url", "no host in %q", redactedURL(raw))}
+		return []error{specFieldErr("url", "no host in %q", probes.RedactURL(raw))}
 	}
 	return nil
 }
@@ -205,7 +205,7 @@ func (s *SilenceSpec) Describe() string {
 	if s.UntilPhase != "" {
 		until = "phase " + s.UntilPhase + " ends"
 	}
-	return fmt.Sprintf("silence {%s} for %s at %s (expired when %s)", strings.Join(s.Matchers, ", "), shortDuration(time.Duration(s.Duration)), redactedURL(s.URL), until)
+	return fmt.Sprintf("silence {%s} for %s at %s (expired when %s)", strings.Join(s.Matchers, ", "), shortDuration(time.Duration(s.Duration)), probes.RedactURL(s.URL), until)
 }
 
 // Permissions implements Spec: a silence touches no cluster.
@@ -629,7 +629,7 @@ type amClient struct {
 func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]string, timeout time.Duration, insecure bool, caFile, serverName string) (*amClient, error) {
 	base, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("url %q: cannot parse it", redactedURL(raw))
+		return nil, fmt.Errorf("url %q: cannot parse it", probes.RedactURL(raw))
 	}
 	tlsCfg, err := probes.ClientTLS(insecure, caFile, serverName)
 	if err != nil {
@@ -662,7 +662,7 @@ func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]
 
 // endpoint is the redacted URL of path, for messages.
 func (c *amClient) endpoint(path string) string {
-	return redactedURL(c.base.JoinPath(path).String())
+	return probes.RedactURL(c.base.JoinPath(path).String())
 }
 
 // amHTTPError is a non-2xx answer, with the server's message.
@@ -715,7 +715,7 @@ func (c *amClient) do(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w%s", method, c.endpoint(path), unwrapURLErr(err), connHint(err))
+		return fmt.Errorf("%s %s: %w%s", method, c.endpoint(path), probes.UnwrapURLError(err), connHint(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, silenceMaxBody))
@@ -766,39 +766,12 @@ func amMessage(body []byte, prefix string) string {
 	return prefix + msg
 }
 
-// unwrapURLErr drops *url.Error's repetition of method and URL (which may
-// carry credentials) and keeps the cause.
-func unwrapURLErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Errorf("timeout: %w", ue.Err)
-		}
-		return ue.Err
-	}
-	return err
-}
-
 // connHint adds a hint to a connection refused.
 func connHint(err error) string {
 	if strings.Contains(err.Error(), "connection refused") {
 		return " (is the Alertmanager running at that address?)"
 	}
 	return ""
-}
-
-// redactedURL drops a URL's user info and query, which may carry
-// credentials, for messages.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	return u.String()
 }
 
 // firstLineOf is the first line of s, trimmed and bounded, for messages.
