@@ -29,23 +29,15 @@ work=$(mktemp -d)
 # KEEP=1 keeps the tools' raw outputs (the path is printed at the end).
 trap 'kill "${target_pid:-}" 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then echo "bench: outputs in $work" >&2; else rm -rf "$work"; fi' EXIT
 
-need() { command -v "$1" >/dev/null || { echo "bench: $1 not found: $2" >&2; exit 1; }; }
+. bench/pinned-target.sh
 need taskset "apt-get install util-linux"
 need /usr/bin/time "apt-get install time"
 need python3 "apt-get install python3"
 need wrk "apt-get install wrk"
 [ -x "$CACHE/bin/vegeta" ] || GOBIN="$CACHE/bin" go install github.com/tsenart/vegeta/v12@v12.13.0
 [ -x "$CACHE/bin/hey" ] || GOBIN="$CACHE/bin" go install github.com/rakyll/hey@v0.1.4
-[ "$(nproc)" -ge 2 ] || { echo "bench: needs 2 cores (server and loader each pinned to one)" >&2; exit 1; }
 
-go build -o "$work/cockpit" ./cmd/cockpit
-go build -o "$work/target" ./bench/target
-taskset -c 1 "$work/target" --addr "$ADDR" & target_pid=$!
-# Wait for the server: a bounded number of tries, each a real connection.
-for _ in $(seq 100); do
-	if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
-	sleep 0.05
-done
+start_target "$work" "$ADDR"
 
 run() { # name, command…
 	local name=$1; shift

@@ -25,20 +25,13 @@ work=$(mktemp -d)
 session="cockpit-bench-tui-$$"
 trap 'tmux kill-session -t "$session" 2>/dev/null || true; kill "${target_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-need() { command -v "$1" >/dev/null || { echo "bench: $1 not found: $2" >&2; exit 1; }; }
+. bench/pinned-target.sh
 need tmux "apt-get install tmux"
 need taskset "apt-get install util-linux"
 need /usr/bin/time "apt-get install time"
 need python3 "apt-get install python3"
-[ "$(nproc)" -ge 2 ] || { echo "bench: needs 2 cores (server and cockpit each pinned to one)" >&2; exit 1; }
 
-go build -o "$work/cockpit" ./cmd/cockpit
-go build -o "$work/target" ./bench/target
-taskset -c 1 "$work/target" --addr "$ADDR" & target_pid=$!
-for _ in $(seq 100); do
-	if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
-	sleep 0.05
-done
+start_target "$work" "$ADDR"
 
 load=("$work/cockpit" load --rate "$RATE" --vus 20 --max-vus 100 --duration "${DURATION}s" "$URL")
 for round in $(seq "$ROUNDS"); do

@@ -67,19 +67,8 @@ func TestRunnerExecutesActionsAndCleansUp(t *testing.T) {
 		t.Errorf("the confirmation says who gave it: %+v", c)
 	}
 
-	rr, err := ReadJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := rr.Events()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var types []string
-	for _, at := range events {
-		types = append(types, at.Event.EventType())
-	}
-	joined := strings.Join(types, " ")
+	events := journalEvents(t, path)
+	joined := typesOf(events)
 	for _, want := range []string{"action.planned", "action.done", "action.cleaned"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("journal lacks %s: %s", want, joined)
@@ -163,9 +152,7 @@ func TestRunnerAbortDuringExecutionKeepsWhatItDid(t *testing.T) {
 	pi, si, _ := final.Find("apply")
 	ss := final.Phases[pi].Steps[si]
 	if final.Outcome != OutcomeFailed || ss.Action == nil || ss.Action.Cleanup != "sil-9" || ss.Cleaned == nil || ss.Cleaned.Summary != "expired" {
-		rr, _ := ReadJournal(path)
-		evs, _ := rr.Events()
-		for _, at := range evs {
+		for _, at := range journalEvents(t, path) {
 			t.Logf("%s %+v", at.Event.EventType(), at.Event)
 		}
 		t.Fatalf("outcome %s; apply: action %+v, cleaned %+v", final.Outcome, ss.Action, ss.Cleaned)
@@ -174,6 +161,14 @@ func TestRunnerAbortDuringExecutionKeepsWhatItDid(t *testing.T) {
 		t.Errorf("cleanups: %v", block.cleaned)
 	}
 	// The journal replays to the same: the report sees the change.
+	if joined := typesOf(journalEvents(t, path)); !strings.Contains(joined, "aborted action.done action.cleaned") {
+		t.Errorf("journal: %s", joined)
+	}
+}
+
+// journalEvents reads and verifies the journal at path.
+func journalEvents(t *testing.T, path string) []At {
+	t.Helper()
 	rr, err := ReadJournal(path)
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +177,14 @@ func TestRunnerAbortDuringExecutionKeepsWhatItDid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var types []string
-	for _, at := range events {
-		types = append(types, at.Event.EventType())
+	return events
+}
+
+// typesOf is the events' types, space-separated, in order.
+func typesOf(events []At) string {
+	types := make([]string, len(events))
+	for i, at := range events {
+		types[i] = at.Event.EventType()
 	}
-	if joined := strings.Join(types, " "); !strings.Contains(joined, "aborted action.done action.cleaned") {
-		t.Errorf("journal: %s", joined)
-	}
+	return strings.Join(types, " ")
 }

@@ -86,6 +86,18 @@ func apOps(res Result) []string {
 	return out
 }
 
+// apDeploymentYAML is a Deployment the tests apply (nothing rolls it
+// out: there is no controller).
+const apDeploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: registry.example/api:1}]}
+`
+
 const apConfigMapYAML = `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -534,15 +546,7 @@ func apNarrowEnv(t *testing.T, cp *controlplane.ControlPlane, ns, dir, user stri
 func TestApplyForbidden(t *testing.T) {
 	dir := t.TempDir()
 	cp, ns, _ := testEnv(t, dir)
-	apWrite(t, dir, map[string]string{"cm.yaml": apConfigMapYAML, "deploy.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: registry.example/api:1}]}
-`})
+	apWrite(t, dir, map[string]string{"cm.yaml": apConfigMapYAML, "deploy.yaml": apDeploymentYAML})
 	cp.CreateYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: "+ns+"}\n")
 	cmRule := func(verbs ...string) rbacv1.PolicyRule {
 		return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: verbs}
@@ -753,16 +757,7 @@ func TestApplyClusterDump(t *testing.T) {
 	dir := t.TempDir()
 	cp, ns, env := testEnv(t, dir)
 	// Applied by cockpit first, so that the fields are its own.
-	apWrite(t, dir, map[string]string{"first.yaml": apConfigMapYAML + `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: registry.example/api:1}]}
-`})
+	apWrite(t, dir, map[string]string{"first.yaml": apConfigMapYAML + "---\n" + apDeploymentYAML})
 	ctx := context.Background()
 	if res := apBuild(t, env, &ApplySpec{Files: []string{"first.yaml"}}).Execute(ctx, nil); res.Status != probes.StatusPass {
 		t.Fatalf("first apply = %s %q: %s", res.Status, res.Summary, res.Message)

@@ -372,24 +372,7 @@ func TestRolloutUndoStatefulSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	for rev, image := range map[int64]string{1: "registry.example/db:1", 2: "registry.example/db:2"} {
-		tpl := sts.Spec.Template.DeepCopy()
-		tpl.Spec.Containers[0].Image = image
-		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(tpl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw["$patch"] = "replace"
-		data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": raw}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cp.Typed.AppsV1().ControllerRevisions(ns).Create(ctx, &appsv1.ControllerRevision{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("db-%d", rev), Labels: labels,
-				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(sts, appsv1.SchemeGroupVersion.WithKind("StatefulSet"))}},
-			Revision: rev, Data: runtime.RawExtension{Raw: data},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		roControllerRevision(t, cp.Typed, sts, "StatefulSet", rev, roWithImage(sts.Spec.Template, image))
 	}
 	act := roBuild(t, env, &RolloutUndoSpec{Resource: "sts/db"})
 	if plan := act.Plan(ctx); plan.Status != probes.StatusPass || plan.Summary != "statefulset/db would roll back from revision 2 to revision 1" ||
