@@ -47,7 +47,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	actions map[string]actionRun       // built actions by step id
-	drained chan struct{}              // closed when Run stops awaiting cleanups
+	drained chan struct{}              // closed when Run stops awaiting what is out
 	probes  map[string]probeRun        // built probes by step id
 	loads   map[string]*loader.Control // running load tests by step id
 }
@@ -79,9 +79,9 @@ func (r *Runner) now() time.Time {
 // journal cannot be written — a run that cannot record must stop.
 func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan Event) (final State, err error) {
 	results := make(chan Event, 64)
-	cleaned := make(chan Event, 16)
+	awaited := make(chan Event, 16) // results of cleanups, executions and undos
 	r.drained = make(chan struct{})
-	var cleanups int // cleanups, executions and undos out: awaited even after the run ends
+	var awaiting int // cleanups, executions and undos out: awaited even after the run ends
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -114,7 +114,7 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		if r.Observe != nil {
 			r.Observe(s, at, effects)
 		}
-		cleanups += r.execute(runCtx, &wg, s, effects, results, cleaned)
+		awaiting += r.execute(runCtx, &wg, s, effects, results, awaited)
 		return nil
 	}
 	// What a run leaves behind (a silence) is taken back however it
@@ -124,8 +124,8 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 	defer func() {
 		defer close(r.drained)
 		cancel()
-		for ; cleanups > 0; cleanups-- {
-			if aerr := apply(<-cleaned); aerr != nil {
+		for ; awaiting > 0; awaiting-- {
+			if aerr := apply(<-awaited); aerr != nil {
 				if err == nil {
 					err = aerr
 				}
@@ -134,7 +134,7 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 		}
 		final = s
 	}()
-	cleanups += r.execute(runCtx, &wg, s, pending, results, cleaned)
+	awaiting += r.execute(runCtx, &wg, s, pending, results, awaited)
 	if !s.Started {
 		if err := apply(Started{Operator: r.Operator, Headless: r.Autopilot != nil, AllowActions: r.AllowActions}); err != nil {
 			return s, err
@@ -165,8 +165,8 @@ func (r *Runner) Run(ctx context.Context, s State, pending []Effect, ops <-chan 
 			if err := apply(res); err != nil {
 				return s, err
 			}
-		case res := <-cleaned:
-			cleanups--
+		case res := <-awaited:
+			awaiting--
 			if err := apply(res); err != nil {
 				return s, err
 			}
@@ -221,13 +221,14 @@ func tickFor(rb *Runbook) time.Duration {
 }
 
 // execute starts the probes, load tests and actions the effects ask for.
-// It returns how many cleanups it started: their results come on cleaned.
-func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results, cleaned chan<- Event) (cleanups int) {
+// It returns how many cleanups, executions and undos it started: their
+// results come on awaited.
+func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effects []Effect, results, awaited chan<- Event) (started int) {
 	for _, eff := range effects {
-		if r.executeAction(ctx, wg, s, eff, results, cleaned) {
+		if r.executeAction(ctx, wg, s, eff, results, awaited) {
 			switch eff.(type) {
 			case CleanupAction, ExecuteAction, UndoAction:
-				cleanups++ // awaited, even after the run ends
+				started++ // awaited, even after the run ends
 			}
 			continue
 		}
@@ -260,7 +261,7 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			}
 		}()
 	}
-	return cleanups
+	return started
 }
 
 // startLoad runs a step's load test in its own goroutine, streaming its

@@ -50,7 +50,7 @@ func (r *Runner) buildAction(rb *Runbook, step *Step) actionRun {
 
 // executeAction starts the action work an effect asks for and reports
 // whether eff was one.
-func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State, eff Effect, results, cleaned chan<- Event) bool {
+func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State, eff Effect, results, awaited chan<- Event) bool {
 	var (
 		step    string
 		timeout time.Duration
@@ -87,7 +87,7 @@ func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State,
 			return ActionUndone{Step: eff.Step, RunID: eff.RunID, Result: res}
 		}
 	case CleanupAction:
-		r.cleanup(ctx, s, eff, cleaned)
+		r.cleanup(ctx, s, eff, awaited)
 		return true
 	case ReviewAccess:
 		wg.Add(1)
@@ -113,7 +113,7 @@ func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State,
 	// ends (it was aborted, or cancelled): it goes where cleanups go.
 	out, done := results, ctx.Done()
 	if _, plan := eff.(PlanAction); !plan {
-		out, done = cleaned, r.drained
+		out, done = awaited, r.drained
 	}
 	wg.Add(1)
 	go func() {
@@ -151,7 +151,7 @@ func (r *Runner) actionResult(ctx context.Context, a actionRun, what string, tim
 
 // cleanup takes back what an action left, even when the run is being
 // cancelled (it then still gets DefaultCleanupTimeout).
-func (r *Runner) cleanup(ctx context.Context, s State, eff CleanupAction, cleaned chan<- Event) {
+func (r *Runner) cleanup(ctx context.Context, s State, eff CleanupAction, awaited chan<- Event) {
 	pi, si, _ := s.Find(eff.Step)
 	run := r.buildAction(s.Runbook, &s.Runbook.Phases[pi].Steps[si])
 	drained := r.drained
@@ -166,7 +166,7 @@ func (r *Runner) cleanup(ctx context.Context, s State, eff CleanupAction, cleane
 			return c.Cleanup(ctx, eff.Ref)
 		})
 		select {
-		case cleaned <- ActionCleaned{Step: eff.Step, Result: res}:
+		case awaited <- ActionCleaned{Step: eff.Step, Result: res}:
 		case <-drained:
 		}
 	}()
