@@ -107,7 +107,7 @@ func (s *AlertmanagerSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	api, err := newAPIClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, s.Timeout, s.Insecure, s.CACert, s.ServerName)
+	api, err := NewAPIClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, time.Duration(s.Timeout), s.Insecure, s.CACert, s.ServerName)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +124,7 @@ func (s *AlertmanagerSpec) Describe() string {
 }
 
 type alertmanagerProbe struct {
-	api       *apiClient
+	api       *APIClient
 	matchers  []LabelMatcher
 	silenced  bool
 	inhibited bool

@@ -1,14 +1,12 @@
 package actions
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -41,9 +39,6 @@ const (
 
 // silenceMaxAlertItems bounds the alerts a silence's plan lists.
 const silenceMaxAlertItems = 30
-
-// silenceMaxBody bounds what is read of an Alertmanager answer.
-const silenceMaxBody = 8 << 20
 
 // SilenceSpec configures a "silence" action: an Alertmanager silence over
 // the go-live window, as `amtool silence add` makes one.
@@ -545,7 +540,7 @@ func silenceAnswerLost(err error) bool {
 // may be over (that may be why the POST failed): the lookup has one of its
 // own, bounded by the request timeout.
 func (a *silenceAction) findMarked(ctx context.Context, marker string) (string, error) {
-	timeout := a.api.client.Timeout
+	timeout := a.api.api.Timeout()
 	if timeout <= 0 {
 		timeout = DefaultSilenceRequestTimeout
 	}
@@ -616,54 +611,21 @@ func (a *silenceAction) errResult(summary string, err error) Result {
 	return Result{Result: probes.Result{Status: st, Summary: summary, Message: err.Error()}}
 }
 
-// amClient talks to Alertmanager's API v2: a base URL, credentials that
-// never leave the request (nor appear in an error), verified TLS.
+// amClient is the silence action's side of Alertmanager's v2 API.
 type amClient struct {
-	base    *url.URL
-	token   string
-	basic   *probes.BasicAuth
-	headers map[string]string
-	client  *http.Client
+	api *probes.APIClient
 }
 
 func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]string, timeout time.Duration, insecure bool, caFile, serverName string) (*amClient, error) {
-	base, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("url %q: cannot parse it", probes.RedactURL(raw))
-	}
-	tlsCfg, err := probes.ClientTLS(insecure, caFile, serverName)
+	api, err := probes.NewAPIClient(raw, token, basic, maps.Clone(headers), timeout, insecure, caFile, serverName)
 	if err != nil {
 		return nil, err
 	}
-	return &amClient{
-		base:    base,
-		token:   token,
-		basic:   basic,
-		headers: maps.Clone(headers),
-		client: &http.Client{
-			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true},
-			Timeout:   timeout,
-			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				// Credentials never follow a redirect to another host.
-				if len(via) > 0 && req.URL.Host != via[0].URL.Host {
-					req.Header.Del("Authorization")
-					for k := range headers {
-						req.Header.Del(k)
-					}
-				}
-				if len(via) >= 5 {
-					return errors.New("stopped after 5 redirects")
-				}
-				return nil
-			},
-		},
-	}, nil
+	return &amClient{api: api}, nil
 }
 
 // endpoint is the redacted URL of path, for messages.
-func (c *amClient) endpoint(path string) string {
-	return probes.RedactURL(c.base.JoinPath(path).String())
-}
+func (c *amClient) endpoint(path string) string { return c.api.Endpoint(path) }
 
 // amHTTPError is a non-2xx answer, with the server's message.
 type amHTTPError struct {
@@ -686,47 +648,15 @@ func (e *amHTTPError) Error() string {
 // *probes.ForbiddenError; another non-2xx answer is an *amHTTPError with
 // the server's message.
 func (c *amClient) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	u := c.base.JoinPath(path)
-	u.RawQuery = query.Encode()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: encode: %w", method, c.endpoint(path), err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.endpoint(path), err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range c.headers {
-		req.Header.Set(k, v)
-	}
+	data, err := c.api.Do(ctx, method, path, query, in)
+	var he *probes.HTTPError
 	switch {
-	case c.token != "":
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	case c.basic != nil:
-		req.SetBasicAuth(c.basic.Username, c.basic.Password)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w%s", method, c.endpoint(path), probes.UnwrapURLError(err), connHint(err))
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, silenceMaxBody))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, c.endpoint(path), err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return &probes.ForbiddenError{Verb: strings.ToLower(method), Resource: c.endpoint(path) + " (" + resp.Status + amMessage(data, ": ") + ")"}
-	}
-	if resp.StatusCode/100 != 2 {
-		return &amHTTPError{Method: method, URL: c.endpoint(path), Code: resp.StatusCode, Status: resp.Status, Msg: amMessage(data, "")}
+	case errors.As(err, &he) && (he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden):
+		return &probes.ForbiddenError{Verb: strings.ToLower(method), Resource: he.URL + " (" + he.Status + amMessage(he.Body, ": ") + ")"}
+	case he != nil:
+		return &amHTTPError{Method: method, URL: he.URL, Code: he.Code, Status: he.Status, Msg: amMessage(he.Body, "")}
+	case err != nil:
+		return fmt.Errorf("%w%s", err, connHint(err))
 	}
 	if out == nil {
 		return nil
