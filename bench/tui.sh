@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/tui.sh — what the cockpit's TUI costs while a load test runs.
 #
-# `cockpit load --rate 1000` against the minimal loopback server
-# (bench/target), once with the live load view open in a real terminal
-# (a detached tmux session, 200x60) and once with --no-tui, alternating,
-# ROUNDS times. The server is pinned to core 1 and cockpit to core 0; the
-# CPU time (user+sys) of each cockpit run comes from /usr/bin/time -v. The
-# TUI's share is each round's difference over the run's duration, as a
-# percentage of one core, and their median. Loopback only.
+# 1,000 requests/s against the minimal loopback server (bench/target), in
+# two pairs, alternating, ROUNDS times: `cockpit load` with its live load
+# view open in a real terminal (a detached tmux session, 200x60) and with
+# --no-tui; and the cockpit itself on bench/tui-runbook.yaml (one load
+# step) in that terminal and headless (`cockpit run`). The server is
+# pinned to core 1 and cockpit to core 0; the CPU time (user+sys) of each
+# cockpit run comes from /usr/bin/time -v. The view's share is each
+# round's difference over the run's duration, as a percentage of one
+# core, and their median. Loopback only.
 #
 #   bench/tui.sh                      # 5 rounds of 20 s each
 #   ROUNDS=5 DURATION=30 bench/tui.sh
@@ -34,45 +36,61 @@ need python3 "apt-get install python3"
 start_target "$work" "$ADDR"
 
 load=("$work/cockpit" load --rate "$RATE" --vus 20 --max-vus 100 --duration "${DURATION}s" "$URL")
-for round in $(seq "$ROUNDS"); do
-	echo "bench: round $round: with the TUI…" >&2
-	# The TUI needs a terminal: tmux gives it one. The command writes its
-	# time file and then a marker; the script waits on the marker, bounded.
+# The cockpit itself on a runbook whose one step is the same load test.
+cockpit=("$work/cockpit" bench/tui-runbook.yaml --var "target=http://$ADDR" --var "duration=${DURATION}s")
+headless=("$work/cockpit" run bench/tui-runbook.yaml --var "target=http://$ADDR" --var "duration=${DURATION}s")
+
+# in_terminal NAME WANT COMMAND…: runs the command in a detached 200x60
+# tmux session under /usr/bin/time; once the load's time is up, keeps the
+# screen (it must show WANT: the view was drawn) and sends q, each second
+# until the process has ended (bounded).
+in_terminal() {
+	local name=$1 want=$2; shift 2
 	tmux new-session -d -s "$session" -x 200 -y 60 \
-		"/usr/bin/time -v -o $work/tui.$round.time taskset -c 0 ${load[*]} 2>$work/tui.$round.err; touch $work/tui.$round.done"
-	# The view stays open on the final summary until q: once the run's
-	# time is up, the screen is kept (to check the view was drawn) and q
-	# sent, again each second until the process has ended (bounded).
+		"/usr/bin/time -v -o $work/$name.time taskset -c 0 $* 2>$work/$name.err; touch $work/$name.done"
 	sleep "$DURATION"
 	for _ in $(seq 60); do
-		[ -e "$work/tui.$round.done" ] && break
-		tmux capture-pane -p -t "$session" >"$work/tui.$round.screen" 2>/dev/null || true
+		[ -e "$work/$name.done" ] && break
+		tmux capture-pane -p -t "$session" >"$work/$name.screen" 2>/dev/null || true
 		tmux send-keys -t "$session" q 2>/dev/null || true
 		sleep 1
 	done
-	[ -e "$work/tui.$round.done" ] || { echo "bench: the TUI run did not finish" >&2; exit 1; }
-	grep -q "p95" "$work/tui.$round.screen" || { echo "bench: the load view was not on screen:" >&2; cat "$work/tui.$round.screen" >&2; exit 1; }
 	tmux kill-session -t "$session" 2>/dev/null || true
-	echo "bench: round $round: --no-tui…" >&2
-	/usr/bin/time -v -o "$work/headless.$round.time" taskset -c 0 "${load[@]}" --no-tui >/dev/null 2>"$work/headless.$round.err"
+	[ -e "$work/$name.done" ] || { echo "bench: $name did not finish" >&2; exit 1; }
+	grep -q "$want" "$work/$name.screen" || { echo "bench: $name: the view was not on screen:" >&2; cat "$work/$name.screen" >&2; exit 1; }
+}
+
+for round in $(seq "$ROUNDS"); do
+	echo "bench: round $round: cockpit load, view open…" >&2
+	in_terminal "loadtui.$round" p95 "${load[@]}"
+	echo "bench: round $round: cockpit load --no-tui…" >&2
+	/usr/bin/time -v -o "$work/loadplain.$round.time" taskset -c 0 "${load[@]}" --no-tui >/dev/null 2>"$work/loadplain.$round.err"
+	echo "bench: round $round: the cockpit on the runbook…" >&2
+	rm -f "$work/journal.jsonl"
+	in_terminal "cockpit.$round" p95 "${cockpit[@]}" --journal "$work/journal.jsonl"
+	echo "bench: round $round: cockpit run (headless)…" >&2
+	rm -f "$work/journal.jsonl"
+	/usr/bin/time -v -o "$work/headless.$round.time" taskset -c 0 "${headless[@]}" --journal "$work/journal.jsonl" >/dev/null 2>"$work/headless.$round.err" || true
 done
 
 python3 - "$work" "$ROUNDS" "$DURATION" <<'EOF'
 import re, statistics, sys
 work, rounds, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-def cpu(path):
-    text = open(path).read()
+def cpu(name):
+    text = open(f"{work}/{name}.time").read()
     user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
     sys_ = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
     return user + sys_
-tui = [cpu(f"{work}/tui.{r}.time") for r in range(1, rounds + 1)]
-head = [cpu(f"{work}/headless.{r}.time") for r in range(1, rounds + 1)]
-print(f"| mode | CPU-seconds per {duration:.0f} s run (each round) | median |")
+print(f"| run ({duration:.0f} s at 1,000 req/s, cockpit on one core) | each round | median |")
 print("|---|---|---:|")
-print(f"| load view open (tmux 200x60) | {', '.join(f'{x:.2f}' for x in tui)} | {statistics.median(tui):.2f} |")
-print(f"| --no-tui | {', '.join(f'{x:.2f}' for x in head)} | {statistics.median(head):.2f} |")
-# Rounds alternate, so each round's pair shares the machine's load of the
-# moment: the median of the per-round differences is the estimate.
-diffs = [(t - h) / duration * 100 for t, h in zip(tui, head)]
-print(f"| the TUI's share of one core | {', '.join(f'{d:.1f} %' for d in diffs)} | {statistics.median(diffs):.1f} % |")
+for label, a, b, plain in [("cockpit load", "loadtui", "loadplain", "--no-tui"),
+                           ("the cockpit on a runbook", "cockpit", "headless", "headless (cockpit run)")]:
+    with_view = [cpu(f"{a}.{r}") for r in range(1, rounds + 1)]
+    without = [cpu(f"{b}.{r}") for r in range(1, rounds + 1)]
+    # Rounds alternate, so each round's pair shares the machine's load of
+    # the moment: the median of the per-round differences is the estimate.
+    diffs = [(t - h) / duration * 100 for t, h in zip(with_view, without)]
+    print(f"| {label}, view open (tmux 200x60): CPU-s | {', '.join(f'{x:.2f}' for x in with_view)} | {statistics.median(with_view):.2f} |")
+    print(f"| {label}, {plain}: CPU-s | {', '.join(f'{x:.2f}' for x in without)} | {statistics.median(without):.2f} |")
+    print(f"| {label}: the view's share of one core | {', '.join(f'{d:.1f} %' for d in diffs)} | {statistics.median(diffs):.1f} % |")
 EOF
