@@ -166,20 +166,6 @@ func TestRunnerAbortDuringExecutionKeepsWhatItDid(t *testing.T) {
 	}
 }
 
-// journalEvents reads and verifies the journal at path.
-func journalEvents(t *testing.T, path string) []At {
-	t.Helper()
-	rr, err := ReadJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := rr.Events()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return events
-}
-
 // typesOf is the events' types, space-separated, in order.
 func typesOf(events []At) string {
 	types := make([]string, len(events))

@@ -204,8 +204,8 @@ phases:
 	}
 }
 
-// replayJournal rebuilds a run's state from its journal alone.
-func replayJournal(t *testing.T, rb *Runbook, path string) State {
+// journalEvents reads and verifies the journal at path.
+func journalEvents(t *testing.T, path string) []At {
 	t.Helper()
 	rr, err := ReadJournal(path)
 	if err != nil {
@@ -215,6 +215,13 @@ func replayJournal(t *testing.T, rb *Runbook, path string) State {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return events
+}
+
+// replayJournal rebuilds a run's state from its journal alone.
+func replayJournal(t *testing.T, rb *Runbook, path string) State {
+	t.Helper()
+	events := journalEvents(t, path)
 	s := NewState(rb)
 	for _, at := range events {
 		s, _ = Apply(s, at)
