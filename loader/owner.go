@@ -1,0 +1,168 @@
+package loader
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// own is the goroutine that owns the aggregator: it collects the VUs'
+// batches on every tick, publishes snapshots and evaluates thresholds.
+func (r *run) own(a *aggregator) {
+	defer close(r.finished)
+	defer close(r.snaps)
+	tick := r.clock.NewTicker(r.cfg.SnapshotInterval)
+	defer tick.Stop()
+	o := &owner{r: r, a: a, aborted: make([]bool, len(r.cfg.Thresholds))}
+	for {
+		select {
+		case <-tick.C():
+			now := r.elapsed()
+			o.collect(now)
+			o.publish(now, false)
+		case req := <-r.windowReq:
+			now := r.elapsed()
+			o.collect(now)
+			req.reply <- a.window(req.d, now).stats()
+		case <-r.workersDone:
+			now := r.elapsed()
+			o.collect(now)
+			if now > a.curAt {
+				a.rotate(now) // close the partial interval: windows end with the run
+			}
+			o.publish(now, true)
+			return
+		}
+	}
+}
+
+// owner is the state of the owner goroutine.
+type owner struct {
+	r        *run
+	a        *aggregator
+	seq      int
+	spare    [][]result
+	pending  []result
+	lastDrop int64
+	lastIn   int64
+	lastOut  int64
+	aborted  []bool
+}
+
+// collect swaps out every VU's batch and records it, splitting the results
+// at interval boundaries by their end time.
+func (o *owner) collect(now time.Duration) {
+	r, a := o.r, o.a
+	pending := o.pending[:0]
+	for _, v := range r.allVUs() {
+		var spare []result
+		if n := len(o.spare); n > 0 {
+			spare, o.spare = o.spare[n-1], o.spare[:n-1]
+		}
+		got := v.batch.swap(spare)
+		pending = append(pending, got...)
+		o.spare = append(o.spare, got[:0])
+	}
+	// Results that ended before a boundary belong to the interval before it.
+	for now >= a.curAt+interval {
+		boundary := int64(a.curAt + interval)
+		keep := pending[:0]
+		for i := range pending {
+			if pending[i].end < boundary {
+				a.record(&pending[i])
+			} else {
+				keep = append(keep, pending[i])
+			}
+		}
+		pending = keep
+		o.counts()
+		a.rotate(a.curAt + interval)
+	}
+	for i := range pending {
+		a.record(&pending[i])
+	}
+	o.counts()
+	o.pending = pending[:0]
+}
+
+// counts moves the counts kept outside results into the current interval.
+func (o *owner) counts() {
+	d := o.r.dropped.Load()
+	var in, out int64
+	if s := o.r.prep.std; s != nil {
+		in, out = s.bytesIn.Load(), s.bytesOut.Load()
+	}
+	o.a.addCounts(d-o.lastDrop, in-o.lastIn, out-o.lastOut)
+	o.lastDrop, o.lastIn, o.lastOut = d, in, out
+}
+
+func (o *owner) publish(now time.Duration, done bool) {
+	r, a := o.r, o.a
+	o.seq++
+	s := Snapshot{
+		Seq:        o.seq,
+		Time:       r.start.Add(now),
+		Elapsed:    now,
+		Done:       done,
+		Reason:     r.stopReason(),
+		Executor:   r.cfg.Executor.Kind,
+		Paused:     r.paused.Load(),
+		VUs:        int(r.alive.Load()),
+		InFlight:   int(r.inflight.Load()),
+		WindowSize: r.cfg.Window,
+		Window:     a.window(r.cfg.Window, now).stats(),
+		Total:      a.window(0, now).stats(),
+	}
+	if r.cfg.Executor.Kind.Open() {
+		s.MaxVUs = int(r.maxVUs.Load())
+		s.Starved = r.starved.Load()
+		if !r.stopping.Load() {
+			s.TargetRate = math.Float64frombits(r.rate.Load())
+		}
+	} else {
+		s.TargetVUs = int(r.target.Load())
+	}
+	s.Thresholds = o.thresholds(now, done)
+	r.evMu.Lock()
+	s.Events = slices.Clone(r.events)
+	r.evMu.Unlock()
+	o.send(s)
+}
+
+// thresholds evaluates every threshold and aborts the run when an
+// abortOnFail one fails with samples, after its delay.
+func (o *owner) thresholds(now time.Duration, done bool) []ThresholdState {
+	r := o.r
+	if len(r.cfg.Thresholds) == 0 {
+		return nil
+	}
+	out := make([]ThresholdState, len(r.cfg.Thresholds))
+	for i, t := range r.cfg.Thresholds {
+		v, ok := o.a.window(t.Window, now).value(t)
+		st := ThresholdState{Threshold: t, Value: v, HasSamples: ok, Pass: t.Eval(v, ok), Aborted: o.aborted[i]}
+		if !done && t.AbortOnFail && ok && !st.Pass && now >= t.DelayAbortEval && !r.stopping.Load() {
+			o.aborted[i] = true
+			st.Aborted = true
+			r.event(EventAbort, v, fmt.Sprintf("%s failed with %g", t.String(), v))
+			r.requestStop(ReasonThreshold)
+		}
+		out[i] = st
+	}
+	return out
+}
+
+// send publishes s, replacing a snapshot the reader has not taken yet: the
+// reader always gets the latest and the owner never blocks.
+func (o *owner) send(s Snapshot) {
+	select {
+	case o.r.snaps <- s:
+		return
+	default:
+	}
+	select {
+	case <-o.r.snaps:
+	default:
+	}
+	o.r.snaps <- s // the owner is the only sender and the buffer is empty now
+}
