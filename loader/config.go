@@ -59,9 +59,13 @@ type Executor struct {
 	// the starting rate of ramping-arrival-rate.
 	Rate float64
 	// PreAllocatedVUs are started up front by the arrival-rate executors.
+	// When neither it nor MaxVUs is set, the VUs are sized from the rate
+	// (see AutoVUs); when only MaxVUs is, it is AutoVUs's pool, at most
+	// MaxVUs.
 	PreAllocatedVUs int
 	// MaxVUs caps the VUs an arrival-rate executor may start when the
-	// pre-allocated ones are busy (default PreAllocatedVUs).
+	// pre-allocated ones are busy (default PreAllocatedVUs when that is
+	// set, as in k6; AutoVUs's bound when neither is).
 	MaxVUs int
 	// MaxLag is how late an arrival-rate iteration may start; one later than
 	// that is dropped and counted in dropped_iterations. Iterations that
@@ -72,6 +76,43 @@ type Executor struct {
 	// GracefulStop is how long in-flight requests may finish after the run
 	// ends before they are cancelled (default 30s; negative: cancel at once).
 	GracefulStop time.Duration
+
+	autoVUs bool // MaxVUs came from AutoVUs: it follows the rate
+}
+
+// PeakRate is the highest rate an arrival-rate executor's plan reaches:
+// Rate, or the highest stage target.
+func (e Executor) PeakRate() float64 {
+	peak := e.Rate
+	for _, s := range e.Stages {
+		peak = max(peak, s.Target)
+	}
+	return peak
+}
+
+// Automatic VU sizing of the arrival-rate executors.
+const (
+	// AutoMaxVUs caps the VUs sized from the rate: at most this many
+	// requests in flight, and as many connections.
+	AutoMaxVUs = 10_000
+	// AutoPreAllocatedVUs caps the VUs started up front.
+	AutoPreAllocatedVUs = 100
+	// autoPoolLatency sizes the pool started up front: enough VUs for the
+	// peak rate when responses take this long.
+	autoPoolLatency = 50 * time.Millisecond
+)
+
+// AutoVUs sizes an arrival-rate executor whose VUs are not given: a small
+// pool started up front (peakRate × 50ms, from 1 to 100), and a bound it
+// may grow to on demand. The bound is peakRate × timeout, rounded up — no
+// more requests than that can ever be in flight, since each one ends by
+// its timeout — capped at AutoMaxVUs.
+func AutoVUs(peakRate float64, timeout time.Duration) (preAllocated, maxVUs int) {
+	most := math.Ceil(peakRate * timeout.Seconds())
+	maxVUs = int(min(max(most, 1), AutoMaxVUs))
+	pre := math.Ceil(peakRate * autoPoolLatency.Seconds())
+	preAllocated = int(min(max(pre, 1), AutoPreAllocatedVUs))
+	return min(preAllocated, maxVUs), maxVUs
 }
 
 // Request is one request an iteration may send.
@@ -216,6 +257,13 @@ func (c Config) normalize() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if e := &c.Executor; e.Kind.Open() && e.PreAllocatedVUs == 0 {
+		pre, most := AutoVUs(e.PeakRate(), c.Timeout)
+		if e.MaxVUs == 0 {
+			e.MaxVUs, e.autoVUs = most, true
+		}
+		e.PreAllocatedVUs = min(pre, e.MaxVUs)
+	}
 	switch c.Client {
 	case ClientAuto, ClientNetHTTP:
 	case ClientH1:
@@ -344,13 +392,16 @@ func (e Executor) normalize(out *Executor) error {
 		if e.Rate < 0 || math.IsNaN(e.Rate) || e.Rate > maxRate {
 			return fieldErr("executor.rate", "must be >= 0 and at most %d/s, got %v", maxRate, e.Rate)
 		}
-		if e.PreAllocatedVUs <= 0 || e.PreAllocatedVUs > maxVUs {
+		if e.PreAllocatedVUs < 0 || e.PreAllocatedVUs > maxVUs {
 			return fieldErr("executor.preAllocatedVUs", "must be > 0 and at most %d, got %d", maxVUs, e.PreAllocatedVUs)
 		}
-		if e.MaxVUs == 0 {
+		if e.MaxVUs < 0 || e.MaxVUs > maxVUs {
+			return fieldErr("executor.maxVUs", "must be > 0 and at most %d, got %d", maxVUs, e.MaxVUs)
+		}
+		if e.MaxVUs == 0 && e.PreAllocatedVUs > 0 {
 			e.MaxVUs = e.PreAllocatedVUs
 		}
-		if e.MaxVUs < e.PreAllocatedVUs || e.MaxVUs > maxVUs {
+		if e.PreAllocatedVUs > 0 && e.MaxVUs < e.PreAllocatedVUs {
 			return fieldErr("executor.maxVUs", "must be from preAllocatedVUs (%d) to %d, got %d", e.PreAllocatedVUs, maxVUs, e.MaxVUs)
 		}
 		if e.MaxLag < 0 {

@@ -44,6 +44,7 @@ func (c *Control) Pause() error {
 		r.pauseMu.Unlock()
 		return nil
 	}
+	r.pausedAt.Store(r.now())
 	r.paused.Store(true)
 	r.resumeCh = make(chan struct{})
 	r.pauseMu.Unlock()
@@ -63,8 +64,10 @@ func (c *Control) Resume() error {
 		r.pauseMu.Unlock()
 		return nil
 	}
+	now := r.now()
+	r.pausedNs.Add(now - r.pausedAt.Load())
 	r.paused.Store(false)
-	r.resumedAt.Store(r.now())
+	r.resumedAt.Store(now)
 	r.resumes.Add(1)
 	close(r.resumeCh)
 	r.pauseMu.Unlock()
@@ -81,7 +84,9 @@ func (c *Control) wake() {
 }
 
 // SetRate sets an open model's total rate (iterations per second) from now
-// to the end of the run, replacing the remaining stages.
+// to the end of the run, replacing the remaining stages. When the VU cap
+// was sized from the rate (AutoVUs) and SetVUs has not changed it, a higher
+// rate raises it to the new rate's bound.
 func (c *Control) SetRate(perSecond float64) error {
 	if !c.r.cfg.Executor.Kind.Open() {
 		return fmt.Errorf("set rate on %s: %w", c.r.cfg.Executor.Kind, ErrNotSupported)
@@ -98,6 +103,15 @@ func (c *Control) SetRate(perSecond float64) error {
 		return ErrNotRunning
 	}
 	c.r.event(EventRate, perSecond, fmt.Sprintf("rate set to %g/s", perSecond))
+	if c.r.cfg.Executor.autoVUs && !c.r.vusSet.Load() {
+		_, most := AutoVUs(perSecond, c.r.cfg.Timeout)
+		for {
+			cur := c.r.maxVUs.Load()
+			if int64(most) <= cur || c.r.maxVUs.CompareAndSwap(cur, int64(most)) {
+				break
+			}
+		}
+	}
 	return nil
 }
 
@@ -112,6 +126,7 @@ func (c *Control) SetVUs(n int) error {
 	}
 	r := c.r
 	if r.cfg.Executor.Kind.Open() {
+		r.vusSet.Store(true)
 		r.maxVUs.Store(int64(n))
 	} else {
 		select {

@@ -8,14 +8,18 @@ import (
 )
 
 // pace is the one pacing goroutine of the open models: it hands intended
-// start times to idle VUs, starts VUs up to the cap when none is idle, and
-// waits for one (recording the lateness) when the cap is reached.
+// start times to idle VUs, asks the grower for a VU when none is idle and
+// the cap allows one, and waits for one (recording the lateness) when the
+// cap is reached. It never starts a VU itself: growth is off its path.
 func (r *run) pace(ctx, reqCtx context.Context) {
 	e := r.cfg.Executor
 	sched := newSchedule(e)
+	defer func() { r.paceEnd.Store(max(r.now(), 1)) }()
 	for range e.PreAllocatedVUs {
 		r.startOpenVU(reqCtx)
 	}
+	r.wg.Add(1) // the grower adds VUs to wg: it must be counted in it itself
+	go r.grow(reqCtx)
 	end := r.clock.NewTimer(max(e.Duration-r.elapsed(), 0))
 	defer end.Stop()
 	var wait Timer
@@ -109,16 +113,16 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 		}
 		select {
 		case r.work <- int64(t):
+			r.sent.Add(1)
 			sched.advance()
 			continue
 		default:
 		}
 		if r.alive.Load() < r.maxVUs.Load() {
-			r.startOpenVU(reqCtx)
+			r.wantVU()
 		} else {
 			r.starved.Store(true)
-			if !r.warned {
-				r.warned = true
+			if !r.capReached.Swap(true) {
 				r.event(EventInsufficientVUs, float64(r.maxVUs.Load()),
 					fmt.Sprintf("all %d VUs busy with an iteration due: raise MaxVUs or lower the rate", r.maxVUs.Load()))
 			}
@@ -126,6 +130,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 		select {
 		case r.work <- int64(t):
 			r.starved.Store(false)
+			r.sent.Add(1)
 			sched.advance()
 		case cmd := <-r.ctrl:
 			r.starved.Store(false)
@@ -154,6 +159,33 @@ func (r *run) dropUnsent(sched *schedule) {
 	}
 }
 
+// wantVU asks the grower for one more VU, without waiting.
+func (r *run) wantVU() {
+	select {
+	case r.growCh <- struct{}{}:
+	default: // a request is pending already
+	}
+}
+
+// grow starts VUs for the pacer, so that starting one (a goroutine, and
+// later its connection) never holds the schedule: on each request it
+// starts VUs until one is idle or the cap is reached. It returns when the
+// run stops.
+func (r *run) grow(reqCtx context.Context) {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.growCh:
+		case <-r.stopCh:
+			return
+		}
+		for r.idle.Load() < 1 && r.alive.Load() < r.maxVUs.Load() && !r.stopping.Load() {
+			r.startOpenVU(reqCtx)
+		}
+	}
+}
+
+// startOpenVU starts a VU of an open model; it counts as idle at once.
 func (r *run) startOpenVU(reqCtx context.Context) {
 	r.vuMu.Lock()
 	var v *vu
@@ -171,16 +203,24 @@ func (r *run) startOpenVU(reqCtx context.Context) {
 	r.vuMu.Unlock()
 	r.wg.Add(1)
 	r.alive.Add(1)
+	r.idle.Add(1)
 	go r.openVU(reqCtx, v)
 }
 
+// openVU runs the iterations the pacer hands it. A VU that takes the last
+// idle one's place asks the grower for another, so the next iteration due
+// finds one waiting.
 func (r *run) openVU(ctx context.Context, v *vu) {
 	defer r.wg.Done()
 	for {
 		select {
 		case t := <-r.work:
+			if r.idle.Add(-1) == 0 && r.alive.Load() < r.maxVUs.Load() {
+				r.wantVU()
+			}
 			r.iterate(ctx, v, t)
 		case <-r.stopCh:
+			r.idle.Add(-1)
 			v.running.Store(false)
 			r.alive.Add(-1)
 			return
@@ -196,5 +236,6 @@ func (r *run) openVU(ctx context.Context, v *vu) {
 				return
 			}
 		}
+		r.idle.Add(1)
 	}
 }

@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -15,6 +16,8 @@ func (r *run) own(a *aggregator) {
 	tick := r.clock.NewTicker(r.cfg.SnapshotInterval)
 	defer tick.Stop()
 	o := &owner{r: r, a: a, aborted: make([]bool, len(r.cfg.Thresholds))}
+	o.cpu0, o.cpuOK = processCPU()
+	o.cpuLast = o.cpu0
 	for {
 		select {
 		case <-tick.C():
@@ -29,6 +32,7 @@ func (r *run) own(a *aggregator) {
 			now := r.elapsed()
 			o.collect(now)
 			if now > a.curAt {
+				o.closeCPU(a.curAt, now)
 				a.rotate(now) // close the partial interval: windows end with the run
 			}
 			o.publish(now, true)
@@ -48,12 +52,69 @@ type owner struct {
 	lastIn   int64
 	lastOut  int64
 	aborted  []bool
+
+	// The process's CPU: at the start, at the last sample, and in the
+	// current interval; the seconds with drops, and those of them with the
+	// CPU saturated (Delivery).
+	cpu0, cpuLast, cpuCur time.Duration
+	cpuOK                 bool
+	dropSecs, satSecs     int
+}
+
+// sampleCPU adds the process's CPU since the last sample to the current
+// interval.
+func (o *owner) sampleCPU() {
+	if !o.cpuOK {
+		return
+	}
+	if c, ok := processCPU(); ok {
+		o.cpuCur += c - o.cpuLast
+		o.cpuLast = c
+	}
+}
+
+// closeCPU judges the interval about to rotate: it counts when iterations
+// were dropped in it, and as saturated when the process used at least 90 %
+// of its cores meanwhile.
+func (o *owner) closeCPU(start, end time.Duration) {
+	if o.a.curC.dropped > 0 && end > start {
+		o.dropSecs++
+		if o.cpuOK && o.cpuCur.Seconds()/(end-start).Seconds() >= saturatedCPU*float64(runtime.GOMAXPROCS(0)) {
+			o.satSecs++
+		}
+	}
+	o.cpuCur = 0
+}
+
+// delivery is an open model's Delivery so far.
+func (o *owner) delivery(now time.Duration) Delivery {
+	r := o.r
+	end := now
+	if pe := time.Duration(r.paceEnd.Load()); pe > 0 {
+		end = pe
+	}
+	end = min(end, r.cfg.Executor.Duration)
+	paused := time.Duration(r.pausedNs.Load())
+	if r.paused.Load() {
+		paused += max(end-time.Duration(r.pausedAt.Load()), 0)
+	}
+	d := Delivery{
+		Sent: r.sent.Load(), Dropped: r.dropped.Load(), Active: max(end-paused, 0),
+		MaxVUs: int(r.maxVUs.Load()), VUCapReached: r.capReached.Load(),
+		Cores: runtime.GOMAXPROCS(0), DropSeconds: o.dropSecs, SaturatedSeconds: o.satSecs,
+	}
+	d.Due = d.Sent + d.Dropped
+	if o.cpuOK {
+		d.CPU = o.cpuLast - o.cpu0
+	}
+	return d
 }
 
 // collect swaps out every VU's batch and records it, splitting the results
 // at interval boundaries by their end time.
 func (o *owner) collect(now time.Duration) {
 	r, a := o.r, o.a
+	o.sampleCPU()
 	pending := o.pending[:0]
 	for _, v := range r.allVUs() {
 		var spare []result
@@ -77,6 +138,7 @@ func (o *owner) collect(now time.Duration) {
 		}
 		pending = keep
 		o.counts()
+		o.closeCPU(a.curAt, a.curAt+interval)
 		a.rotate(a.curAt + interval)
 	}
 	for i := range pending {
@@ -113,6 +175,8 @@ func (o *owner) publish(now time.Duration, done bool) {
 		WindowSize: r.cfg.Window,
 		Window:     a.window(r.cfg.Window, now).stats(),
 		Total:      a.window(0, now).stats(),
+		Planned:    r.cfg.Executor.Duration,
+		Iterations: r.cfg.Executor.Iterations,
 	}
 	if r.cfg.Executor.Kind.Open() {
 		s.MaxVUs = int(r.maxVUs.Load())
@@ -120,6 +184,7 @@ func (o *owner) publish(now time.Duration, done bool) {
 		if !r.stopping.Load() {
 			s.TargetRate = math.Float64frombits(r.rate.Load())
 		}
+		s.Delivery = o.delivery(now)
 	} else {
 		s.TargetVUs = int(r.target.Load())
 	}

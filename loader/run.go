@@ -43,8 +43,18 @@ type run struct {
 	inflight atomic.Int64
 	dropped  atomic.Int64
 	starved  atomic.Bool   // the pacer waits for a VU with an iteration due
-	warned   bool          // EventInsufficientVUs recorded (pacer only)
 	rate     atomic.Uint64 // open models: current target rate (float64 bits)
+
+	// Open models: what the schedule made due, and the evidence of why
+	// some of it was not sent.
+	sent       atomic.Int64  // iterations handed to a VU
+	idle       atomic.Int64  // VUs waiting for an iteration (or starting)
+	capReached atomic.Bool   // all MaxVUs busy with an iteration due (EventInsufficientVUs)
+	paceEnd    atomic.Int64  // elapsed ns when the pacer stopped (0: pacing)
+	pausedNs   atomic.Int64  // time spent paused, pauses that ended
+	pausedAt   atomic.Int64  // elapsed ns when the current pause began
+	growCh     chan struct{} // the pacer or a VU asks the grower for a VU
+	vusSet     atomic.Bool   // SetVUs set the cap: SetRate leaves it alone
 
 	vuMu sync.Mutex
 	vus  []*vu
@@ -126,6 +136,7 @@ func Run(ctx context.Context, cfg Config) (<-chan Snapshot, *Control, error) {
 		resumeCh:    make(chan struct{}),
 		ctrl:        make(chan command, 16),
 		work:        make(chan int64),
+		growCh:      make(chan struct{}, 1),
 		snaps:       make(chan Snapshot, 1),
 		windowReq:   make(chan windowReq),
 		workersDone: make(chan struct{}),
@@ -149,6 +160,10 @@ func Run(ctx context.Context, cfg Config) (<-chan Snapshot, *Control, error) {
 	}
 	agg := newAggregator(e.Kind.Open(), ringLen, log)
 	r.event(EventStart, 0, string(e.Kind))
+	if e.Kind.Open() && e.autoVUs {
+		r.event(EventAutoVUs, float64(e.MaxVUs), fmt.Sprintf("VUs sized from the rate: %d started, up to %d (%g/s × %s timeout, at most %d)",
+			e.PreAllocatedVUs, e.MaxVUs, e.PeakRate(), cfg.Timeout, AutoMaxVUs))
+	}
 
 	reqCtx, cancelReqs := context.WithCancel(ctx)
 	go r.drive(ctx, reqCtx, cancelReqs)

@@ -37,6 +37,13 @@ type Snapshot struct {
 	Starved bool
 	// TargetRate is an open model's current target, in iterations per second.
 	TargetRate float64
+	// Delivery is what an open model sent against what its schedule made
+	// due so far (zero in closed models); Shortfall explains a shortfall.
+	Delivery Delivery
+	// Planned is how long the executor was to run (its duration, or the
+	// sum of its stages); Iterations its iteration limit (0: none).
+	Planned    time.Duration
+	Iterations int64
 	// WindowSize is the span Window aims to cover (Config.Window).
 	WindowSize time.Duration
 	// Window covers the last WindowSize of the run.
@@ -186,6 +193,9 @@ const (
 	// EventInsufficientVUs: an open model reached MaxVUs with every VU busy
 	// and an iteration due (recorded once per run, like k6's warning).
 	EventInsufficientVUs EventKind = "insufficient-vus"
+	// EventAutoVUs: an open model's VUs were sized from the rate (AutoVUs);
+	// the message says how many.
+	EventAutoVUs EventKind = "auto-vus"
 )
 
 // Event is something that changed during the run.
