@@ -37,9 +37,50 @@ type Document struct {
 	Errors     map[string]int64  `json:"error_classes"`
 	Latency    Trend             `json:"http_req_duration"`
 	Raw        *Trend            `json:"http_req_duration_raw,omitempty"`
+	Delivery   *Delivery         `json:"delivery,omitempty"`
 	Phases     map[string]Trend  `json:"phases"`
 	Thresholds []ThresholdResult `json:"thresholds"`
 	Events     []Event           `json:"events"`
+}
+
+// Delivery is an open model's target against what it delivered
+// (loader.Delivery): the rates over the time the schedule ran, the
+// iterations due, sent and dropped, whether that is a shortfall, and the
+// evidence the loader measured of its cause.
+type Delivery struct {
+	TargetRate   float64  `json:"target_rate_per_s"`
+	Rate         float64  `json:"delivered_rate_per_s"`
+	Ratio        float64  `json:"delivered_ratio"`
+	Due          int64    `json:"due"`
+	Sent         int64    `json:"sent"`
+	Dropped      int64    `json:"dropped"`
+	ActiveS      float64  `json:"active_s"`
+	Shortfall    bool     `json:"shortfall"`
+	Message      string   `json:"message,omitempty"`
+	Causes       []string `json:"causes,omitempty"`
+	MaxVUs       int      `json:"max_vus"`
+	VUCapReached bool     `json:"vu_cap_reached"`
+	CPUS         float64  `json:"cpu_s"`
+	Cores        int      `json:"cores"`
+	DropSeconds  int      `json:"drop_seconds"`
+	SatSeconds   int      `json:"cpu_saturated_seconds"`
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+func delivery(s loader.Snapshot) *Delivery {
+	d := s.Delivery
+	out := &Delivery{
+		TargetRate: round3(d.TargetRate()), Rate: round3(d.Rate()), Ratio: round3(d.Ratio()),
+		Due: d.Due, Sent: d.Sent, Dropped: d.Dropped, ActiveS: round3(d.Active.Seconds()),
+		Shortfall: d.Short(), Message: s.Shortfall(),
+		MaxVUs: d.MaxVUs, VUCapReached: d.VUCapReached, CPUS: round3(d.CPU.Seconds()), Cores: d.Cores,
+		DropSeconds: d.DropSeconds, SatSeconds: d.SaturatedSeconds,
+	}
+	if out.Shortfall {
+		out.Causes = s.ShortfallCauses()
+	}
+	return out
 }
 
 // Ratio is a rate metric: passes out of total.
@@ -131,6 +172,7 @@ func NewDocument(s loader.Snapshot) Document {
 	if s.Executor.Open() {
 		raw := trend(t.Raw)
 		d.Raw = &raw
+		d.Delivery = delivery(s)
 	} else {
 		d.VUsMax = max(s.VUs, s.TargetVUs)
 	}
@@ -183,6 +225,22 @@ func Bytes(n float64) string {
 		return fmt.Sprintf("%.0f %s", n, units[i])
 	}
 	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
+// rate formats a rate without needless decimals: 200, 12.5.
+func rate(r float64) string {
+	if r >= 100 || r == math.Trunc(r) {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
+}
+
+// percent formats a ratio as a percentage: whole from 10 %, else one decimal.
+func percent(f float64) string {
+	if f*100 < 10 {
+		return fmt.Sprintf("%.1f %%", f*100)
+	}
+	return fmt.Sprintf("%.0f %%", f*100)
 }
 
 func trendLine(l loader.Latency) string {
@@ -247,6 +305,18 @@ func Summary(w io.Writer, s loader.Snapshot) error {
 			return 0
 		}
 		return n / secs
+	}
+	if s.Executor.Open() {
+		d := s.Delivery
+		line("delivered_rate", "%.1f of %s req/s (%s) · %d of %d due iterations dropped (%s)",
+			d.Rate(), rate(d.TargetRate()), percent(d.Ratio()), d.Dropped, d.Due, percent(d.DroppedRatio()))
+		if d.Short() {
+			msg := s.Shortfall()
+			if _, causes, ok := strings.Cut(msg, "): "); ok {
+				msg = causes // the figures are on the line above
+			}
+			fmt.Fprintf(&b, "    ✗ SHORTFALL: %s\n", msg)
+		}
 	}
 	if n := t.ChecksPassed + t.ChecksFailed; n > 0 {
 		line("checks", "%.2f%% %d out of %d", 100*float64(t.ChecksPassed)/float64(n), t.ChecksPassed, n)

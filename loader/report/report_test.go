@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ func snapshot(t *testing.T) loader.Snapshot {
 	return loader.Snapshot{
 		Seq: 42, Elapsed: 10 * time.Second, Done: true, Reason: loader.ReasonThreshold,
 		Executor: loader.ConstantArrivalRate, VUs: 12, MaxVUs: 50,
+		Delivery: loader.Delivery{Due: 1000, Sent: 993, Dropped: 7, Active: 9500 * time.Millisecond, MaxVUs: 50,
+			VUCapReached: true, CPU: 2500 * time.Millisecond, Cores: 2, DropSeconds: 2},
 		Total: loader.Stats{
 			Span: 10 * time.Second, Requests: 1000, Dropped: 7, Failed: 20, Errored: 20,
 			BytesIn: 123456, BytesOut: 65432,
@@ -115,5 +118,30 @@ func TestDurationAndBytes(t *testing.T) {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%v) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// A shortfall is stated right under TOTAL RESULTS, with its cause, and in
+// the JSON document.
+func TestShortfallIsStatedFirst(t *testing.T) {
+	s := snapshot(t)
+	s.Delivery = loader.Delivery{Due: 2000, Sent: 820, Dropped: 1180, Active: 10 * time.Second, MaxVUs: 1, VUCapReached: true}
+	var b bytes.Buffer
+	if err := Summary(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	_, after, _ := strings.Cut(b.String(), "TOTAL RESULTS\n\n")
+	lines := strings.SplitN(after, "\n", 3)
+	want := []string{
+		"    delivered_rate....................: 82.0 of 200 req/s (41 %) · 1180 of 2000 due iterations dropped (59 %)",
+		"    ✗ SHORTFALL: the generator, not the service, was the limit: VU cap reached (all 1 VUs busy with iterations due); connection errors (5 refused)",
+	}
+	if len(lines) < 3 || lines[0] != want[0] || lines[1] != want[1] {
+		t.Errorf("first lines after TOTAL RESULTS:\n%q\nwant\n%q", lines[:2], want)
+	}
+	doc := NewDocument(s)
+	if doc.Delivery == nil || !doc.Delivery.Shortfall || doc.Delivery.Rate != 82 || doc.Delivery.TargetRate != 200 ||
+		len(doc.Delivery.Causes) != 2 || !strings.HasPrefix(doc.Delivery.Message, "delivered 82.0 of 200 req/s (59 % dropped)") {
+		t.Errorf("delivery %+v", doc.Delivery)
 	}
 }
