@@ -175,9 +175,8 @@ func (l *LoadStep) config(base string) (loader.Config, []pathError) {
 	if kind == loader.ConstantVUs && cfg.Executor.VUs == 0 {
 		cfg.Executor.VUs = 1
 	}
-	if kind.Open() && cfg.Executor.PreAllocatedVUs == 0 {
-		cfg.Executor.PreAllocatedVUs = max(1, cfg.Executor.MaxVUs)
-	}
+	// An open model without preAllocatedVUs and maxVUs is sized from its
+	// rate by the loader (loader.AutoVUs); given, they keep k6's meaning.
 	for _, s := range l.Stages {
 		cfg.Executor.Stages = append(cfg.Executor.Stages, loader.Stage{Duration: time.Duration(s.Duration), Target: s.Target})
 	}
@@ -249,9 +248,15 @@ func loaderFieldError(err error) pathError {
 }
 
 // JudgeLoad judges a load test's final snapshot as a step result: pass
-// when every threshold passed, fail otherwise. Its values are what gates
-// and the report read: requests, rps, p95_ms, p99_ms, failed_rate,
-// error_rate, dropped, thresholds_failed.
+// when every threshold passed over a run that completed and delivered what
+// it was asked for; fail when a threshold failed or the operator stopped
+// the run before its end (its thresholds only judged the part that ran);
+// warn when an open model's generator fell short of its target (less than
+// 95 % sent, or more than 1 % of the iterations due dropped) — a threshold
+// on dropped_iterations makes that a failure instead. Its values are what
+// gates and the report read: requests, rps, p50_ms, p95_ms, p99_ms,
+// max_ms, failed_rate, error_rate, dropped, thresholds_failed, and in open
+// models target_rps, delivered_rps, delivered_ratio and dropped_ratio.
 func JudgeLoad(s loader.Snapshot) probes.Result {
 	t := s.Total
 	res := probes.Result{Status: probes.StatusPass, ObservedAt: s.Time, Duration: s.Elapsed}
@@ -284,6 +289,21 @@ func JudgeLoad(s loader.Snapshot) probes.Result {
 		res.Items = append(res.Items, it)
 	}
 	res.Values["thresholds_failed"] = float64(failed)
+	shortfall := s.Shortfall()
+	if s.Executor.Open() {
+		d := s.Delivery
+		res.Values["target_rps"] = round3(d.TargetRate())
+		res.Values["delivered_rps"] = round3(d.Rate())
+		res.Values["delivered_ratio"] = round3(d.Ratio())
+		res.Values["dropped_ratio"] = round3(d.DroppedRatio())
+		it := probes.Item{Name: "delivery", Status: probes.StatusPass,
+			Summary: fmt.Sprintf("delivered %s of %s req/s (%d of %d iterations due sent)",
+				strconv.FormatFloat(d.Rate(), 'f', 1, 64), strconv.FormatFloat(d.TargetRate(), 'f', -1, 64), d.Sent, d.Due)}
+		if shortfall != "" {
+			it.Status, it.Summary, it.Reason = probes.StatusWarn, shortfall, "Shortfall"
+		}
+		res.Items = append(res.Items, it)
+	}
 	res.Summary = fmt.Sprintf("%d reqs · %s/s · p95 %s · p99 %s · %s failed · %d/%d thresholds",
 		t.Requests, strconv.FormatFloat(round3(t.Rate), 'f', 1, 64), report.Duration(t.Latency.P95),
 		report.Duration(t.Latency.P99), strconv.FormatFloat(failedRate*100, 'f', 2, 64)+"%",
@@ -301,9 +321,30 @@ func JudgeLoad(s loader.Snapshot) probes.Result {
 	default:
 		res.Message = fmt.Sprintf("all %d threshold(s) passed", len(s.Thresholds))
 	}
+	if shortfall != "" && s.Reason != loader.ReasonCancelled {
+		if res.Status == probes.StatusPass {
+			res.Status = probes.StatusWarn
+			res.Message = shortfall + "; " + res.Message
+		} else {
+			res.Message += "; " + shortfall
+		}
+	}
 	switch s.Reason {
 	case loader.ReasonStopped:
-		res.Message += "; stopped by the operator after " + report.Duration(s.Elapsed)
+		// The thresholds judged only the part that ran: a run the operator
+		// cut short has not shown what it was meant to (an override, with
+		// its reason, can still accept it).
+		passed := len(s.Thresholds) - failed
+		msg := "stopped by the operator after " + shortDuration(s.Elapsed) + planned(s) + ": " +
+			fmt.Sprintf("%d threshold(s) passed", passed)
+		if failed > 0 {
+			msg += fmt.Sprintf(", %d failed", failed)
+		}
+		msg += " on the part that ran; the run did not complete"
+		if shortfall != "" {
+			msg += "; " + shortfall
+		}
+		res.Status, res.Message = probes.StatusFail, msg
 	case loader.ReasonThreshold:
 		res.Message += "; aborted by an abortOnFail threshold after " + report.Duration(s.Elapsed)
 	case loader.ReasonCancelled:
@@ -311,6 +352,38 @@ func JudgeLoad(s loader.Snapshot) probes.Result {
 		res.Message = "cancelled after " + report.Duration(s.Elapsed) + " before it finished"
 	}
 	return res
+}
+
+// planned is " of 5m" (and the iteration limit, if any) for a stopped
+// run's message.
+func planned(s loader.Snapshot) string {
+	switch {
+	case s.Planned > 0 && s.Iterations > 0:
+		return fmt.Sprintf(" of %s (or %d iterations)", shortDuration(s.Planned), s.Iterations)
+	case s.Planned > 0:
+		return " of " + shortDuration(s.Planned)
+	case s.Iterations > 0:
+		return fmt.Sprintf(" (of %d iterations)", s.Iterations)
+	}
+	return ""
+}
+
+// shortDuration is a duration as an operator reads it: "45s", "5m",
+// "1h30m", "2.5s".
+func shortDuration(d time.Duration) string {
+	if d < 10*time.Second {
+		d = d.Round(100 * time.Millisecond)
+	} else {
+		d = d.Round(time.Second)
+	}
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }
 
 func formatThresholdValue(th loader.ThresholdState) string {

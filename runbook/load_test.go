@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/loader/threshold"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -301,8 +302,10 @@ func TestRunnerLoadControl(t *testing.T) {
 			t.Errorf("load events %q lack %q", got, want)
 		}
 	}
-	if !strings.Contains(ss.Last.Message, "stopped by the operator") {
-		t.Errorf("message %q does not say the operator stopped it", ss.Last.Message)
+	if !strings.Contains(ss.Last.Message, "stopped by the operator after ") ||
+		!strings.Contains(ss.Last.Message, " of 1m: 1 threshold(s) passed on the part that ran; the run did not complete") ||
+		ss.Last.Status != probes.StatusFail {
+		t.Errorf("%v %q, want a failure saying the operator stopped it before its end", ss.Last.Status, ss.Last.Message)
 	}
 	mu.Lock()
 	if len(refusals) != 1 || !strings.Contains(refusals[0], "change its VUs, not its rate") {
@@ -321,5 +324,72 @@ func TestRunnerLoadControl(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("%d load.control records journaled, want 5 (the refused one too)", n)
+	}
+}
+
+// JudgeLoad: a run stopped early fails whatever its thresholds say; an open
+// model's shortfall warns, and fails where a dropped_iterations threshold
+// says so; threshold aborts and cancellations keep their verdicts.
+func TestJudgeLoad(t *testing.T) {
+	th := func(line string, pass bool) loader.ThresholdState {
+		x, err := threshold.ParseLine(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loader.ThresholdState{Threshold: x, HasSamples: true, Pass: pass}
+	}
+	p95 := th("http_req_duration: p(95)<200", true)
+	closed := loader.Snapshot{Executor: loader.ConstantVUs, Done: true, Reason: loader.ReasonDuration,
+		Elapsed: 5 * time.Minute, Planned: 5 * time.Minute, Total: loader.Stats{Requests: 1000},
+		Thresholds: []loader.ThresholdState{p95, th("http_req_failed: rate<0.01", true), th("checks: rate>0.99", true)}}
+	full := loader.Delivery{Due: 2000, Sent: 2000, Active: 10 * time.Second, MaxVUs: 50}
+	short := loader.Delivery{Due: 2000, Sent: 820, Dropped: 1180, Active: 10 * time.Second, MaxVUs: 1, VUCapReached: true}
+	open := func(d loader.Delivery, ths ...loader.ThresholdState) loader.Snapshot {
+		return loader.Snapshot{Executor: loader.ConstantArrivalRate, Done: true, Reason: loader.ReasonDuration,
+			Elapsed: 10 * time.Second, Planned: 10 * time.Second, Total: loader.Stats{Requests: d.Sent, Dropped: d.Dropped},
+			Delivery: d, Thresholds: ths}
+	}
+	stopped := closed
+	stopped.Reason, stopped.Elapsed = loader.ReasonStopped, 45*time.Second
+	aborted := closed
+	aborted.Reason = loader.ReasonThreshold
+	aborted.Thresholds = []loader.ThresholdState{p95, th("http_req_failed: rate<0.01", false)}
+	cancelled := closed
+	cancelled.Reason = loader.ReasonCancelled
+	stoppedShort := open(short, p95)
+	stoppedShort.Reason, stoppedShort.Elapsed = loader.ReasonStopped, 4*time.Second
+	for _, c := range []struct {
+		what   string
+		s      loader.Snapshot
+		status probes.Status
+		msg    string
+	}{
+		{"complete", closed, probes.StatusPass, "all 3 threshold(s) passed"},
+		{"stopped early", stopped, probes.StatusFail,
+			"stopped by the operator after 45s of 5m: 3 threshold(s) passed on the part that ran; the run did not complete"},
+		{"aborted by a threshold", aborted, probes.StatusFail, "1 of 2 threshold(s) failed; aborted by an abortOnFail threshold after 300.00s"},
+		{"cancelled", cancelled, probes.StatusError, "cancelled after 300.00s before it finished"},
+		{"open, delivered", open(full, p95), probes.StatusPass, "all 1 threshold(s) passed"},
+		{"open, short", open(short, p95), probes.StatusWarn,
+			"delivered 82.0 of 200 req/s (59 % dropped): the generator, not the service, was the limit: " +
+				"VU cap reached (all 1 VUs busy with iterations due); all 1 threshold(s) passed"},
+		{"open, short, and the runbook says drops fail", open(short, p95, th("dropped_iterations: count<10", false)), probes.StatusFail,
+			"1 of 2 threshold(s) failed; delivered 82.0 of 200 req/s (59 % dropped): the generator, not the service, was the limit: " +
+				"VU cap reached (all 1 VUs busy with iterations due)"},
+		{"open, short, stopped", stoppedShort, probes.StatusFail,
+			"stopped by the operator after 4s of 10s: 1 threshold(s) passed on the part that ran; the run did not complete; " +
+				"delivered 82.0 of 200 req/s (59 % dropped): the generator, not the service, was the limit: VU cap reached (all 1 VUs busy with iterations due)"},
+	} {
+		res := JudgeLoad(c.s)
+		if res.Status != c.status || res.Message != c.msg {
+			t.Errorf("%s: %v %q\nwant %v %q", c.what, res.Status, res.Message, c.status, c.msg)
+		}
+	}
+	res := JudgeLoad(open(short, p95))
+	if res.Values["target_rps"] != 200 || res.Values["delivered_rps"] != 82 || res.Values["dropped_ratio"] != 0.59 {
+		t.Errorf("values %v", res.Values)
+	}
+	if it := res.Items[len(res.Items)-1]; it.Name != "delivery" || it.Status != probes.StatusWarn {
+		t.Errorf("delivery item %+v", it)
 	}
 }

@@ -267,8 +267,15 @@ func (l *loadState) lines(st Styles, w int) []string {
 		vus += fmt.Sprintf("/%d", s.TargetVUs)
 	}
 	rate := fmt.Sprintf("rate %.1f/s", win.Rate)
-	if s.Executor.Open() && !s.Done {
+	switch {
+	case s.Executor.Open() && s.Done && s.Delivery.Due > 0:
+		// The run's own figures: what was sent against what was due.
+		rate = fmt.Sprintf("delivered %.1f of %s/s", s.Delivery.Rate(), fmtValue(s.Delivery.TargetRate()))
+	case s.Executor.Open() && !s.Done:
 		rate += fmt.Sprintf(" of %g/s", s.TargetRate)
+	}
+	if shortfall(s) {
+		rate = st.Fail.Render(rate + " short")
 	}
 	if s.Starved {
 		rate += " " + st.Fail.Render("starved")
@@ -329,6 +336,25 @@ func (l *loadState) lines(st Styles, w int) []string {
 	}
 	out = append(out, wrapBadges(badges, w)...)
 	return out
+}
+
+// shortfall reports an open model falling short of its target: over the
+// run so far (Delivery), or in the live window (more than 1 % of what fell
+// due dropped, or under 95 % of the target rate once a full window has
+// run).
+func shortfall(s loader.Snapshot) bool {
+	if !s.Executor.Open() {
+		return false
+	}
+	if s.Delivery.Short() {
+		return true
+	}
+	w := s.Window
+	if due := w.Requests + w.Dropped; due > 0 && float64(w.Dropped) > loader.MaxDroppedRatio*float64(due) {
+		return true
+	}
+	return !s.Done && !s.Paused && s.TargetRate > 0 && w.Span >= s.WindowSize && s.WindowSize > 0 &&
+		w.Rate < loader.MinDeliveredRatio*s.TargetRate
 }
 
 func badgeGlyph(t loader.ThresholdState) string {

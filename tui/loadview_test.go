@@ -240,3 +240,40 @@ func TestLoadViewSizes(t *testing.T) {
 		t.Errorf("too small: %q", got)
 	}
 }
+
+// A shortfall turns the rate red: live, when the window drops more than
+// 1 % of what fell due or the run so far is short, and at the end, with
+// what was delivered against what was due.
+func TestLoadViewShortfallIsRed(t *testing.T) {
+	st := DefaultStyles()
+	live := loadSnap(1, 20*time.Second, 50*time.Millisecond, 0)
+	live.WindowSize = 10 * time.Second
+	live.Window.Span = 10 * time.Second
+	ok := live
+	ok.Delivery = loader.Delivery{Due: 2000, Sent: 2000, Active: 20 * time.Second}
+	short := live
+	short.TargetRate, short.Window.Rate = 200, 82
+	done := short
+	done.Done, done.Reason = true, loader.ReasonDuration
+	done.Delivery = loader.Delivery{Due: 2000, Sent: 820, Dropped: 1180, Active: 10 * time.Second}
+	for _, c := range []struct {
+		what string
+		s    loader.Snapshot
+		want string
+		red  bool
+	}{
+		{"on target", ok, "rate 100.0/s of 100/s", false},
+		{"the window is short", short, "rate 82.0/s of 200/s short", true},
+		{"done, short", done, "delivered 82.0 of 200/s short", true},
+	} {
+		l := newLoadState("load", 60)
+		l.add(c.s)
+		got := strings.Join(l.lines(st, 200), "\n")
+		if !strings.Contains(ansi.Strip(got), c.want) {
+			t.Errorf("%s: lacks %q:\n%s", c.what, c.want, ansi.Strip(got))
+		}
+		if red := strings.Contains(got, st.Fail.Render(c.want)); red != c.red {
+			t.Errorf("%s: %q red %v, want %v", c.what, c.want, red, c.red)
+		}
+	}
+}

@@ -64,12 +64,22 @@ The executor follows from the flags, with k6's names:
   --stages 30s:10,1m:50             ramping-vus from --vus to each target
   --rate R --duration D             constant-arrival-rate (open model: R
                                     requests/s in total whatever the target
-                                    does; --vus pre-allocated, --max-vus cap)
+                                    does)
   --rate R --stages 30s:100,1m:500  ramping-arrival-rate from R
+
+The open models need no VU arithmetic: without --vus and --max-vus they
+start a small pool (peak rate × 50ms VUs, 1 to 100) and grow it on demand
+up to peak rate × --timeout — the most requests that can ever be in flight
+— capped at ` + strconv.Itoa(loader.AutoMaxVUs) + `. --vus N alone means N VUs and no more, --max-vus M
+caps the growth, both keep k6's preAllocatedVUs/maxVUs meaning.
 
 In the open models latency is measured from each request's intended start
 (corrected for coordinated omission) and from its actual send (raw); the
 summary shows both. Iterations later than --max-lag are dropped and counted.
+A shortfall — less than 95 % of the target delivered, or more than 1 % of
+the iterations due dropped — is stated under TOTAL RESULTS with its
+measured cause (VU cap reached, generator CPU saturated, connection errors)
+and exits 4, or 3 when a threshold (e.g. on dropped_iterations) fails.
 
 Thresholds use k6's grammar, one per --threshold, plus an optional window:
   --threshold 'http_req_duration: p(95)<200'
@@ -100,8 +110,8 @@ line is written to stderr every second instead. Either way the summary (or,
 with --output json, a JSON document of schema version ` + strconv.Itoa(report.SchemaVersion) + `) then goes to
 stdout.`,
 		Example: `  cockpit load --vus 10 --duration 30s http://127.0.0.1:8080/health
-  cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 \
-      --threshold 'http_req_duration: p(95)<200' http://127.0.0.1:8080/api/exercises
+  cockpit load --rate 200 --duration 1m --threshold 'http_req_duration: p(95)<200' http://127.0.0.1:8080/api/exercises
+  cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 http://127.0.0.1:8080/api/exercises
   cockpit load -m POST -H 'Content-Type: application/json' --body @order.json https://staging.example/api/orders
   cockpit load --output json --hdr-log run.hlog --vus 4 --duration 10s http://127.0.0.1:8080/
   cockpit load --config baseline.yaml --var api=http://127.0.0.1:8080 --duration 10s`,
@@ -121,8 +131,8 @@ stdout.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.vus, "vus", 1, "VUs (closed models), or pre-allocated VUs with --rate")
-	f.IntVar(&opts.maxVUs, "max-vus", 0, "with --rate: the most VUs to start when the pre-allocated ones are busy (default --vus)")
+	f.IntVar(&opts.vus, "vus", 1, "VUs (closed models), or pre-allocated VUs with --rate (default with --rate: sized from the rate)")
+	f.IntVar(&opts.maxVUs, "max-vus", 0, "with --rate: the most VUs to start when the pre-allocated ones are busy (default --vus if given, else rate × --timeout, at most "+strconv.Itoa(loader.AutoMaxVUs)+")")
 	f.DurationVarP(&opts.duration, "duration", "d", 10*time.Second, "how long to run (not with --stages)")
 	f.Int64VarP(&opts.iterations, "iterations", "i", 0, "stop after this many requests in total (0: no limit)")
 	f.Float64VarP(&opts.rate, "rate", "r", 0, "total requests per second: an open, arrival-rate model")
@@ -169,7 +179,15 @@ func loadConfig(opts *loadOptions, urls []string, vusSet bool) (loader.Config, e
 		if e.Stages != nil {
 			e.Kind = loader.RampingArrivalRate
 		}
-		e.Rate, e.PreAllocatedVUs, e.MaxVUs = opts.rate, opts.vus, opts.maxVUs
+		// Neither --vus nor --max-vus: the loader sizes the VUs from the
+		// rate (loader.AutoVUs). Given, they keep k6's meaning.
+		e.Rate, e.MaxVUs = opts.rate, opts.maxVUs
+		if vusSet {
+			if opts.vus <= 0 {
+				return cfg, invalidInputf("--vus: must be > 0, got %d", opts.vus)
+			}
+			e.PreAllocatedVUs = opts.vus
+		}
 		if opts.maxVUs != 0 && opts.rate == 0 && e.Stages == nil {
 			return cfg, invalidInputf("--max-vus applies with --rate only")
 		}
@@ -485,6 +503,9 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 		return errors.New("interrupted: the summary covers the run up to the interruption")
 	case !last.Passed():
 		return verdict{code: exitFailed}
+	case last.Shortfall() != "":
+		fmt.Fprintln(s.err, "cockpit: warning: "+last.Shortfall())
+		return verdict{code: exitWarned}
 	}
 	return nil
 }
@@ -497,6 +518,9 @@ func progressLine(s loader.Snapshot, e loader.Executor) string {
 		fmt.Fprintf(&b, "  rate %.0f/s (target %.0f)  vus %d/%d", s.Window.Rate, s.TargetRate, s.VUs, s.MaxVUs)
 		if s.Total.Dropped > 0 {
 			fmt.Fprintf(&b, "  dropped %d", s.Total.Dropped)
+		}
+		if s.Delivery.Short() {
+			fmt.Fprintf(&b, "  SHORT: %.0f%% of the target sent", 100*s.Delivery.Ratio())
 		}
 	} else {
 		fmt.Fprintf(&b, "  rate %.0f/s  vus %d", s.Window.Rate, s.VUs)

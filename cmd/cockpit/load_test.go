@@ -130,6 +130,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"no URL", []string{}, "at least one URL is required (or --config FILE)"},
 		{"var without config", []string{"--var", "a=b", "http://127.0.0.1:1/"}, "--var applies to a --config load file only"},
 		{"zero VUs", []string{"--vus", "0", "http://127.0.0.1:1/"}, "--vus: must be > 0"},
+		{"zero VUs with a rate", []string{"--rate", "10", "--vus", "0", "http://127.0.0.1:1/"}, "--vus: must be > 0"},
 		{"negative rate", []string{"--rate", "-5", "http://127.0.0.1:1/"}, "--rate: must be > 0"},
 		{"zero duration", []string{"--duration", "0s", "http://127.0.0.1:1/"}, "--duration: must be > 0"},
 		{"bad scheme", []string{"ftp://127.0.0.1/x"}, "URL argument 1"},
@@ -425,5 +426,67 @@ func TestLoadNoTUIOnTerminal(t *testing.T) {
 				t.Errorf("no summary:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// Without --vus and --max-vus an open model sizes its VUs from the rate;
+// with --vus alone it has exactly that many (k6's meaning).
+func TestLoadRateSizesVUs(t *testing.T) {
+	srv, _ := loadServer(t)
+	for _, c := range []struct {
+		args        []string
+		maxVUs      int
+		wantAutoVUs bool
+	}{
+		{[]string{"--rate", "200"}, 2000, true}, // 200/s × the 10s default timeout
+		{[]string{"--rate", "200", "--timeout", "2s"}, 400, true},
+		{[]string{"--rate", "200", "--vus", "3"}, 3, false},
+		{[]string{"--rate", "200", "--max-vus", "7"}, 7, false},
+	} {
+		args := append([]string{"load", "--iterations", "20", "--duration", "1m", "--output", "json"}, c.args...)
+		code, stdout, stderr := cockpit(t, append(args, srv.URL+"/ok")...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", c.args, code, stdout, stderr)
+		}
+		var doc report.Document
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, stdout)
+		}
+		auto := false
+		for _, e := range doc.Events {
+			auto = auto || e.Kind == "auto-vus"
+		}
+		if doc.VUsMax != c.maxVUs || auto != c.wantAutoVUs || doc.Delivery == nil || doc.Delivery.Sent != 20 {
+			t.Errorf("%v: vus_max %d, auto-vus event %v, delivery %+v; want %d, %v, 20 sent", c.args, doc.VUsMax, auto, doc.Delivery, c.maxVUs, c.wantAutoVUs)
+		}
+	}
+}
+
+// A forced shortfall — one VU held by a server that never answers, at
+// 100/s — exits 4 with the measured cause under TOTAL RESULTS; a threshold
+// on dropped_iterations turns it into a failure (3).
+func TestLoadShortfallIsLoud(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // until the client's timeout gives up
+	}))
+	t.Cleanup(srv.Close)
+	base := []string{"load", "--rate", "100", "--vus", "1", "--duration", "1s", "--timeout", "1500ms", "--max-lag", "10s"}
+	code, stdout, stderr := cockpit(t, append(base, srv.URL)...)
+	if code != exitWarned {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitWarned, stdout, stderr)
+	}
+	_, total, _ := strings.Cut(stdout, "TOTAL RESULTS\n\n")
+	first := strings.SplitN(total, "\n", 3)
+	if len(first) < 3 || !strings.Contains(first[0], "delivered_rate") || !strings.Contains(first[0], "of 100 req/s") ||
+		!strings.Contains(first[1], "SHORTFALL: the generator, not the service, was the limit: VU cap reached (all 1 VUs busy with iterations due)") ||
+		!strings.Contains(first[1], "connection errors (1 timeout)") {
+		t.Errorf("the first lines after TOTAL RESULTS do not state the shortfall:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "warning: delivered") {
+		t.Errorf("stderr lacks the warning:\n%s", stderr)
+	}
+	code, stdout, stderr = cockpit(t, append(base, "--threshold", "dropped_iterations: count==0", srv.URL)...)
+	if code != exitFailed {
+		t.Fatalf("with a dropped_iterations threshold: exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
 	}
 }
