@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -25,12 +24,15 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // ErrUnreachable marks an observation that could not reach the API server
-// (connection refused, reset, timeout). The shared informers keep retrying
-// with backoff; the probe recovers by itself when the server is back.
-var ErrUnreachable = errors.New("unreachable")
+// (connection refused, reset, timeout) or that the server could not serve
+// (502, 503, 504). The shared informers keep retrying with backoff; the
+// probe recovers by itself when the server is back.
+var ErrUnreachable = kube.ErrUnreachable
 
 // kubeSyncTimeout bounds how long an observation waits for a new informer's
 // first sync when the caller's context has no earlier deadline.
@@ -88,6 +90,10 @@ func (k *KubeClusters) Cluster(contextName string) (*Cluster, error) {
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: name}
 	overrides.Context.Namespace = k.opts.Namespace
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	// A context the kubeconfig lacks is said once, with those it has.
+	if err := kube.CheckContext(cc, name); err != nil {
+		return nil, err
+	}
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig context %q: %w", name, err)
@@ -280,7 +286,7 @@ func (c *Cluster) resolve(arg string) (kubeResource, error) {
 		if meta.IsNoMatchError(err) {
 			return kubeResource{}, fmt.Errorf("resource %q: the API server does not serve it (is its CRD installed?): %w", arg, err)
 		}
-		return kubeResource{}, fmt.Errorf("resource %q: discovery: %w", arg, classifyErr(err, "get", "discovery", ""))
+		return kubeResource{}, fmt.Errorf("resource %q: discovery: %w", arg, kube.Err(err, kube.Call{Verb: "get", Resource: "discovery"}))
 	}
 	c.mu.Lock()
 	c.resolved[arg] = r
@@ -426,7 +432,7 @@ func (s *sharedInformer) report(ctx context.Context, verb string, err error) {
 	}
 	var next error
 	if err != nil {
-		next = classifyErr(err, verb, s.res.name(), s.namespace)
+		next = kube.Err(err, kube.Call{Verb: verb, Resource: s.res.name(), Namespace: s.namespace})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -548,28 +554,6 @@ func stripObject(obj any) (any, error) {
 // only secret value a probe ever reads.
 const tlsCertKey = "tls.crt"
 
-// classifyErr turns a client error into what a result shows: a
-// *ForbiddenError for 403, ErrUnreachable for transport failures, else the
-// API error with its verb and resource.
-func classifyErr(err error, verb, resource, namespace string) error {
-	if apierrors.IsForbidden(err) {
-		return &ForbiddenError{Verb: verb, Resource: resource, Namespace: namespace}
-	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		switch status.Status().Code {
-		case 502, 503, 504:
-			return fmt.Errorf("%w: %s %s: %w", ErrUnreachable, verb, resource, err)
-		}
-		return fmt.Errorf("%s %s: %w", verb, resource, err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // drop the method and URL: the cause is what matters
-	}
-	return fmt.Errorf("%w: %w", ErrUnreachable, err)
-}
-
 // kubeReader is the part every Kubernetes probe shares: its cluster, its
 // change channel, and the informers it has subscribed to.
 type kubeReader struct {
@@ -677,11 +661,9 @@ func kubeCluster(env Env, contextName string) (*Cluster, error) {
 	if env.Kube == nil {
 		return nil, errors.New("no Kubernetes access configured (kubeconfig)")
 	}
-	c, err := env.Kube(contextName)
-	if err != nil {
-		return nil, fmt.Errorf("context %q: %w", contextName, err)
-	}
-	return c, nil
+	// The resolver's error names the context it looked for (a step's
+	// cluster: may have named it where the probe names none).
+	return env.Kube(contextName)
 }
 
 // buildOutcomes compiles a spec's rules, or the kind's defaults.

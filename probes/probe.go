@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // Probe observes one thing live. Observe never returns an error: a probe
@@ -56,19 +58,9 @@ type Result struct {
 
 // ForbiddenError is returned (inside an Observation) when the credentials
 // lack a permission. It names the missing verb and resource the way RBAC
-// does.
-type ForbiddenError struct {
-	Verb      string // list, get, watch, create
-	Resource  string // clusterissuers.cert-manager.io, deployments.apps, pods
-	Namespace string // empty for cluster scope
-}
-
-func (e *ForbiddenError) Error() string {
-	if e.Namespace != "" {
-		return fmt.Sprintf("forbidden: %s %s in namespace %s", e.Verb, e.Resource, e.Namespace)
-	}
-	return fmt.Sprintf("forbidden: %s %s", e.Verb, e.Resource)
-}
+// does. Only an authorization denial is one: an admission plugin's 403
+// keeps the API server's message (see the kube package's Err).
+type ForbiddenError = kube.ForbiddenError
 
 // ErrPending marks an observation that cannot be judged yet — a rate with
 // one scrape so far, a watch cache not yet synced. Judge turns an Err that

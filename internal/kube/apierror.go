@@ -112,8 +112,8 @@ func (e *Error) Unwrap() []error {
 // Err maps the error of a call to what a result shows:
 //
 //   - an authorization denial becomes a [*ForbiddenError] naming the verb
-//     the authorizer checked (else the call's), the call's resource and
-//     namespace;
+//     the authorizer checked (else the call's; a list whose streaming
+//     watch was denied stays a list), the call's resource and namespace;
 //   - any other answer of the API server (an admission plugin's 403, 404,
 //     409, 422, 5xx…) becomes an [*Error] carrying the server's message;
 //     502, 503 and 504 also wrap [ErrUnreachable];
@@ -133,7 +133,10 @@ func Err(err error, c Call) error {
 		return err
 	}
 	if verb, ok := AuthorizationDenied(err); ok {
-		if verb == "" {
+		// The authorizer's verb is the permission missing (a server-side
+		// apply that creates is authorized as create), but a streaming
+		// list — a watch that sends the initial objects — is a list.
+		if verb == "" || c.Verb == "list" && verb == "watch" {
 			verb = c.Verb
 		}
 		return &ForbiddenError{Verb: verb, Resource: c.Resource, Namespace: c.Namespace}
