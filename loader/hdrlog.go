@@ -13,7 +13,7 @@ import (
 // microseconds, so Interval_Max is written in milliseconds (unit ratio 1000;
 // pass -outputValueUnitRatio 1000 to HistogramLogProcessor). The untagged
 // series is http_req_duration (corrected in open models); open models add a
-// series tagged "raw".
+// series tagged "raw" and one tagged "lag" (the generator lag).
 type hdrLog struct {
 	w     io.Writer
 	err   error

@@ -25,6 +25,7 @@ const (
 const (
 	seriesLatency = iota // corrected (== raw in closed models)
 	seriesRaw            // open models only
+	seriesLag            // open models only: generator lag, send − intended
 	seriesDNS
 	seriesConnect
 	seriesTLS
@@ -206,6 +207,9 @@ func (a *aggregator) record(r *result) {
 	a.rec(seriesLatency, r.end-r.intended)
 	if a.open {
 		a.rec(seriesRaw, r.end-r.start)
+		// A lag of 0 is a fact worth keeping: the histogram takes it.
+		_ = a.cum[seriesLag].RecordValue(min(max(r.start-r.intended, 0)/1000, highestUS))
+		_ = a.cur[seriesLag].RecordValue(min(max(r.start-r.intended, 0)/1000, highestUS))
 	}
 	if r.newConn {
 		if r.dns >= 0 {
@@ -260,6 +264,9 @@ func (a *aggregator) rotate(end time.Duration) {
 		}
 		if a.log != nil && k == seriesRaw && a.open {
 			a.log.interval(s.start, s.end, a.stage, "raw")
+		}
+		if a.log != nil && k == seriesLag && a.open {
+			a.log.interval(s.start, s.end, a.stage, "lag")
 		}
 	}
 	from := len(a.enc)
@@ -521,6 +528,7 @@ func (v *view) stats() Stats {
 	st.Latency = latencyOf(v.hist(seriesLatency))
 	if v.a.open {
 		st.Raw = latencyOf(v.hist(seriesRaw))
+		st.Lag = latencyOf(v.hist(seriesLag))
 	} else {
 		st.Raw = st.Latency
 	}

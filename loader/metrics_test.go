@@ -64,6 +64,7 @@ func (sec *second) add(a *aggregator, r *result) {
 	rec(seriesLatency, r.end-r.intended)
 	if a.open {
 		rec(seriesRaw, r.end-r.start)
+		sec.us[seriesLag] = append(sec.us[seriesLag], min(max(r.start-r.intended, 0)/1000, highestUS)) // 0 is kept
 	}
 	if r.newConn {
 		rec(seriesDNS, r.dns)
@@ -154,7 +155,7 @@ func TestRingWindowsAreExact(t *testing.T) {
 
 	lr := hdr.NewHistogramLogReader(&log)
 	for i, sec := range secs {
-		for _, s := range []int{seriesLatency, seriesRaw} {
+		for _, s := range []int{seriesLatency, seriesRaw, seriesLag} {
 			h, err := lr.NextIntervalHistogram()
 			if err != nil {
 				t.Fatalf("log interval %d series %d: %v", i, s, err)

@@ -298,6 +298,14 @@ func TestDroppedIterations(t *testing.T) {
 	if want := 10500 * ms; late < want*99/100 || late > want*101/100 {
 		t.Errorf("total lateness %v (corrected mean %v, raw mean %v), want %v", late, lat.Mean, raw.Mean, want)
 	}
+	// The generator lag is that lateness, request by request, in its own
+	// histogram: 5s for 100ms, 0 for those sent on time (the fake clock
+	// does not move while a request is sent).
+	lag := last.Total.Lag
+	if sum := time.Duration(lag.Count) * lag.Mean; lag.Count != 61 || sum < 10400*ms || sum > 10600*ms ||
+		lag.Max < 5*time.Second || lag.Max > 5010*ms || lag.P50 != 0 {
+		t.Errorf("lag %+v (sum %v), want 61 values summing to ~10.5s, max ~5s, median 0", lag, sum)
+	}
 	if !slices.Contains(eventKinds(last), EventInsufficientVUs) {
 		t.Errorf("events %v lack %q", eventKinds(last), EventInsufficientVUs)
 	}

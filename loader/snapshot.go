@@ -110,6 +110,12 @@ type Stats struct {
 	// Raw is latency from the actual send; the same as Latency in closed
 	// models.
 	Raw Latency
+	// Lag is the generator's own lateness in open models: from when the
+	// schedule wanted a request sent to when its VU sent it (pacer wake-up,
+	// hand-off, waiting for a free VU). Latency = Raw + Lag, request by
+	// request: what Lag does not explain is the server's queueing. Zero in
+	// closed models, which have no schedule.
+	Lag Latency
 	// Phases break requests down; connection phases only count requests
 	// that opened a connection.
 	DNS, Connect, TLS, Sending, Waiting, Receiving Latency

@@ -256,7 +256,8 @@ func loaderFieldError(err error) pathError {
 // on dropped_iterations makes that a failure instead. Its values are what
 // gates and the report read: requests, rps, p50_ms, p95_ms, p99_ms,
 // max_ms, failed_rate, error_rate, dropped, thresholds_failed, and in open
-// models target_rps, delivered_rps, delivered_ratio and dropped_ratio.
+// models target_rps, delivered_rps, delivered_ratio, dropped_ratio and the
+// generator lag's lag_p50_ms and lag_p99_ms.
 func JudgeLoad(s loader.Snapshot) probes.Result {
 	t := s.Total
 	res := probes.Result{Status: probes.StatusPass, ObservedAt: s.Time, Duration: s.Elapsed}
@@ -296,9 +297,12 @@ func JudgeLoad(s loader.Snapshot) probes.Result {
 		res.Values["delivered_rps"] = round3(d.Rate())
 		res.Values["delivered_ratio"] = round3(d.Ratio())
 		res.Values["dropped_ratio"] = round3(d.DroppedRatio())
+		res.Values["lag_p50_ms"] = msOf(t.Lag.P50)
+		res.Values["lag_p99_ms"] = msOf(t.Lag.P99)
 		it := probes.Item{Name: "delivery", Status: probes.StatusPass,
-			Summary: fmt.Sprintf("delivered %s of %s req/s (%d of %d iterations due sent)",
-				strconv.FormatFloat(d.Rate(), 'f', 1, 64), strconv.FormatFloat(d.TargetRate(), 'f', -1, 64), d.Sent, d.Due)}
+			Summary: fmt.Sprintf("delivered %s of %s req/s (%d of %d iterations due sent); generator lag p50 %s, p99 %s",
+				strconv.FormatFloat(d.Rate(), 'f', 1, 64), strconv.FormatFloat(round3(d.TargetRate()), 'f', -1, 64), d.Sent, d.Due,
+				report.Duration(t.Lag.P50), report.Duration(t.Lag.P99))}
 		if shortfall != "" {
 			it.Status, it.Summary, it.Reason = probes.StatusWarn, shortfall, "Shortfall"
 		}

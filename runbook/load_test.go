@@ -385,8 +385,11 @@ func TestJudgeLoad(t *testing.T) {
 			t.Errorf("%s: %v %q\nwant %v %q", c.what, res.Status, res.Message, c.status, c.msg)
 		}
 	}
-	res := JudgeLoad(open(short, p95))
-	if res.Values["target_rps"] != 200 || res.Values["delivered_rps"] != 82 || res.Values["dropped_ratio"] != 0.59 {
+	lagged := open(short, p95)
+	lagged.Total.Lag = loader.Latency{Count: 820, P50: 12 * time.Microsecond, P99: 80 * time.Microsecond}
+	res := JudgeLoad(lagged)
+	if res.Values["target_rps"] != 200 || res.Values["delivered_rps"] != 82 || res.Values["dropped_ratio"] != 0.59 ||
+		res.Values["lag_p50_ms"] != 0.012 || res.Values["lag_p99_ms"] != 0.08 {
 		t.Errorf("values %v", res.Values)
 	}
 	if it := res.Items[len(res.Items)-1]; it.Name != "delivery" || it.Status != probes.StatusWarn {

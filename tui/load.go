@@ -305,6 +305,10 @@ func (l *loadState) lines(st Styles, w int) []string {
 	if s.Total.Dropped > 0 {
 		counts = append(counts, fmt.Sprintf("dropped %d", s.Total.Dropped))
 	}
+	if s.Executor.Open() && win.Lag.Count > 0 {
+		// The generator's own lateness, apart from the server's queueing.
+		counts = append(counts, fmt.Sprintf("generator lag p50 %s p99 %s", fmtLag(win.Lag.P50), fmtLag(win.Lag.P99)))
+	}
 	out = append(out, fmt.Sprintf("total %d requests", s.Total.Requests)+prefixed(" · ", strings.Join(counts, " · ")))
 
 	const labelW, valueW = 4, 22
@@ -381,6 +385,14 @@ func latencyValue(corrected, raw time.Duration) string {
 		}
 	}
 	return v
+}
+
+// fmtLag shows a generator lag: microseconds below a millisecond.
+func fmtLag(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	}
+	return fmtMS(ms(d))
 }
 
 func fmtMS(v float64) string {

@@ -251,6 +251,8 @@ func TestLoadViewShortfallIsRed(t *testing.T) {
 	live.Window.Span = 10 * time.Second
 	ok := live
 	ok.Delivery = loader.Delivery{Due: 2000, Sent: 2000, Active: 20 * time.Second}
+	lagged := ok
+	lagged.Window.Lag = loader.Latency{Count: 1000, P50: 12 * time.Microsecond, P99: 80 * time.Microsecond}
 	short := live
 	short.TargetRate, short.Window.Rate = 200, 82
 	done := short
@@ -263,6 +265,7 @@ func TestLoadViewShortfallIsRed(t *testing.T) {
 		red  bool
 	}{
 		{"on target", ok, "rate 100.0/s of 100/s", false},
+		{"the generator lag is shown", lagged, "generator lag p50 12µs p99 80µs", false},
 		{"the window is short", short, "rate 82.0/s of 200/s short", true},
 		{"done, short", done, "delivered 82.0 of 200/s short", true},
 	} {

@@ -456,8 +456,10 @@ func TestLoadRateSizesVUs(t *testing.T) {
 		for _, e := range doc.Events {
 			auto = auto || e.Kind == "auto-vus"
 		}
-		if doc.VUsMax != c.maxVUs || auto != c.wantAutoVUs || doc.Delivery == nil || doc.Delivery.Sent != 20 {
-			t.Errorf("%v: vus_max %d, auto-vus event %v, delivery %+v; want %d, %v, 20 sent", c.args, doc.VUsMax, auto, doc.Delivery, c.maxVUs, c.wantAutoVUs)
+		if doc.VUsMax != c.maxVUs || auto != c.wantAutoVUs || doc.Delivery == nil || doc.Delivery.Sent != 20 ||
+			doc.Lag == nil || doc.Lag.Count != 20 {
+			t.Errorf("%v: vus_max %d, auto-vus event %v, delivery %+v, generator lag %+v; want %d, %v, 20 sent and 20 lags",
+				c.args, doc.VUsMax, auto, doc.Delivery, doc.Lag, c.maxVUs, c.wantAutoVUs)
 		}
 	}
 }

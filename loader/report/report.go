@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/threshold"
@@ -37,6 +38,7 @@ type Document struct {
 	Errors     map[string]int64  `json:"error_classes"`
 	Latency    Trend             `json:"http_req_duration"`
 	Raw        *Trend            `json:"http_req_duration_raw,omitempty"`
+	Lag        *Trend            `json:"generator_lag,omitempty"`
 	Delivery   *Delivery         `json:"delivery,omitempty"`
 	Phases     map[string]Trend  `json:"phases"`
 	Thresholds []ThresholdResult `json:"thresholds"`
@@ -170,8 +172,8 @@ func NewDocument(s loader.Snapshot) Document {
 		Events:     []Event{},
 	}
 	if s.Executor.Open() {
-		raw := trend(t.Raw)
-		d.Raw = &raw
+		raw, lag := trend(t.Raw), trend(t.Lag)
+		d.Raw, d.Lag = &raw, &lag
 		d.Delivery = delivery(s)
 	} else {
 		d.VUsMax = max(s.VUs, s.TargetVUs)
@@ -296,7 +298,7 @@ func Summary(w io.Writer, s loader.Snapshot) error {
 	}
 	b.WriteString("  TOTAL RESULTS\n\n")
 	line := func(name, format string, args ...any) {
-		dots := max(2, 34-len(name))
+		dots := max(2, 34-utf8.RuneCountInString(name))
 		fmt.Fprintf(&b, "    %s%s: %s\n", name, strings.Repeat(".", dots), fmt.Sprintf(format, args...))
 	}
 	secs := s.Elapsed.Seconds()
@@ -337,6 +339,7 @@ func Summary(w io.Writer, s loader.Snapshot) error {
 		line(label, "%s", trendLine(t.Latency))
 		if s.Executor.Open() {
 			line("  raw (from the actual send)", "%s", trendLine(t.Raw))
+			line("generator_lag (send − intended)", "%s", trendLine(t.Lag))
 		}
 	}
 	if t.Requests > 0 {

@@ -46,7 +46,7 @@ func snapshot(t *testing.T) loader.Snapshot {
 			BytesIn: 123456, BytesOut: 65432,
 			Errors: loader.ErrorCounts{HTTP5xx: 15, Refused: 5},
 			Status: map[int]int64{200: 980, 503: 15},
-			Rate:   100, Latency: lat(300 * time.Millisecond), Raw: lat(3 * time.Millisecond),
+			Rate:   100, Latency: lat(300 * time.Millisecond), Raw: lat(3 * time.Millisecond), Lag: lat(20 * time.Microsecond),
 			Waiting: lat(2 * time.Millisecond), Connect: loader.Latency{Count: 12, Min: 80 * time.Microsecond, Mean: 150 * time.Microsecond, P50: 140 * time.Microsecond, P90: 200 * time.Microsecond, P95: 210 * time.Microsecond, P99: 220 * time.Microsecond, P999: 220 * time.Microsecond, Max: 220 * time.Microsecond},
 		},
 		Thresholds: []loader.ThresholdState{
@@ -97,7 +97,7 @@ func TestJSONGolden(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Passed || doc.Raw == nil || doc.Raw.P99 != 15 || doc.Latency.P99 != 1500 || doc.Errors["refused"] != 5 {
+	if doc.Passed || doc.Raw == nil || doc.Raw.P99 != 15 || doc.Lag == nil || doc.Lag.P99 != 0.1 || doc.Latency.P99 != 1500 || doc.Errors["refused"] != 5 {
 		t.Errorf("document %+v", doc)
 	}
 }
