@@ -89,15 +89,16 @@ func (e *Error) Error() string {
 
 // namesObject reports whether the server's message names what it refused
 // (`pods "x" is forbidden: …`, `deployments.apps "api" not found`): the
-// status details then name the object, and repeating the call would say
-// it twice.
+// status details then name the call's object (or, for a call of no name,
+// an object), and repeating the call would say it twice. A message about
+// another object (the node of a pod's logs) is prefixed with the call.
 func (e *Error) namesObject() bool {
 	var st apierrors.APIStatus
 	if !errors.As(e.err, &st) {
 		return false
 	}
 	d := st.Status().Details
-	return d != nil && d.Name != "" && e.Message == st.Status().Message
+	return d != nil && d.Name != "" && (e.Call.Name == "" || d.Name == e.Call.Name) && e.Message == st.Status().Message
 }
 
 // Unwrap returns the client's error, and ErrUnreachable when the server

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -582,7 +582,7 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 		// Not known to be missing (a read forbidden, a 5xx): its
 		// dependents are tried on their own, as kubectl would.
 		existed = true
-		return failedOutcome(ref, apiCallErr(err, "get", gr, ns, name))
+		return failedOutcome(ref, kube.Err(err, kube.Call{Verb: "get", Resource: gr, Namespace: ns, Name: name}))
 	default:
 		existed = true
 		r.red.addSecret(live)
@@ -604,7 +604,7 @@ func (r *applyRun) applyObject(ctx context.Context, m manifest) (out objOutcome)
 			o.diff, _ = objectDiff(ref, side, nil, obj, r.red)
 			return o
 		}
-		err = apiCallErr(err, "patch", gr, ns, name)
+		err = kube.Err(err, kube.Call{Verb: "patch", Resource: gr, Namespace: ns, Name: name})
 		if isFieldManagerConflict(err) && !r.force {
 			err = fmt.Errorf("%w (set force: true to take these fields over)", err)
 		}
@@ -754,28 +754,6 @@ func isNamespaceNotFound(err error, ns string) bool {
 	}
 	d := st.Status().Details
 	return d != nil && d.Kind == "namespaces" && d.Name == ns
-}
-
-// rbacDenied matches the RBAC authorizer's refusal, for the verb it names
-// (a server-side apply that creates is authorized as create).
-var rbacDenied = regexp.MustCompile(`cannot (\w+) resource "`)
-
-// apiCallErr names a failed API call. An RBAC refusal becomes a
-// *probes.ForbiddenError naming the verb and resource as RBAC does; other
-// API errors (an invalid object, a conflict, an admission webhook's 403)
-// keep the server's message, which names the object; anything else is
-// wrapped with what was tried.
-func apiCallErr(err error, verb, resource, ns, name string) error {
-	var st apierrors.APIStatus
-	if !errors.As(err, &st) {
-		return fmt.Errorf("%s %s %s: %w", verb, resource, name, err)
-	}
-	if apierrors.IsForbidden(err) {
-		if m := rbacDenied.FindStringSubmatch(st.Status().Message); m != nil {
-			return &probes.ForbiddenError{Verb: m[1], Resource: resource, Namespace: ns}
-		}
-	}
-	return err
 }
 
 // outcomeResult sums outcomes up; verb is the past tense of what was done

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -853,7 +854,7 @@ func TestApplyForceHintOnlyForFieldConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := apiCallErr(tt.call(), "patch", "configmaps", ns, "settings")
+			err := kube.Err(tt.call(), kube.Call{Verb: "patch", Resource: "configmaps", Namespace: ns, Name: "settings"})
 			if !apierrors.IsConflict(err) {
 				t.Fatalf("the API server answered %v, want a conflict", err)
 			}

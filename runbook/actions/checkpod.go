@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -246,8 +247,12 @@ func (a *checkPodAction) podSummary() string {
 	return s + fmt.Sprintf(", expect exit code %d, timeout %s", a.spec.ExpectExitCode, a.timeout)
 }
 
-func (a *checkPodAction) createErr(err error) error {
-	return kubeCallErr(err, "create", "pods", a.ns, "")
+// createErr maps the error of creating the pod name ("" for a generated
+// name): an RBAC denial is forbidden, naming the permission; an admission
+// plugin's refusal (no ServiceAccount, Pod Security, a quota, a policy, a
+// webhook) keeps the API server's message, which says why.
+func (a *checkPodAction) createErr(err error, name string) error {
+	return kube.Err(err, kube.Call{Verb: "create", Resource: "pods", Namespace: a.ns, Name: name})
 }
 
 // Plan implements Action: a server-side dry run of the pod's creation
@@ -257,7 +262,7 @@ func (a *checkPodAction) Plan(ctx context.Context) Result {
 	res := Result{Changes: 1}
 	created, err := a.typed.CoreV1().Pods(a.ns).Create(ctx, a.pod(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
-		err = a.createErr(err)
+		err = a.createErr(err, "")
 		res.Status, res.Summary, res.Message, res.Changes = kubeErrStatus(err), "cannot create the check pod", err.Error(), 0
 		res.Objects = []Object{{Ref: "Pod/" + a.ns + "/" + a.pod().GenerateName, Op: OpFailed, Error: err.Error()}}
 		return stampResult(res, start, a.now)
@@ -287,7 +292,7 @@ func (a *checkPodAction) Execute(ctx context.Context, progress func(Result)) (re
 	pod.Name, pod.GenerateName = pod.GenerateName+utilrand.String(5), ""
 	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		cerr := a.createErr(err)
+		cerr := a.createErr(err, pod.Name)
 		res := Result{Result: probes.Result{Status: kubeErrStatus(cerr), Summary: "cannot create the check pod", Message: cerr.Error()}}
 		if !apierrors.IsAlreadyExists(err) && !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
 			if o := a.deletePod(ctx, pod.Name, "Pod/"+a.ns+"/"+pod.Name); o.Op == OpFailed {
@@ -342,14 +347,14 @@ func (a *checkPodAction) waitPod(ctx context.Context, created *corev1.Pod, seen 
 		func(ctx context.Context) (runtime.Object, error) {
 			p, err := pods.Get(ctx, created.Name, metav1.GetOptions{})
 			if err != nil {
-				return nil, kubeCallErr(err, "get", "pods", a.ns, created.Name)
+				return nil, kube.Err(err, kube.Call{Verb: "get", Resource: "pods", Namespace: a.ns, Name: created.Name})
 			}
 			return p, nil
 		},
 		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := pods.Watch(ctx, opts)
 			if err != nil {
-				return nil, kubeCallErr(err, "watch", "pods", a.ns, created.Name)
+				return nil, kube.Err(err, kube.Call{Verb: "watch", Resource: "pods", Namespace: a.ns, Name: created.Name})
 			}
 			return w, nil
 		},
@@ -514,7 +519,7 @@ func (a *checkPodAction) logs(ctx context.Context, name string) (string, error) 
 	defer cancel()
 	rc, err := a.typed.CoreV1().Pods(a.ns).GetLogs(name, &corev1.PodLogOptions{Container: checkPodContainer}).Stream(lctx)
 	if err != nil {
-		return "", kubeCallErr(err, "get", "pods/log", a.ns, name)
+		return "", kube.Err(err, kube.Call{Verb: "get", Resource: "pods/log", Namespace: a.ns, Name: name})
 	}
 	defer func() { _ = rc.Close() }()
 	out, err := tailOutputOf(rc)
@@ -531,7 +536,7 @@ func (a *checkPodAction) deletePod(ctx context.Context, name, ref string) Object
 	defer cancel()
 	err := a.typed.CoreV1().Pods(a.ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return Object{Ref: ref, Op: OpFailed, Error: kubeCallErr(err, "delete", "pods", a.ns, name).Error()}
+		return Object{Ref: ref, Op: OpFailed, Error: kube.Err(err, kube.Call{Verb: "delete", Resource: "pods", Namespace: a.ns, Name: name}).Error()}
 	}
 	return Object{Ref: ref, Op: OpDeleted}
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -532,7 +533,7 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 			if dryRun {
 				a.setPlanned(nil)
 			}
-			return targetFailure(apiCallErr(err, "list", gr, ns, ""))
+			return targetFailure(kube.Err(err, kube.Call{Verb: "list", Resource: gr, Namespace: ns}))
 		}
 		listed := map[string]*unstructured.Unstructured{}
 		names := make([]string, 0, len(list.Items)) // not nil: a plan that matched nothing
@@ -589,7 +590,7 @@ func (a *targetAction) run(ctx context.Context, dryRun bool, progress func(Resul
 		}
 		live, err := ri.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			o := failedOutcome(objRef(kind, ns, name), apiCallErr(err, "get", gr, ns, name))
+			o := failedOutcome(objRef(kind, ns, name), kube.Err(err, kube.Call{Verb: "get", Resource: gr, Namespace: ns, Name: name}))
 			if apierrors.IsNotFound(err) {
 				o.msg = fmt.Sprintf("%s %s not found%s", gr, name, inNamespace(ns))
 			}
@@ -654,12 +655,12 @@ func (a *targetAction) patchOne(ctx context.Context, ri dynamic.ResourceInterfac
 		out, err := ri.Patch(ctx, name, pt, data, opts)
 		if apierrors.IsConflict(err) && attempt < maxConflictRetries {
 			if live, err = ri.Get(ctx, name, metav1.GetOptions{}); err != nil {
-				return failedOutcome(ref, apiCallErr(err, "get", gr, ns, name))
+				return failedOutcome(ref, kube.Err(err, kube.Call{Verb: "get", Resource: gr, Namespace: ns, Name: name}))
 			}
 			continue
 		}
 		if err != nil {
-			err = apiCallErr(err, "patch", gr, ns, name)
+			err = kube.Err(err, kube.Call{Verb: "patch", Resource: gr, Namespace: ns, Name: name})
 			if a.strategic && apierrors.IsUnsupportedMediaType(err) {
 				err = fmt.Errorf("%w (a strategic merge patch works on built-in kinds only: use type: merge)", err)
 			}

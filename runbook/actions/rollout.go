@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -315,25 +316,9 @@ func (w *workloads) client(t *workloadType) dynamic.ResourceInterface {
 	return w.dynamic.Resource(t.gvr).Namespace(w.ns)
 }
 
-// kubeCallErr names a failed API call: a 403 becomes a
-// *probes.ForbiddenError naming the verb and resource as RBAC does;
-// anything else keeps the API error, wrapped with what was tried.
-func kubeCallErr(err error, verb, resource, ns, name string) error {
-	if apierrors.IsForbidden(err) {
-		return &probes.ForbiddenError{Verb: verb, Resource: resource, Namespace: ns}
-	}
-	what := resource
-	if name != "" {
-		what += " " + name
-	}
-	if ns != "" {
-		what += " in namespace " + ns
-	}
-	return fmt.Errorf("%s %s: %w", verb, what, err)
-}
-
-// kubeErrStatus is the status a result shows for err: forbidden for RBAC
-// refusals, else error.
+// kubeErrStatus is the status a result shows for err: forbidden for an
+// authorization denial (kube.Err made it a *probes.ForbiddenError), else
+// error — an admission plugin's 403 included.
 func kubeErrStatus(err error) probes.Status {
 	if fe := (*probes.ForbiddenError)(nil); errors.As(err, &fe) {
 		return probes.StatusForbidden
@@ -342,7 +327,8 @@ func kubeErrStatus(err error) probes.Status {
 }
 
 // kubeErrFinal reports whether retrying err cannot help: RBAC, a missing
-// object, a request the server rejects.
+// object, a request the server rejects (admission included: a quota
+// exceeded stays so for the run).
 func kubeErrFinal(err error) bool {
 	if fe := (*probes.ForbiddenError)(nil); errors.As(err, &fe) {
 		return true
@@ -354,7 +340,7 @@ func kubeErrFinal(err error) bool {
 func (w *workloads) get(ctx context.Context, ref workloadRef) (*unstructured.Unstructured, error) {
 	u, err := w.client(ref.typ).Get(ctx, ref.name, metav1.GetOptions{})
 	if err != nil {
-		return nil, kubeCallErr(err, "get", ref.typ.resource(), w.ns, ref.name)
+		return nil, kube.Err(err, kube.Call{Verb: "get", Resource: ref.typ.resource(), Namespace: w.ns, Name: ref.name})
 	}
 	return u, nil
 }
@@ -366,7 +352,7 @@ func (w *workloads) patch(ctx context.Context, ref workloadRef, pt types.PatchTy
 	}
 	u, err := w.client(ref.typ).Patch(ctx, ref.name, pt, data, opts)
 	if err != nil {
-		return nil, kubeCallErr(err, "patch", ref.typ.resource(), w.ns, ref.name)
+		return nil, kube.Err(err, kube.Call{Verb: "patch", Resource: ref.typ.resource(), Namespace: w.ns, Name: ref.name})
 	}
 	return u, nil
 }
@@ -709,7 +695,7 @@ func (a *rolloutAction) follow(ctx context.Context, ref workloadRef, send func(r
 		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := cl.Watch(ctx, opts)
 			if err != nil {
-				return nil, kubeCallErr(err, "watch", ref.typ.resource(), a.wl.ns, ref.name)
+				return nil, kube.Err(err, kube.Call{Verb: "watch", Resource: ref.typ.resource(), Namespace: a.wl.ns, Name: ref.name})
 			}
 			return w, nil
 		},
@@ -1173,7 +1159,7 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 	if ref.typ == deploymentWorkload {
 		list, err := w.typed.AppsV1().ReplicaSets(w.ns).List(ctx, opts)
 		if err != nil {
-			return h, kubeCallErr(err, "list", "replicasets.apps", w.ns, "")
+			return h, kube.Err(err, kube.Call{Verb: "list", Resource: "replicasets.apps", Namespace: w.ns})
 		}
 		for i := range list.Items {
 			rs := &list.Items[i]
@@ -1199,7 +1185,7 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 	} else {
 		list, err := w.typed.AppsV1().ControllerRevisions(w.ns).List(ctx, opts)
 		if err != nil {
-			return h, kubeCallErr(err, "list", "controllerrevisions.apps", w.ns, "")
+			return h, kube.Err(err, kube.Call{Verb: "list", Resource: "controllerrevisions.apps", Namespace: w.ns})
 		}
 		for i := range list.Items {
 			cr := &list.Items[i]
@@ -1408,7 +1394,7 @@ func (out undoOutcome) report(ref workloadRef, ns string, err error, dryRun bool
 // over with a fresh read. Other failures are retried with capped backoff
 // and reported to retrying — but for those retrying cannot help
 // (kubeErrFinal: forbidden, not found…), which it returns. get and watchFn
-// return errors made by kubeCallErr.
+// return errors mapped by kube.Err.
 func followObject(ctx context.Context, name string,
 	get func(context.Context) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),

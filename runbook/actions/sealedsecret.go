@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
@@ -761,14 +762,14 @@ func (a *sealedSecretAction) follow(ctx context.Context, st sealedState) sealedS
 		func(ctx context.Context) (runtime.Object, error) {
 			u, err := ri.Get(ctx, st.name, metav1.GetOptions{})
 			if err != nil {
-				return nil, kubeCallErr(err, "get", sealedSecretsGVR.GroupResource().String(), st.ns, st.name)
+				return nil, kube.Err(err, kube.Call{Verb: "get", Resource: sealedSecretsGVR.GroupResource().String(), Namespace: st.ns, Name: st.name})
 			}
 			return u, nil
 		},
 		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := ri.Watch(ctx, opts)
 			if err != nil {
-				return nil, kubeCallErr(err, "watch", sealedSecretsGVR.GroupResource().String(), st.ns, st.name)
+				return nil, kube.Err(err, kube.Call{Verb: "watch", Resource: sealedSecretsGVR.GroupResource().String(), Namespace: st.ns, Name: st.name})
 			}
 			return w, nil
 		},
