@@ -69,12 +69,20 @@ type ControlPlane struct {
 	nsSeq   atomic.Int64
 }
 
-// shared is the one control plane of a test binary.
-var shared struct {
-	mu      sync.Mutex
+// sharedPlane is a control plane a test binary starts once, on first use.
+type sharedPlane struct {
 	started bool
 	cp      *ControlPlane
 	err     error
+}
+
+// shared holds the test binary's control planes: the usual one, and the
+// one whose API server admits pods as a cluster's does (started only by
+// the tests that need it).
+var shared struct {
+	mu     sync.Mutex
+	plain  sharedPlane
+	admits sharedPlane
 }
 
 // AssetsDir returns the directory holding kube-apiserver and etcd:
@@ -94,41 +102,67 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.cp != nil {
-		if err := shared.cp.env.Stop(); err != nil {
+	for _, sp := range []*sharedPlane{&shared.plain, &shared.admits} {
+		if sp.cp == nil {
+			continue
+		}
+		if err := sp.cp.env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "controlplane: stop: %v\n", err)
 			if code == 0 {
 				code = 1
 			}
 		}
-		_ = os.RemoveAll(shared.cp.certDir)
-		shared.cp = nil
+		_ = os.RemoveAll(sp.cp.certDir)
+		sp.cp = nil
 	}
 	return code
 }
 
 // Start returns the test binary's control plane, starting it on first use.
 // Without binaries it skips the test (or fails it when [Required]).
+//
+// Like envtest's, its API server runs without the ServiceAccount admission
+// plugin: there is no controller-manager to create each namespace's
+// "default" ServiceAccount, and every pod would be refused without it.
 func Start(t testing.TB) *ControlPlane {
+	t.Helper()
+	return startShared(t, &shared.plain, false)
+}
+
+// StartServiceAccountAdmission returns a second control plane of the test
+// binary, started on first use, whose API server runs the ServiceAccount
+// admission plugin as a cluster's does: a pod is refused in a namespace
+// whose ServiceAccount it runs as (by default "default") does not exist —
+// and, with no controller-manager, no namespace has one until the test
+// creates it. Only the tests of that refusal need it: it costs another
+// kube-apiserver and etcd.
+func StartServiceAccountAdmission(t testing.TB) *ControlPlane {
+	t.Helper()
+	return startShared(t, &shared.admits, true)
+}
+
+func startShared(t testing.TB, sp *sharedPlane, serviceAccounts bool) *ControlPlane {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if !shared.started {
-		shared.started = true
-		shared.cp, shared.err = start()
+	if !sp.started {
+		sp.started = true
+		sp.cp, sp.err = start(serviceAccounts)
 	}
-	if shared.err != nil {
-		if errors.Is(shared.err, errNoBinaries) && !Required() {
-			t.Skipf("controlplane: %v\n\tbuild it with %s, or run the whole suite with 'make test'", shared.err, BuildCommand)
+	if sp.err != nil {
+		if errors.Is(sp.err, errNoBinaries) && !Required() {
+			t.Skipf("controlplane: %v\n\tbuild it with %s, or run the whole suite with 'make test'", sp.err, BuildCommand)
 		}
-		t.Fatalf("controlplane: %v", shared.err)
+		t.Fatalf("controlplane: %v", sp.err)
 	}
-	return shared.cp
+	return sp.cp
 }
 
 var errNoBinaries = errors.New("kube-apiserver/etcd binaries not found")
 
-func start() (*ControlPlane, error) {
+// start starts a control plane; serviceAccounts enables the ServiceAccount
+// admission plugin, which envtest disables.
+func start(serviceAccounts bool) (*ControlPlane, error) {
 	dir := AssetsDir()
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
@@ -153,6 +187,11 @@ func start() (*ControlPlane, error) {
 		return nil, fmt.Errorf("API server certificate directory: %w", err)
 	}
 	env.ControlPlane.GetAPIServer().CertDir = certDir
+	if serviceAccounts {
+		// The API server's default plugins (ServiceAccount among them),
+		// instead of envtest's --disable-admission-plugins=ServiceAccount.
+		env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()

@@ -156,7 +156,7 @@ func kubeOf(env Env, contextName, namespace string) (*probes.Cluster, string, er
 	}
 	c, err := env.Kube(contextName)
 	if err != nil {
-		return nil, "", fmt.Errorf("context %q: %w", contextName, err)
+		return nil, "", err // it names the context it looked for
 	}
 	if namespace == "" {
 		namespace = c.Namespace()
