@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 )
 
@@ -28,6 +29,10 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			wait.Stop()
 		}
 	}()
+	precise := pacerWaker(r.clock)
+	if precise != nil {
+		defer func() { _ = precise.close() }()
+	}
 	stage := -1
 	if e.Kind == RampingArrivalRate {
 		stage = r.stageEvent(stage)
@@ -68,12 +73,20 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 		}
 		r.rate.Store(math.Float64bits(sched.rateAt(now)))
 		t, ok := sched.next()
+		if ok && t > now && precise != nil && t-now <= coarseMargin {
+			r.waitUntil(precise, t) // the last stretch, on time (wake.go)
+			continue
+		}
 		var due <-chan time.Time
 		if ok && t > now {
+			d := t - now
+			if precise != nil {
+				d -= coarseMargin
+			}
 			if wait == nil {
-				wait = r.clock.NewTimer(t - now)
+				wait = r.clock.NewTimer(d)
 			} else {
-				wait.Reset(t - now)
+				wait.Reset(d)
 			}
 			due = wait.C()
 		}
@@ -98,6 +111,9 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			continue
 		}
 		// The iteration is due.
+		if r.stopping.Load() {
+			return
+		}
 		if lag := now - t; lag > e.MaxLag {
 			n := sched.skipTo(now - e.MaxLag)
 			if n == 0 { // float rounding put t just before the cut: drop it alone
@@ -115,6 +131,11 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 		case r.work <- int64(t):
 			r.sent.Add(1)
 			sched.advance()
+			if precise != nil {
+				// The VU is ready to run on this processor: let it send
+				// now rather than when the pacer next sleeps.
+				runtime.Gosched()
+			}
 			continue
 		default:
 		}
