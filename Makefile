@@ -52,6 +52,11 @@ demo:
 bench-load:
 	bench/load.sh
 
+# bench-lag: corrected vs raw p50 and the generator lag at 200 and 2,000 req/s, the pacer's CPU (README, Performance).
+.PHONY: bench-lag
+bench-lag:
+	bench/lag.sh
+
 # bench-mem: the loader's heap after 10s, 60s and 300s of load (README, Performance).
 .PHONY: bench-mem
 bench-mem:
