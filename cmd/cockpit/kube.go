@@ -4,6 +4,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // kubeFlags are kubectl's connection flags, resolved the way kubectl
@@ -38,6 +40,10 @@ func (f *kubeFlags) restConfig() (*rest.Config, string, error) {
 	cc := f.clientConfig()
 	raw, err := cc.RawConfig()
 	if err != nil {
+		return nil, "", err
+	}
+	// A context the kubeconfig lacks is said once, with those it has.
+	if err := kube.CheckContext(cc, f.context); err != nil {
 		return nil, "", err
 	}
 	cfg, err := cc.ClientConfig()
