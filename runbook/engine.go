@@ -120,6 +120,14 @@ type StepState struct {
 	History []probes.Status
 	// Consecutive counts failed results in a row (repeating probes).
 	Consecutive int
+	// Tally counts what the step observed since its current run began;
+	// the rule that closes a running step reads it.
+	Tally Tally
+	// Why is the evidence line of a final status that the last result
+	// alone does not explain: a window that closed on an unsettled or
+	// failing observation, a phase left or a run aborted while the step
+	// ran, a breach, failures that were not in a row. Empty otherwise.
+	Why string
 	// Breached is set when a repeating probe failed FailAfter times in a
 	// row during its window.
 	Breached bool
@@ -178,8 +186,12 @@ type State struct {
 	Phases       []PhaseState
 	Outcome      Outcome
 	Reason       string // why the run ended early
-	nextRun      uint64
-	gates        []probes.Outcomes // compiled gate rules per phase (nil: default)
+	// ResumedAt is when the run was last resumed after the cockpit
+	// stopped (zero if never): an observation older than it saw nothing
+	// of the time the cockpit was down.
+	ResumedAt time.Time
+	nextRun   uint64
+	gates     []probes.Outcomes // compiled gate rules per phase (nil: default)
 }
 
 // NewState returns the initial state of a run of rb.
@@ -321,7 +333,7 @@ func (e *engine) apply(ev Event) {
 	case Advance:
 		e.advance(ev)
 	case Resumed:
-		s.AllowActions = ev.AllowActions
+		s.AllowActions, s.ResumedAt = ev.AllowActions, s.Now
 		e.resume()
 	case ActionPlanned:
 		e.actionPlanned(ev)
@@ -334,6 +346,7 @@ func (e *engine) apply(ev Event) {
 	case AccessReviewed:
 		e.accessReviewed(ev)
 	case Aborted:
+		e.closeRunning(closeAborted)
 		s.Phases[s.Current].Status = PhaseAborted
 		s.Phases[s.Current].LeftAt = s.Now
 		e.finish(OutcomeFailed, "aborted by "+ev.Operator+": "+ev.Reason)
@@ -403,6 +416,7 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 	if attempt == 1 {
 		ss.StartedAt = e.s.Now
 		ss.Consecutive, ss.Breached = 0, false
+		ss.Tally, ss.Why = Tally{}, ""
 	}
 	if st.Load != nil {
 		e.emit(StartLoad{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
@@ -476,10 +490,8 @@ func (e *engine) probeResult(ev ProbeResult) {
 	}
 	res := ev.Result
 	ss.Last, ss.HasResult, ss.UpdatedAt = res, true, e.s.Now
-	ss.History = append(ss.History, res.Status)
-	if len(ss.History) > historyLen {
-		ss.History = ss.History[len(ss.History)-historyLen:]
-	}
+	ss.History = appendHistory(ss.History, res.Status)
+	ss.Tally.add(res.Status, e.s.Now)
 	if st.Every > 0 {
 		e.repeatingResult(st, ss, res)
 		return
@@ -569,8 +581,11 @@ func (e *engine) repeatingResult(st *Step, ss *StepState, res probes.Result) {
 		ss.Consecutive = 0
 	default:
 		ss.Consecutive++
-		if ss.Consecutive >= failAfter(st) {
+		ss.Tally.Streak = max(ss.Tally.Streak, ss.Consecutive)
+		if ss.Consecutive >= failAfter(st) && !ss.Breached {
 			ss.Breached = true
+			ss.Why = fmt.Sprintf("breached at %s: %d failed observations in a row (failAfter %d)",
+				e.s.Now.UTC().Format("15:04:05"), ss.Consecutive, failAfter(st))
 		}
 	}
 	if ss.Breached {
@@ -590,12 +605,7 @@ func (e *engine) tick() {
 		}
 		if windowOver {
 			if ss.Status == StepRunning {
-				ss.Status, ss.FinishedAt, ss.RunID = StepPassed, e.s.Now, 0
-				if !ss.HasResult {
-					ss.Status = StepFailed // watched a whole window and saw nothing
-				} else if slices.Contains(ss.History, probes.StatusWarn) {
-					ss.Status = StepWarned
-				}
+				e.closeStep(st, ss, closeWindow)
 			}
 			continue
 		}
@@ -709,6 +719,10 @@ func (e *engine) advance(ev Advance) {
 		e.refuse(ev, "step %q is changing things right now: wait for its result before leaving phase %q", busy, ps.ID)
 		return
 	}
+	// Steps still running get their final word before the gate is read:
+	// the gate judges what they observed, and a refusal leaves them be.
+	was := slices.Clone(ps.Steps)
+	e.closeRunning(closeLeft)
 	v := e.gate(e.s.Current)
 	switch {
 	case v.Status.OK():
@@ -719,6 +733,7 @@ func (e *engine) advance(ev Advance) {
 	case ps.Override != nil:
 		ps.Status = PhaseOverridden
 	default:
+		ps.Steps = was
 		e.refuse(ev, "gate of phase %q is %s: %s", ps.ID, v.Status, v.Message)
 		return
 	}

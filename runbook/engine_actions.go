@@ -135,8 +135,15 @@ func (e *engine) actionDone(ev ActionDone) {
 	}
 	if e.s.Finished() {
 		// The run was aborted while it executed: what it did is kept,
-		// and what it left is taken back now.
+		// and what it left is taken back now. The step's word is its
+		// execution's own.
 		ss.RunID, ss.UpdatedAt = 0, e.s.Now
+		if ss.Status == StepRunning {
+			ss.Last, ss.HasResult, ss.FinishedAt = res.Result, true, e.s.Now
+			ss.History = appendHistory(ss.History, res.Status)
+			ss.Tally.add(res.Status, e.s.Now)
+			ss.Status, ss.Why = finalStatus(res.Status), "finished after the run was aborted"
+		}
 		if res.Cleanup != "" {
 			ss.CleanupSent = true
 			e.emit(CleanupAction{Step: ev.Step, Ref: res.Cleanup})
