@@ -89,8 +89,8 @@ func (e *engine) closeStep(st *Step, ss *StepState, when string) {
 		// What passed was seen before the cockpit went down: nothing of
 		// the time since was observed.
 		ss.Status = StepFailed
-		ss.Why = fmt.Sprintf("%s it had not been observed since the cockpit restarted at %s (last: %s at %s)",
-			when, clock(e.s.ResumedAt), last.Status, clock(t.LastAt))
+		ss.Why = fmt.Sprintf("%s it had not been observed since the cockpit restarted at %s (last observed %s)",
+			when, clock(e.s.ResumedAt), clock(t.LastAt))
 		return
 	}
 	switch last.Status {
@@ -102,13 +102,13 @@ func (e *engine) closeStep(st *Step, ss *StepState, when string) {
 		ss.Why = failuresNote(st, t)
 	case probes.StatusPending:
 		ss.Status = StepFailed
-		ss.Why = "not settled " + when + lastSaid(last)
+		ss.Why = "not settled " + when
 	default:
 		ss.Status = StepFailed
 		if st.Every > 0 {
-			ss.Why = fmt.Sprintf("failing %s (%d of failAfter %d)%s", when, ss.Consecutive, failAfter(st), lastSaid(last))
+			ss.Why = fmt.Sprintf("failing %s (%d of failAfter %d)", when, ss.Consecutive, failAfter(st))
 		} else {
-			ss.Why = fmt.Sprintf("failing %s (attempt %d of %d)%s", when, ss.Attempt, st.Retries+1, lastSaid(last))
+			ss.Why = fmt.Sprintf("failing %s (attempt %d of %d)", when, ss.Attempt, st.Retries+1)
 		}
 	}
 }
@@ -122,19 +122,28 @@ func failuresNote(st *Step, t Tally) string {
 	case t.Streak <= 1:
 		return fmt.Sprintf("%d failed %s, not in a row", t.Failed, plural(t.Failed, "observation"))
 	}
-	return fmt.Sprintf("%d failed %s, at most %d in a row (failAfter %d)", t.Failed, plural(t.Failed, "observation"), t.Streak, failAfter(st))
+	return fmt.Sprintf("%d failed %s, at most %d in a row of failAfter %d", t.Failed, plural(t.Failed, "observation"), t.Streak, failAfter(st))
 }
 
-// lastSaid quotes the latest observation for an evidence line.
-func lastSaid(res probes.Result) string {
-	what := res.Summary
-	if what == "" {
-		what = res.Message
+// Says is a step's word after its status, the same in the TUI, the
+// headless log and the run summary: its last result's summary, with the
+// evidence line of a status that result alone does not explain —
+// "not settled when the window closed — last: 1 of 2 new replicas
+// updated", "3/3 ready (2 failed observations, not in a row)".
+func (ss StepState) Says() string {
+	sum := ""
+	if ss.HasResult && ss.Tally.Observed > 0 || ss.HasResult && ss.Why == "" {
+		sum = ss.Last.Summary // an earlier run's result does not explain this one
 	}
-	if what == "" {
-		return ""
+	switch {
+	case ss.Why == "":
+		return sum
+	case sum == "":
+		return ss.Why
+	case ss.Status == StepPassed || ss.Status == StepWarned:
+		return sum + " (" + ss.Why + ")"
 	}
-	return " — last: " + what
+	return ss.Why + " — last: " + sum
 }
 
 func plural(n int, word string) string {

@@ -1,106 +1,87 @@
-package runbook
+package runbook_test
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
+	"github.com/cockpit-dev/cockpit/runbook/runbooktest"
 )
 
-// RandomRun drives the engine through a random run of closingRunbook:
-// random results (stale ones too), ticks, window ends, re-runs, overrides,
-// advances, aborts and restarts. It returns the events applied, in order,
-// with their times. Other packages' property tests replay them too.
-func RandomRun(rng *rand.Rand, rb *Runbook, n int) []At {
-	statuses := []probes.Status{probes.StatusPass, probes.StatusWarn, probes.StatusFail, probes.StatusError, probes.StatusPending, probes.StatusForbidden}
-	now := time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC)
-	s := NewState(rb)
-	var out []At
-	apply := func(ev Event) {
-		at := At{Time: now, Event: ev}
-		s, _ = Apply(s, at)
-		out = append(out, at)
-	}
-	apply(Started{Operator: "lead"})
-	for range n {
-		if s.Finished() {
-			break
-		}
-		ps := s.Phases[s.Current]
-		ss := ps.Steps[rng.IntN(len(ps.Steps))]
-		switch k := rng.IntN(100); {
-		case k < 45: // a result for what is out (or, now and then, a stale one)
-			run := ss.RunID
-			if rng.IntN(10) == 0 {
-				run = uint64(rng.IntN(int(s.nextRun) + 2))
-			}
-			st := statuses[rng.IntN(len(statuses))]
-			apply(ProbeResult{Step: ss.ID, RunID: run, Result: probes.Result{Status: st, Summary: "saw " + st.String(), ObservedAt: now}})
-		case k < 75:
-			now = now.Add(time.Duration(rng.IntN(180)) * time.Second)
-			apply(Tick{})
-		case k < 80:
-			apply(RunStep{Step: ss.ID})
-		case k < 85:
-			apply(Overridden{Phase: ps.ID, Operator: "lead", Reason: "accepted"})
-		case k < 88:
-			apply(Overridden{Step: ss.ID, Operator: "lead", Reason: "accepted"})
-		case k < 95:
-			apply(Advance{Operator: "lead"})
-		case k < 97:
-			now = now.Add(time.Duration(rng.IntN(900)) * time.Second)
-			apply(Resumed{Operator: "lead", Events: len(out)})
-		default:
-			apply(Aborted{Operator: "lead", Reason: "enough"})
-		}
-	}
-	return out
-}
+// PropertyRunbook has what window ends, retries, needs and manual steps
+// can meet; property tests here and in the sign-off run it.
+const propertyRunbook = `
+apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: property-test}
+phases:
+- id: deploy
+  duration: 10m
+  steps:
+  - id: approved
+    manual: {prompt: "Approved?"}
+  - id: rollout
+    every: 1m
+    failAfter: 3
+    needs: [approved]
+    probe: {kind: http, url: "http://127.0.0.1:1/rollout"}
+  - id: smoke
+    optional: true
+    retries: 2
+    probe: {kind: http, url: "http://127.0.0.1:1/smoke"}
+- id: monitor
+  duration: 5m
+  steps:
+  - id: errors
+    every: 30s
+    failAfter: 2
+    probe: {kind: http, url: "http://127.0.0.1:1/errors"}
+  - id: once
+    probe: {kind: http, url: "http://127.0.0.1:1/once"}
+`
 
-// PassedOnEvidence reports the first step of s that is passed or warned
+// passedWithoutEvidence names the first step of s that is passed or warned
 // while its last observation did not pass (or warn), "" if none.
-func PassedOnEvidence(s State) string {
+func passedWithoutEvidence(s runbook.State) string {
 	for pi, ps := range s.Phases {
 		for si, ss := range ps.Steps {
-			st := &s.Runbook.Phases[pi].Steps[si]
-			if st.Manual != nil {
+			if s.Runbook.Phases[pi].Steps[si].Manual != nil {
 				continue // a confirmation is its evidence
 			}
-			switch ss.Status {
-			case StepPassed:
-				if !ss.HasResult || ss.Last.Status != probes.StatusPass {
-					return fmt.Sprintf("%s passed, last observation %s (has result: %v)", ss.ID, ss.Last.Status, ss.HasResult)
-				}
-			case StepWarned:
-				if !ss.HasResult || !ss.Last.Status.OK() {
-					return fmt.Sprintf("%s warned, last observation %s", ss.ID, ss.Last.Status)
-				}
+			switch {
+			case ss.Status == runbook.StepPassed && (!ss.HasResult || ss.Last.Status != probes.StatusPass):
+				return fmt.Sprintf("%s passed, last observation %s (has result: %v)", ss.ID, ss.Last.Status, ss.HasResult)
+			case ss.Status == runbook.StepWarned && (!ss.HasResult || !ss.Last.Status.OK()):
+				return fmt.Sprintf("%s warned, last observation %s", ss.ID, ss.Last.Status)
 			}
 		}
 	}
 	return ""
 }
 
-// For every generated run: no step is passed unless its last observation
-// passed, after every event.
+// For every generated run, after every event: no step is passed unless
+// its last observation passed.
 func TestPropertyNoPassWithoutPassingObservation(t *testing.T) {
-	rb := mustParse(t, closingRunbook)
+	rb, err := runbook.Parse("property.yaml", []byte(propertyRunbook), runbook.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for seed := range uint64(2000) {
-		events := RandomRun(rand.New(rand.NewPCG(seed, 0x5eed)), rb, 60)
-		s := NewState(rb)
+		events := runbooktest.RandomRun(rand.New(rand.NewPCG(seed, 0x5eed)), rb, 80)
+		s := runbook.NewState(rb)
 		for i, at := range events {
-			s, _ = Apply(s, at)
-			if bad := PassedOnEvidence(s); bad != "" {
-				t.Fatalf("seed %d, after event %d (%s %+v): %s\nevents:\n%s", seed, i, at.Event.EventType(), at.Event, bad, describeEvents(events[:i+1]))
+			s, _ = runbook.Apply(s, at)
+			if bad := passedWithoutEvidence(s); bad != "" {
+				t.Fatalf("seed %d, after event %d: %s\nevents:\n%s", seed, i, bad, describe(events[:i+1]))
 			}
 		}
 	}
 }
 
-func describeEvents(events []At) string {
+func describe(events []runbook.At) string {
 	var b strings.Builder
 	for _, at := range events {
 		fmt.Fprintf(&b, "  %s %s %+v\n", at.Time.Format("15:04:05"), at.Event.EventType(), at.Event)

@@ -53,18 +53,18 @@ func TestWindowEndJudgesLatestObservation(t *testing.T) {
 		name    string
 		seq     []probes.Status
 		want    StepStatus
-		wantWhy string
+		wantSays string
 	}{
 		{"nothing observed", nil, StepFailed, "watched the whole window and observed nothing"},
-		{"passing", []probes.Status{N, P, P}, StepPassed, ""},
+		{"passing", []probes.Status{N, P, P}, StepPassed, "saw pass"},
 		{"not settled", []probes.Status{P, N}, StepFailed, "not settled when the window closed — last: saw pending"},
 		{"failing, not yet a breach", []probes.Status{P, F, F}, StepFailed, "failing when the window closed (2 of failAfter 3) — last: saw fail"},
 		{"an error last", []probes.Status{P, E}, StepFailed, "failing when the window closed (1 of failAfter 3) — last: saw error"},
-		{"failures not in a row", []probes.Status{F, P, F, P}, StepPassed, "2 failed observations, not in a row"},
-		{"failures in a row, under failAfter", []probes.Status{F, F, P}, StepPassed, "2 failed observations, at most 2 in a row (failAfter 3)"},
-		{"a breach stands", []probes.Status{F, F, F, P, P}, StepFailed, "breached at 08:02:00: 3 failed observations in a row (failAfter 3)"},
-		{"a warn in the window", []probes.Status{W, P}, StepWarned, ""},
-		{"warn last", []probes.Status{P, W}, StepWarned, ""},
+		{"failures not in a row", []probes.Status{F, P, F, P}, StepPassed, "saw pass (2 failed observations, not in a row)"},
+		{"failures in a row, under failAfter", []probes.Status{F, F, P}, StepPassed, "saw pass (2 failed observations, at most 2 in a row of failAfter 3)"},
+		{"a breach stands", []probes.Status{F, F, F, P, P}, StepFailed, "breached at 08:02:00: 3 failed observations in a row (failAfter 3) — last: saw pass"},
+		{"a warn in the window", []probes.Status{W, P}, StepWarned, "saw pass"},
+		{"warn last", []probes.Status{P, W}, StepWarned, "saw warn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,8 +77,8 @@ func TestWindowEndJudgesLatestObservation(t *testing.T) {
 			m.now = m.s.Phases[0].EnteredAt.Add(10 * time.Minute)
 			m.do(Tick{})
 			ss := m.step("rollout")
-			if ss.Status != tt.want || ss.Why != tt.wantWhy {
-				t.Errorf("after %v: %s %q, want %s %q", tt.seq, ss.Status, ss.Why, tt.want, tt.wantWhy)
+			if ss.Status != tt.want || ss.Says() != tt.wantSays {
+				t.Errorf("after %v: %s %q, want %s %q", tt.seq, ss.Status, ss.Says(), tt.want, tt.wantSays)
 			}
 		})
 	}
@@ -105,8 +105,8 @@ func TestClosingOnLeaveAndAbort(t *testing.T) {
 			"smoke":   "failing when the phase was left (attempt 2 of 3) — last: 503",
 		}
 		for _, ss := range ps.Steps {
-			if ss.Status != StepFailed || ss.Why != want[ss.ID] {
-				t.Errorf("%s: %s %q, want failed %q", ss.ID, ss.Status, ss.Why, want[ss.ID])
+			if ss.Status != StepFailed || ss.Says() != want[ss.ID] {
+				t.Errorf("%s: %s %q, want failed %q", ss.ID, ss.Status, ss.Says(), want[ss.ID])
 			}
 		}
 	})
@@ -143,7 +143,7 @@ func TestWindowClosedWhileDown(t *testing.T) {
 	m.do(Resumed{Operator: "lead", Events: 4})
 	m.do(Tick{})
 	ss := m.step("rollout")
-	if ss.Status != StepFailed || !strings.Contains(ss.Why, "when the window closed it had not been observed since the cockpit restarted at 08:21:00 (last: pass at 08:00:00)") {
-		t.Errorf("rollout: %s %q", ss.Status, ss.Why)
+	if ss.Status != StepFailed || ss.Says() != "when the window closed it had not been observed since the cockpit restarted at 08:21:00 (last observed 08:00:00) — last: saw pass" {
+		t.Errorf("rollout: %s %q", ss.Status, ss.Says())
 	}
 }

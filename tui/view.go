@@ -263,8 +263,8 @@ func (m *Model) stepSummary(st *runbook.Step, ss *runbook.StepState, w int) stri
 		return "skipped" + prefixed(": ", ss.Skip.Text)
 	case ss.Confirm != nil:
 		return "confirmed by " + ss.Confirm.Operator + prefixed(": ", ss.Confirm.Text)
-	case ss.HasResult:
-		return ss.Last.Summary
+	case ss.HasResult || ss.Why != "":
+		return ss.Says()
 	case st.Manual != nil:
 		if unmet := m.state.UnmetNeeds(st.ID); unmet != "" {
 			return "needs " + unmet
@@ -363,6 +363,9 @@ func (m *Model) detail(w, h int) (string, []string) {
 			add(r.Message)
 		}
 		add(s.Muted.Render(fmt.Sprintf("observed %s ago in %s", shortDuration(m.now().Sub(r.ObservedAt)), r.Duration.Round(time.Millisecond))))
+	}
+	if ss.Why != "" {
+		add(s.step(ss.Status).Render(ss.Status.String() + ": " + ss.Why))
 	}
 	if len(ss.History) > 0 {
 		out = append(out, "history "+m.historyStrip(ss.History))

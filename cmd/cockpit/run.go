@@ -365,8 +365,7 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 			if ss.Status == was.Status || ss.Status == runbook.StepRunning && was.Status == runbook.StepPending {
 				continue
 			}
-			detail := withMessage(ss.Last.Summary, ss.Last.Message, ss.Status)
-			line("%-10s %-24s %-10s %s", s.Phases[i].ID, ss.ID, ss.Status, detail)
+			line("%-10s %-24s %-10s %s", s.Phases[i].ID, ss.ID, ss.Status, withMessage(ss.Says(), ss.Last.Message, ss.Status))
 		}
 	}
 	for _, eff := range effects {
@@ -455,7 +454,7 @@ func writeRunSummary(w io.Writer, s runbook.State, journal string, pilot *runboo
 					detail += ": " + ss.Confirm.Text
 				}
 			default:
-				detail = withMessage(detail, ss.Last.Message, ss.Status)
+				detail = withMessage(ss.Says(), ss.Last.Message, ss.Status)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ss.ID, ss.Status, detail)
 		}

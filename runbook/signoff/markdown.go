@@ -20,7 +20,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "%s.\n\n", strings.TrimSuffix(r.Reason, "."))
 	}
-	b.WriteString("Computed by cockpit from the journal below; no line of it was typed by hand.\n\n")
+	b.WriteString("Computed by cockpit from the journal below; no line of it was typed by hand. " +
+		"Every passed, warned, overridden or skipped step names the journal record that justifies it (#seq).\n\n")
 	b.WriteString("| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Runbook | `%s` (%s) |\n", cell(r.File), short(r.Digest))
 	fmt.Fprintf(&b, "| Journal | `%s`: %d events, hash chain verified%s |\n", cell(r.Journal), r.Events, tornNote(r.Torn))
@@ -55,8 +56,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			if s.Optional {
 				item += " (optional)"
 			}
+			at := stamp(s.At)
+			if s.Record != 0 {
+				at += fmt.Sprintf(" · #%d", s.Record)
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", cell(item), cell(s.Kind+": "+s.Target), cell(s.Achieved),
-				glyph(s.Status)+" "+s.Status, cell(s.Evidence), stamp(s.At))
+				glyph(s.Status)+" "+s.Status, cell(s.Evidence), at)
 		}
 	}
 

@@ -88,6 +88,10 @@ type Step struct {
 	Optional bool      `json:"optional,omitempty"`
 	Attempts int       `json:"attempts,omitempty"`
 	At       time.Time `json:"at,omitzero"`
+	// Record is the journal record (its seq) that justifies a passed,
+	// warned, overridden or skipped status: the last observation, the
+	// confirmation, the override, the skip.
+	Record uint64 `json:"record,omitempty"`
 }
 
 // Load is a load step's final measurement.
@@ -168,14 +172,7 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 		r.Started = rr.Records[0].Time
 		r.Ended = rr.Records[len(rr.Records)-1].Time
 	}
-	s := runbook.NewState(rb)
-	operators := map[string]bool{}
-	for _, at := range events {
-		prev := s
-		var effects []runbook.Effect
-		s, effects = runbook.Apply(s, at)
-		r.record(prev, s, at, effects, operators)
-	}
+	s, ix, operators := r.replay(rb, rr, events)
 	r.Operators = slices.Sorted(func(yield func(string) bool) {
 		for k := range operators {
 			if !yield(k) {
@@ -190,8 +187,27 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 	case r.actionsEver:
 		r.Mode = "read-only since its last resume; actions were enabled before"
 	}
-	r.phases(s)
+	if err := r.phases(s, ix); err != nil {
+		return nil, fmt.Errorf("%s: the report is not rendered: %w", path, err)
+	}
 	return r, nil
+}
+
+// replay applies the journal's events to a new state of rb, recording the
+// timeline and decisions, and indexes the records that justify each
+// step's status.
+func (r *Report) replay(rb *runbook.Runbook, rr *runbook.ReadResult, events []runbook.At) (runbook.State, evidenceIndex, map[string]bool) {
+	s := runbook.NewState(rb)
+	operators := map[string]bool{}
+	ix := evidenceIndex{}
+	for i, at := range events {
+		prev := s
+		var effects []runbook.Effect
+		s, effects = runbook.Apply(s, at)
+		r.record(prev, s, at, effects, operators)
+		ix.note(prev, s, rr.Records[i+1].Seq, at.Event)
+	}
+	return s, ix, operators
 }
 
 // Verdict computes the sign-off verdict of a state and why.
@@ -281,8 +297,8 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 			if ev.Step != "" {
 				d.Phase = phaseOf(prev, ev.Step)
 				if pi, si, ok := prev.Find(ev.Step); ok {
-					last := prev.Phases[pi].Steps[si].Last
-					d.Overrode = strings.TrimSuffix(last.Status.String()+": "+last.Summary+" — "+last.Message, " — ")
+					was := prev.Phases[pi].Steps[si]
+					d.Overrode = strings.TrimSuffix(was.Status.String()+": "+was.Says()+" — "+was.Last.Message, " — ")
 				}
 				add(d.Phase, ev.Step, "OVERRIDDEN by %s: %s", ev.Operator, ev.Reason)
 			} else {
@@ -319,8 +335,8 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 				what = "confirmed by " + ss.Confirm.Operator
 			case ss.Status == runbook.StepOverridden, ss.Status == runbook.StepSkipped:
 				continue // the decision itself is on the timeline
-			case ss.Last.Summary != "":
-				what += ": " + ss.Last.Summary
+			case ss.Says() != "":
+				what += ": " + ss.Says()
 			}
 			add(s.Phases[pi].ID, ss.ID, "%s", what)
 		}
@@ -389,8 +405,8 @@ func phaseIndex(s runbook.State, id string) int {
 }
 
 // phases fills the per-phase tables and the load results from the final
-// state.
-func (r *Report) phases(s runbook.State) {
+// state, each status with the journal record that justifies it.
+func (r *Report) phases(s runbook.State, ix evidenceIndex) error {
 	for pi, ps := range s.Phases {
 		ph := &s.Runbook.Phases[pi]
 		p := Phase{ID: ps.ID, Title: ph.Title, Status: ps.Status.String(), Entered: ps.EnteredAt, Left: ps.LeftAt}
@@ -427,9 +443,17 @@ func (r *Report) phases(s runbook.State) {
 				row.Kind = st.Action.Kind
 				row.Target = st.Action.Spec.Describe()
 			}
+			seq, err := ix.justify(st, ss)
+			if err != nil {
+				return err
+			}
+			row.Record = seq
 			if ss.HasResult {
 				row.Achieved = ss.Last.Summary
 				row.Evidence = evidence(ss.Last)
+			}
+			if ss.Why != "" {
+				row.Evidence = strings.TrimSuffix(ss.Why+"; "+row.Evidence, "; ")
 			}
 			switch {
 			case ss.Confirm != nil && st.Action != nil:
@@ -454,6 +478,7 @@ func (r *Report) phases(s runbook.State) {
 		}
 		r.Phases = append(r.Phases, p)
 	}
+	return nil
 }
 
 // evidence is a result's message and its items that did not pass.
