@@ -50,9 +50,9 @@ func TestWindowEndJudgesLatestObservation(t *testing.T) {
 		N = probes.StatusPending
 	)
 	tests := []struct {
-		name    string
-		seq     []probes.Status
-		want    StepStatus
+		name     string
+		seq      []probes.Status
+		want     StepStatus
 		wantSays string
 	}{
 		{"nothing observed", nil, StepFailed, "watched the whole window and observed nothing"},
