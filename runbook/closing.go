@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
@@ -47,6 +48,27 @@ const (
 	closeAborted = "when the run was aborted"
 )
 
+// afterRestart begins the closing words of a window that closed while
+// the cockpit was down.
+const afterRestart = "when observed after the restart"
+
+// windowClosed says when a window's steps are judged: at its end, or —
+// when it ended while the cockpit was down — at the first observation
+// after the restart, saying so.
+func (e *engine) windowClosed(ps *PhaseState, ph *Phase) string {
+	end := ps.EnteredAt.Add(time.Duration(ph.Duration))
+	if e.s.ResumedAt.IsZero() || end.After(e.s.ResumedAt) {
+		return closeWindow
+	}
+	return fmt.Sprintf("%s at %s, the window having closed at %s while the cockpit was down", afterRestart, clock(e.s.ResumedAt), clock(end))
+}
+
+// unobservedSinceResume reports whether the step has observed nothing
+// since the run was last resumed.
+func (e *engine) unobservedSinceResume(ss *StepState) bool {
+	return !e.s.ResumedAt.IsZero() && ss.Tally.LastAt.Before(e.s.ResumedAt)
+}
+
 // finalStatus is the step status a result earns on its own.
 func finalStatus(st probes.Status) StepStatus {
 	switch st {
@@ -85,7 +107,7 @@ func (e *engine) closeStep(st *Step, ss *StepState, when string) {
 		return
 	}
 	last := ss.Last
-	if last.Status.OK() && !e.s.ResumedAt.IsZero() && t.LastAt.Before(e.s.ResumedAt) {
+	if last.Status.OK() && e.unobservedSinceResume(ss) {
 		// What passed was seen before the cockpit went down: nothing of
 		// the time since was observed.
 		ss.Status = StepFailed
@@ -100,6 +122,9 @@ func (e *engine) closeStep(st *Step, ss *StepState, when string) {
 			ss.Status = StepWarned
 		}
 		ss.Why = failuresNote(st, t)
+		if strings.HasPrefix(when, afterRestart) {
+			ss.Why = strings.TrimSuffix("observed "+strings.TrimPrefix(when, "when observed ")+"; "+ss.Why, "; ")
+		}
 	case probes.StatusPending:
 		ss.Status = StepFailed
 		ss.Why = "not settled " + when

@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,16 +135,48 @@ func TestClosingOnLeaveAndAbort(t *testing.T) {
 }
 
 // A pass seen before the cockpit went down says nothing of the time it was
-// down: a window that closed meanwhile is not passed on it.
+// down: a window that closed meanwhile is judged by one more observation,
+// after the restart, and says so.
 func TestWindowClosedWhileDown(t *testing.T) {
-	m := newSim(t, closingRunbook)
-	m.do(Started{Operator: "lead"})
-	m.observe("rollout", probes.StatusPass)
-	m.now = m.now.Add(20 * time.Minute) // the cockpit was down; the window closed
-	m.do(Resumed{Operator: "lead", Events: 4})
-	m.do(Tick{})
-	ss := m.step("rollout")
-	if ss.Status != StepFailed || ss.Says() != "when the window closed it had not been observed since the cockpit restarted at 08:21:00 (last observed 08:00:00) — last: saw pass" {
-		t.Errorf("rollout: %s %q", ss.Status, ss.Says())
+	tests := []struct {
+		after    probes.Status
+		want     StepStatus
+		wantSays string
+	}{
+		{probes.StatusPass, StepPassed, "saw pass (observed after the restart at 08:21:00, the window having closed at 08:10:00 while the cockpit was down)"},
+		{probes.StatusFail, StepFailed, "failing when observed after the restart at 08:21:00, the window having closed at 08:10:00 while the cockpit was down (1 of failAfter 3) — last: saw fail"},
+		{probes.StatusPending, StepFailed, "not settled when observed after the restart at 08:21:00, the window having closed at 08:10:00 while the cockpit was down — last: saw pending"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.after.String(), func(t *testing.T) {
+			m := newSim(t, closingRunbook)
+			m.do(Started{Operator: "lead"})
+			m.observe("rollout", probes.StatusPass)
+			m.now = m.now.Add(20 * time.Minute) // the cockpit was down; the window closed
+			m.do(Resumed{Operator: "lead", Events: 4})
+			if got := started(m.do(Tick{})); !slices.Contains(got, "rollout#1") {
+				t.Fatalf("after the restart, started %v: want rollout looked at again", got)
+			}
+			m.wantStep("rollout", StepRunning)
+			m.do(Tick{}) // nothing changes while that observation is out
+			m.wantStep("rollout", StepRunning)
+			m.do(ProbeResult{Step: "rollout", RunID: m.runs["rollout"], Result: probes.Result{Status: tt.after, Summary: "saw " + tt.after.String()}})
+			m.do(Tick{})
+			if ss := m.step("rollout"); ss.Status != tt.want || ss.Says() != tt.wantSays {
+				t.Errorf("rollout: %s %q, want %s %q", ss.Status, ss.Says(), tt.want, tt.wantSays)
+			}
+		})
+	}
+	t.Run("a phase left before it is seen again", func(t *testing.T) {
+		m := newSim(t, closingRunbook)
+		m.do(Started{Operator: "lead"})
+		m.observe("rollout", probes.StatusPass)
+		m.do(Resumed{Operator: "lead", Events: 4})
+		m.do(Overridden{Phase: "deploy", Operator: "lead", Reason: "enough"})
+		m.do(Advance{Operator: "lead"})
+		want := "when the phase was left it had not been observed since the cockpit restarted at 08:01:00 (last observed 08:00:00) — last: saw pass"
+		if ss := m.step("rollout"); ss.Status != StepFailed || ss.Says() != want {
+			t.Errorf("rollout: %s %q, want failed %q", ss.Status, ss.Says(), want)
+		}
+	})
 }

@@ -604,18 +604,32 @@ func (e *engine) tick() {
 			continue
 		}
 		if windowOver {
-			if ss.Status == StepRunning {
-				e.closeStep(st, ss, closeWindow)
+			switch {
+			case ss.Status != StepRunning:
+			case e.unobservedSinceResume(ss):
+				// The window closed while the cockpit was down: what was
+				// seen before says nothing of the time since, so it looks
+				// once more before the step is judged.
+				if ss.RunID == 0 {
+					e.probeAgain(ps, st, ss)
+				}
+			default:
+				e.closeStep(st, ss, e.windowClosed(ps, ph))
 			}
 			continue
 		}
 		watching := ss.Status == StepRunning || ss.Breached // a breached probe is still watched
 		if watching && ss.RunID == 0 && !e.s.Now.Before(ss.NextDue) && e.unmetNeeds(st) == "" {
-			e.s.nextRun++
-			ss.RunID = e.s.nextRun
-			e.emit(StartProbe{Phase: ps.ID, Step: st.ID, RunID: ss.RunID, Attempt: 1})
+			e.probeAgain(ps, st, ss)
 		}
 	}
+}
+
+// probeAgain sends a repeating step's next observation out.
+func (e *engine) probeAgain(ps *PhaseState, st *Step, ss *StepState) {
+	e.s.nextRun++
+	ss.RunID = e.s.nextRun
+	e.emit(StartProbe{Phase: ps.ID, Step: st.ID, RunID: ss.RunID, Attempt: 1})
 }
 
 func (e *engine) currentStep(ev Event, id string) (*Step, *StepState, bool) {

@@ -198,7 +198,7 @@ func TestReportCommand(t *testing.T) {
 	if code != exitWarned {
 		t.Fatalf("report: exit %d\n%s", code, stderr)
 	}
-	for _, w := range []string{"## Verdict: **GO WITH OVERRIDES**", "| `issuer` (preflight) | fail: 503", "not used by gravl", "### `baseline` (validate)", "| http_req_duration |", "## Sign-off"} {
+	for _, w := range []string{"## Verdict: **GO WITH OVERRIDES**", "| `issuer` (preflight) | failed: 503", "not used by gravl", "### `baseline` (validate)", "| http_req_duration |", "## Sign-off"} {
 		if !strings.Contains(md, w) {
 			t.Errorf("markdown lacks %q:\n%s", w, md)
 		}
