@@ -22,8 +22,8 @@ import (
 	"github.com/cockpit-dev/cockpit/tui"
 )
 
-// checkPodRunbook is a runbook of one check pod in ns.
-func checkPodRunbook(t *testing.T, ns string) string {
+// admRunbook is a runbook of one check pod in ns.
+func admRunbook(t *testing.T, ns string) string {
 	t.Helper()
 	src := fmt.Sprintf(`apiVersion: cockpit/v1
 kind: Runbook
@@ -42,10 +42,10 @@ phases:
 	return path
 }
 
-// tuiScreen replays a journal's events through the engine into the
+// admScreen replays a journal's events through the engine into the
 // cockpit, as the live run fed it, and returns the screen (w×h, no
 // colour).
-func tuiScreen(t *testing.T, journal string, w, h int) string {
+func admScreen(t *testing.T, journal string, w, h int) string {
 	t.Helper()
 	rr, err := runbook.ReadJournal(journal)
 	if err != nil {
@@ -127,7 +127,7 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 			ns := cp.Namespace(t)
 			want := tt.want(ns)
 			journal := filepath.Join(t.TempDir(), "journal.jsonl")
-			code, stdout, stderr := cockpit(t, "run", checkPodRunbook(t, ns), "--kubeconfig", tt.kubeconfig(t, ns), "--journal", journal,
+			code, stdout, stderr := cockpit(t, "run", admRunbook(t, ns), "--kubeconfig", tt.kubeconfig(t, ns), "--journal", journal,
 				"--fresh", "--allow-actions", "--auto-confirm-actions", "--operator", "ci")
 			if code != exitFailed {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
@@ -178,7 +178,7 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 			}
 
 			// The sign-off, in its data and its Markdown.
-			md, r := cockpitReport(t, journal)
+			md, r := admReport(t, journal)
 			if len(r.Phases) != 1 || len(r.Phases[0].Steps) != 1 {
 				t.Fatalf("sign-off phases: %+v", r.Phases)
 			}
@@ -191,13 +191,13 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 
 			// The cockpit: the step's pane shows the dry run's verdict and
 			// the server's message (wrapped to the pane).
-			scr := tuiScreen(t, journal, 160, 40)
+			scr := admScreen(t, journal, 160, 40)
 			if !strings.Contains(scr, "dns-from-a-pod dry run failed: cannot create th") {
 				t.Errorf("the step list lacks the step's line:\n%s", scr)
 			}
-			pane := stepPane(scr)
+			pane := admPane(scr)
 			verdict := tt.status.String() + " cannot create the check pod"
-			if !strings.Contains(pane, squeeze(verdict)) || !strings.Contains(pane, squeeze(want)) {
+			if !strings.Contains(pane, admSqueeze(verdict)) || !strings.Contains(pane, admSqueeze(want)) {
 				t.Errorf("the step's pane lacks %q and %q:\n%s", verdict, want, scr)
 			}
 			if tt.status != probes.StatusForbidden && strings.Contains(pane, "forbidden:create") {
@@ -207,26 +207,26 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 	}
 }
 
-// stepPane is the text of the cockpit's step pane (right of the step
+// admPane is the text of the cockpit's step pane (right of the step
 // list), its rows joined and every space removed: a message wrapped to the
-// pane's width reads as one (see squeeze).
-func stepPane(screen string) string {
+// pane's width reads as one (see admSqueeze).
+func admPane(screen string) string {
 	var b strings.Builder
 	for line := range strings.Lines(screen) {
 		if _, right, ok := strings.Cut(line, "││"); ok {
 			b.WriteString(strings.TrimRight(strings.TrimSpace(right), "│"))
 		}
 	}
-	return squeeze(b.String())
+	return admSqueeze(b.String())
 }
 
-// squeeze removes every space from s.
-func squeeze(s string) string {
+// admSqueeze removes every space from s.
+func admSqueeze(s string) string {
 	return strings.Join(strings.Fields(s), "")
 }
 
-// cockpitReport is the sign-off's Markdown of a journal.
-func cockpitReport(t *testing.T, journal string) (string, *signoff.Report) {
+// admReport is the sign-off's Markdown of a journal.
+func admReport(t *testing.T, journal string) (string, *signoff.Report) {
 	t.Helper()
 	r, err := signoff.FromJournal(journal)
 	if err != nil {
