@@ -105,64 +105,14 @@ func operatorFlag(flag string) string {
 	return "unknown"
 }
 
-// autopilot turns the run flags into the headless operator.
+// autopilot turns the run flags into the headless operator; the runbook
+// checks them (a decision it cannot take is invalid input, exit 2).
 func (o *runOptions) autopilot(rb *runbook.Runbook, operator string) (*runbook.Autopilot, error) {
-	a := &runbook.Autopilot{Operator: operator, Confirm: map[string]string{}, Override: map[string]string{},
-		ConfirmAll: o.autoConfirm, ConfirmActions: o.autoActions, UndoOnFailure: o.undo, Skip: o.skip, StopAfter: o.phase}
-	if !o.allowActions && (o.autoActions || o.undo) {
-		return nil, invalidInputf("--auto-confirm-actions and --undo-on-failure need --allow-actions (runs are read-only without it)")
-	}
-	steps := map[string]*runbook.Step{}
-	phases := map[string]bool{}
-	for pi := range rb.Phases {
-		phases[rb.Phases[pi].ID] = true
-		for si := range rb.Phases[pi].Steps {
-			steps[rb.Phases[pi].Steps[si].ID] = &rb.Phases[pi].Steps[si]
-		}
-	}
-	var confirms []string
-	for _, c := range o.confirm {
-		if strings.Contains(c, "=") {
-			confirms = append(confirms, c)
-			continue
-		}
-		confirms = append(confirms, strings.Split(c, ",")...) // --confirm a,b
-	}
-	for _, c := range confirms {
-		id, note, _ := strings.Cut(c, "=")
-		st, ok := steps[id]
-		if !ok || st.Manual == nil && !st.Mutating() {
-			return nil, invalidInputf("--confirm %q: no manual or action step %q in %s", c, id, rb.File)
-		}
-		if st.Mutating() && !o.allowActions {
-			return nil, invalidInputf("--confirm %q: %q is an action; executing it needs --allow-actions", c, id)
-		}
-		if note == "" {
-			note = "confirmed with --confirm"
-		}
-		a.Confirm[id] = note
-	}
-	for _, ov := range o.override {
-		id, reason, ok := strings.Cut(ov, "=")
-		if !ok || strings.TrimSpace(reason) == "" {
-			return nil, invalidInputf("--override %q: want ID=REASON; an override needs a reason", ov)
-		}
-		if p, isPhase := strings.CutPrefix(id, "phase:"); isPhase {
-			if !phases[p] {
-				return nil, invalidInputf("--override %q: no phase %q", ov, p)
-			}
-		} else if _, ok := steps[id]; !ok {
-			return nil, invalidInputf("--override %q: no step %q", ov, id)
-		}
-		a.Override[id] = reason
-	}
-	for _, id := range o.skip {
-		if st, ok := steps[id]; !ok || !st.Optional {
-			return nil, invalidInputf("--skip %q: no optional step %q (only optional steps can be skipped)", id, id)
-		}
-	}
-	if o.phase != "" && !phases[o.phase] {
-		return nil, invalidInputf("--phase %q: no such phase in %s", o.phase, rb.File)
+	a, err := runbook.NewAutopilot(rb, runbook.AutopilotOptions{Operator: operator, Confirm: o.confirm, Override: o.override,
+		Skip: o.skip, StopAfter: o.phase, ConfirmAll: o.autoConfirm, ConfirmActions: o.autoActions, UndoOnFailure: o.undo,
+		AllowActions: o.allowActions})
+	if err != nil {
+		return nil, invalidInput(err)
 	}
 	return a, nil
 }
@@ -263,37 +213,13 @@ func hasActions(rb *runbook.Runbook) bool {
 
 // runVerdict maps a finished (or stopped-after-phase) run to its exit code.
 func runVerdict(s runbook.State, pilot *runbook.Autopilot) error {
-	outcome := s.Outcome
-	if !s.Finished() && pilot.Done(s) {
-		// Stopped after --phase: that phase's gate decides.
-		ps := s.Phases[s.Current]
-		v := s.Gate(s.Current)
-		outcome = runbook.OutcomePassed
-		if ps.Override != nil || v.Status != probes.StatusPass || anyOverride(s) {
-			outcome = runbook.OutcomeWarned
-		}
-	}
-	switch outcome {
+	switch pilot.Outcome(s) {
 	case runbook.OutcomePassed:
 		return nil
 	case runbook.OutcomeWarned:
 		return verdict{code: exitWarned}
 	}
 	return verdict{code: exitFailed}
-}
-
-func anyOverride(s runbook.State) bool {
-	for _, ps := range s.Phases {
-		if ps.Override != nil {
-			return true
-		}
-		for _, ss := range ps.Steps {
-			if ss.Override != nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // eventLog writes one line per change on stderr: phases entered and left,
