@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,44 +175,6 @@ func errorResult(at time.Time, summary, msg string) actions.Result {
 	return actions.Result{Result: probes.Result{Status: probes.StatusError, Summary: summary, Message: msg, ObservedAt: at}}
 }
 
-// PhasePermissions lists the Kubernetes permissions the steps of a phase
-// need — probes' reads and actions' writes — merged per context, resource,
-// namespace and scope.
-func PhasePermissions(ph *Phase) []probes.Permission {
-	var out []probes.Permission
-	for _, st := range ph.Steps {
-		var perms []probes.Permission
-		switch {
-		case st.Probe != nil:
-			if ps, ok := st.Probe.Spec.(probes.PermissionsSpec); ok {
-				perms = ps.Permissions()
-			}
-		case st.Action != nil:
-			perms = st.Action.Spec.Permissions()
-		}
-		for _, p := range perms {
-			if p.Context == "" && st.Cluster != "" {
-				p.Context = "cluster:" + st.Cluster
-			}
-			i := slices.IndexFunc(out, func(q probes.Permission) bool {
-				return q.Context == p.Context && q.Group == p.Group && q.Resource == p.Resource &&
-					q.Namespace == p.Namespace && q.ClusterScoped == p.ClusterScoped
-			})
-			if i < 0 {
-				p.Verbs = slices.Clone(p.Verbs)
-				out = append(out, p)
-				continue
-			}
-			for _, v := range p.Verbs {
-				if !slices.Contains(out[i].Verbs, v) {
-					out[i].Verbs = append(out[i].Verbs, v)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // reviewAccess asks the API server, with SelfSubjectAccessReviews, whether
 // the credentials may do everything the phase needs, and lists what is
 // missing. It changes nothing.
@@ -234,21 +195,17 @@ func (r *Runner) reviewAccess(ctx context.Context, s State, phase string) probes
 	defer cancel()
 	var checked, missing int
 	var errs []string
-	for _, p := range PhasePermissions(ph) {
-		ctxName := p.Context
-		if cl, ok := strings.CutPrefix(ctxName, "cluster:"); ok {
-			ctxName = s.Runbook.Clusters[cl].Context
-		}
-		c, err := r.Env.Kube(ctxName)
+	for _, p := range s.Runbook.PhasePermissions(ph) {
+		c, err := r.Env.Kube(p.Context)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
 		ns := p.Namespace
 		if ns == "" && !p.ClusterScoped {
-			ns = c.Namespace()
-			if cl, ok := strings.CutPrefix(p.Context, "cluster:"); ok && s.Runbook.Clusters[cl].Namespace != "" {
-				ns = s.Runbook.Clusters[cl].Namespace
+			ns = p.DefaultNamespace
+			if ns == "" {
+				ns = c.Namespace()
 			}
 		}
 		if p.ClusterScoped {

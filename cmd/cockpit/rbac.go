@@ -193,27 +193,17 @@ func planRBAC(rb *runbook.Runbook, kf kubeFlags, discover bool) (*rbacPlan, erro
 	}
 	plan := &rbacPlan{runbook: rb.Metadata.Name}
 	byName := map[string]*rbacContext{}
-	for _, ph := range rb.Phases {
-		for _, st := range ph.Steps {
-			var perms []probes.Permission
-			if st.Probe != nil {
-				if spec, ok := st.Probe.Spec.(probes.PermissionsSpec); ok {
-					perms = spec.Permissions()
-				}
-			}
-			if st.Action != nil {
-				perms = st.Action.Spec.Permissions()
-			}
+	for pi := range rb.Phases {
+		for si := range rb.Phases[pi].Steps {
+			st := &rb.Phases[pi].Steps[si]
+			perms := rb.StepPermissions(st)
 			if len(perms) == 0 {
 				plan.noKube = append(plan.noKube, st.ID)
 				continue
 			}
 			plan.actions = plan.actions || st.Action != nil
-			for _, p := range perms {
-				ctxName := p.Context
-				if c, ok := rb.Clusters[st.Cluster]; ok && ctxName == "" && st.Cluster != "" {
-					ctxName = c.Context
-				}
+			for _, sp := range perms {
+				ctxName, p := sp.Context, sp.Permission
 				rc := contextFor(byName, &plan.contexts, raw, kf, ctxName)
 				if kube != nil && !strings.Contains(p.Resource, "/") { // subresources are their parent's scope
 					p, err = discoverPermission(kube, ctxName, rc, p)
@@ -221,8 +211,8 @@ func planRBAC(rb *runbook.Runbook, kf kubeFlags, discover bool) (*rbacPlan, erro
 						return nil, err
 					}
 				}
-				if c, ok := rb.Clusters[st.Cluster]; ok && st.Cluster != "" && ctxName == c.Context && p.Namespace == "" && !p.ClusterScoped {
-					p.Namespace = c.Namespace // the step's cluster names the namespace, as the runner reads it
+				if p.Namespace == "" && !p.ClusterScoped {
+					p.Namespace = sp.DefaultNamespace // the step's cluster names the namespace, as the runner reads it
 				}
 				rc.add(p, st.ID)
 			}
@@ -303,12 +293,8 @@ func (rc *rbacContext) add(p probes.Permission, step string) {
 		rc.usesNS = true
 	}
 	for _, g := range rc.grants {
-		if g.perm.Group == p.Group && g.perm.Resource == p.Resource && g.perm.ClusterScoped == p.ClusterScoped && g.perm.Namespace == p.Namespace {
-			for _, v := range p.Verbs {
-				if !slices.Contains(g.perm.Verbs, v) {
-					g.perm.Verbs = append(g.perm.Verbs, v)
-				}
-			}
+		if runbook.SameGrant(g.perm, p) {
+			g.perm.Verbs = runbook.UnionVerbs(g.perm.Verbs, p.Verbs)
 			g.perm.Assumed = g.perm.Assumed && p.Assumed
 			if !slices.Contains(g.steps, step) {
 				g.steps = append(g.steps, step)
