@@ -95,7 +95,7 @@ func actionSim(t *testing.T) (*sim, map[string]*fakeSpec) {
 		for si := range rb.Phases[pi].Steps {
 			st := &rb.Phases[pi].Steps[si]
 			if spec, ok := specs[st.ID]; ok {
-				st.Manual, st.Action = nil, &ActionStep{Kind: "fake", Spec: spec}
+				st.Manual, st.Action = nil, &ActionStep{Kind: "fake", Spec: spec, Kube: len(spec.perms) > 0}
 			}
 		}
 	}

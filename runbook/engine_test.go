@@ -325,15 +325,3 @@ func TestEngineSkipAndAbort(t *testing.T) {
 		t.Errorf("after abort: outcome %s, phase %s, reason %q", m.s.Outcome, m.s.Phases[0].Status, m.s.Reason)
 	}
 }
-
-// Apply never changes the state it is given.
-func TestEngineApplyIsPure(t *testing.T) {
-	m := newSim(t, engineRunbook)
-	m.do(Started{Operator: "lead"})
-	before := m.s
-	snapshot := fmt.Sprintf("%+v", before.Phases)
-	Apply(before, At{Time: m.now, Event: ProbeResult{Step: "issuers", RunID: m.runs["issuers"], Result: probes.Result{Status: probes.StatusPass}}})
-	if after := fmt.Sprintf("%+v", before.Phases); after != snapshot {
-		t.Error("Apply mutated its input state")
-	}
-}

@@ -144,6 +144,11 @@ type ProbeStep struct {
 type ActionStep struct {
 	Kind string
 	Spec actions.Spec
+	// Kube is its kind's: it reads or writes Kubernetes, so its phase's
+	// access is reviewed before anything is confirmed. Resolved when the
+	// runbook is parsed: the engine asks no spec (no file is read while
+	// events are applied).
+	Kube bool
 }
 
 // Mutating reports whether the step's action changes anything.

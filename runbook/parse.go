@@ -223,7 +223,7 @@ func (a *ActionStep) decodeYAML(d *decoder, n ast.Node, path string) {
 		d.unknownKind(kindNode, path, "action", kind, actions.Kinds())
 		return
 	}
-	a.Kind = kind
+	a.Kind, a.Kube = kind, def.Kube
 	a.Spec = def.NewSpec()
 	if b, ok := a.Spec.(actions.BaseDirSet); ok {
 		// Files in an action are named relative to the runbook, as

@@ -82,7 +82,7 @@ func actionsRunbook(t testing.TB) *runbook.Runbook {
 		for si := range rb.Phases[pi].Steps {
 			st := &rb.Phases[pi].Steps[si]
 			if a, ok := actionSpecs[st.ID]; ok {
-				st.Manual, st.Action = nil, &runbook.ActionStep{Kind: a.kind, Spec: a.spec}
+				st.Manual, st.Action = nil, &runbook.ActionStep{Kind: a.kind, Spec: a.spec, Kube: len(a.spec.perms) > 0}
 			}
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
@@ -150,51 +148,4 @@ func TailOutput(out string) string {
 		return out
 	}
 	return "[… " + fmt.Sprint(len(out)-OutputLimit) + " bytes cut …]\n" + out[len(out)-OutputLimit:]
-}
-
-// Definition describes one action kind.
-type Definition struct {
-	Kind string
-	// Summary is one line for `cockpit check` and the README.
-	Summary string
-	// NewSpec returns a zero spec to decode a runbook's mapping into.
-	NewSpec func() Spec
-}
-
-// registry is the table of kinds, one entry per action file.
-var registry []Definition
-
-// register adds a kind; each kind's file calls it from an init function.
-func register(d Definition) {
-	if slices.ContainsFunc(registry, func(e Definition) bool { return e.Kind == d.Kind }) {
-		panic("actions: kind registered twice: " + d.Kind)
-	}
-	registry = append(registry, d)
-}
-
-// Lookup returns the definition of kind.
-func Lookup(kind string) (Definition, error) {
-	for _, d := range registry {
-		if d.Kind == kind {
-			return d, nil
-		}
-	}
-	return Definition{}, fmt.Errorf("action %q: %w (known: %s)", kind, ErrUnknownKind, strings.Join(Kinds(), ", "))
-}
-
-// Kinds lists the registered kinds, sorted.
-func Kinds() []string {
-	kinds := make([]string, 0, len(registry))
-	for _, d := range registry {
-		kinds = append(kinds, d.Kind)
-	}
-	slices.Sort(kinds)
-	return kinds
-}
-
-// Definitions lists the registered kinds' definitions, sorted by kind.
-func Definitions() []Definition {
-	out := slices.Clone(registry)
-	slices.SortFunc(out, func(a, b Definition) int { return strings.Compare(a.Kind, b.Kind) })
-	return out
 }

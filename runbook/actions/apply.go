@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,14 +24,6 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/probes"
 )
-
-func init() {
-	register(Definition{
-		Kind:    "apply",
-		Summary: "server-side apply Kubernetes manifests (files and directories, Namespaces and CRDs first), after a dry run and a diff against the live objects",
-		NewSpec: func() Spec { return &ApplySpec{} },
-	})
-}
 
 // FieldManager is the field manager cockpit's server-side applies and
 // patches write as.
@@ -77,6 +68,7 @@ type ApplySpec struct {
 	// baseDir is where Describe and Permissions read relative files from
 	// (SetBaseDir); Build reads them from Env.Dir.
 	baseDir string
+	files   *manifestCache // what Describe and Permissions read (SetBaseDir makes it)
 }
 
 var (
@@ -93,7 +85,7 @@ type BaseDirSet interface {
 }
 
 // SetBaseDir implements BaseDirSet.
-func (s *ApplySpec) SetBaseDir(dir string) { s.baseDir = dir }
+func (s *ApplySpec) SetBaseDir(dir string) { s.baseDir, s.files = dir, &manifestCache{} }
 
 // Validate implements Spec. Files are not read here (parsing has no
 // runbook directory): Build reads them.
@@ -161,37 +153,10 @@ func commonNamespace(ms []manifest) string {
 	return ns
 }
 
-// manifestCache holds what Describe and Permissions read, by base
-// directory and files: Describe runs on every redraw of a TUI. An entry
-// holds for as long as the files' stamp (manifestStamp) is the same; read
-// errors are not kept (the files may be fixed any moment).
-var manifestCache sync.Map // string → manifestCacheEntry
-
-type manifestCacheEntry struct {
-	stamp string
-	ms    []manifest
-}
-
 // cachedManifests reads the spec's files from its base directory, again
 // when one of them changed.
 func (s *ApplySpec) cachedManifests() ([]manifest, error) {
-	key := s.baseDir + "\x00" + strings.Join(s.Files, "\x00")
-	// Stamped before reading: a file changed in between is read again
-	// next time.
-	stamp, stampErr := manifestStamp(s.baseDir, s.Files)
-	if e, ok := manifestCache.Load(key); ok && stampErr == nil && e.(manifestCacheEntry).stamp == stamp {
-		return e.(manifestCacheEntry).ms, nil
-	}
-	ms, err := readManifestFiles(s.baseDir, s.Files)
-	if err == nil && len(ms) == 0 {
-		err = errors.New("no objects")
-	}
-	if err != nil || stampErr != nil {
-		manifestCache.Delete(key)
-		return ms, err
-	}
-	manifestCache.Store(key, manifestCacheEntry{stamp: stamp, ms: ms})
-	return ms, nil
+	return s.files.read(s.baseDir, s.Files)
 }
 
 // manifestStamp identifies the contents of paths (relative to dir) by the

@@ -28,14 +28,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "check-pod",
-		Summary: "run a short-lived pod in the cluster (an in-cluster test: DNS, egress, a service's health) and judge its exit code; the pod is always deleted",
-		NewSpec: func() Spec { return &CheckPodSpec{} },
-	})
-}
-
 // Check pod defaults.
 const (
 	// DefaultCheckPodTimeout bounds a check pod's run when the runbook

@@ -18,14 +18,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "exec",
-		Summary: "run a local command (a provider's CLI, a script) with a timeout, judged by its exit code; its output is kept, bounded",
-		NewSpec: func() Spec { return &ExecSpec{} },
-	})
-}
-
 // Exec defaults.
 const (
 	// DefaultExecTimeout bounds a command when the runbook names no

@@ -24,24 +24,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "annotate",
-		Summary: "set or remove annotations of Kubernetes objects (kubectl annotate), after a dry run and a diff",
-		NewSpec: func() Spec { return &AnnotateSpec{} },
-	})
-	register(Definition{
-		Kind:    "label",
-		Summary: "set or remove labels of Kubernetes objects (kubectl label), after a dry run and a diff",
-		NewSpec: func() Spec { return &LabelSpec{} },
-	})
-	register(Definition{
-		Kind:    "patch",
-		Summary: "patch Kubernetes objects with a merge, JSON or strategic merge patch (kubectl patch), after a dry run and a diff",
-		NewSpec: func() Spec { return &PatchSpec{} },
-	})
-}
-
 // maxConflictRetries bounds the re-reads of an object changed between the
 // read a patch was computed from and the patch.
 const maxConflictRetries = 5

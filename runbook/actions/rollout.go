@@ -37,19 +37,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "rollout",
-		Summary: "watch Deployments, StatefulSets and DaemonSets roll out by kubectl rollout status's rules, restarting them first on request; a failed rollout offers an undo",
-		NewSpec: func() Spec { return &RolloutSpec{} },
-	})
-	register(Definition{
-		Kind:    "rollout-undo",
-		Summary: "roll a Deployment, StatefulSet or DaemonSet back to an earlier revision (kubectl rollout undo)",
-		NewSpec: func() Spec { return &RolloutUndoSpec{} },
-	})
-}
-
 // DefaultRolloutDeadline is how long a rollout action waits for its
 // workloads when the runbook names no deadline.
 const DefaultRolloutDeadline = 5 * time.Minute

@@ -33,14 +33,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "sealed-secret",
-		Summary: "check the sealed-secrets controller answers with its public certificate (as kubeseal --fetch-cert), then apply SealedSecret manifests and wait until each is Synced",
-		NewSpec: func() Spec { return &SealedSecretSpec{} },
-	})
-}
-
 // Sealed secret defaults: kubeseal's controller name and namespace.
 const (
 	DefaultSealedSecretsController = "sealed-secrets-controller"
@@ -109,6 +101,7 @@ type SealedSecretSpec struct {
 	// baseDir is where Permissions reads the files from (SetBaseDir); Build
 	// reads them from Env.Dir.
 	baseDir string
+	files   *manifestCache // what Permissions read (SetBaseDir makes it)
 }
 
 var (
@@ -118,7 +111,7 @@ var (
 
 // SetBaseDir implements BaseDirSet: Permissions reads the manifests'
 // namespaces from dir when the spec names no namespace.
-func (s *SealedSecretSpec) SetBaseDir(dir string) { s.baseDir = dir }
+func (s *SealedSecretSpec) SetBaseDir(dir string) { s.baseDir, s.files = dir, &manifestCache{} }
 
 // controller is the controller's Service with kubeseal's defaults.
 func (s *SealedSecretSpec) controller() SealedSecretController {
@@ -231,8 +224,8 @@ func (s *SealedSecretSpec) targetNamespaces() []string {
 	if dir == "" {
 		dir = "."
 	}
-	ms, err := readManifestFiles(dir, s.Files)
-	if err != nil || len(ms) == 0 {
+	ms, err := s.files.read(dir, s.Files)
+	if err != nil {
 		return []string{""}
 	}
 	var out []string

@@ -20,14 +20,6 @@ import (
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func init() {
-	register(Definition{
-		Kind:    "silence",
-		Summary: "silence matching alerts in Alertmanager for the go-live window (amtool silence add); expired when its phase or the run ends",
-		NewSpec: func() Spec { return &SilenceSpec{} },
-	})
-}
-
 // Silence defaults.
 const (
 	// DefaultSilenceAuthor is a silence's createdBy when the runbook names
