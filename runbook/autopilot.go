@@ -91,10 +91,10 @@ func (a Autopilot) Next(s State) []Event {
 			if ok {
 				out = append(out, Confirmed{Step: st.ID, Operator: a.Operator, Note: note})
 			}
-		case ss.Undoing:
+		case ss.Undoing():
 			continue // an undo is out: nothing is decided about the step meanwhile
 		case ss.Status == StepFailed && ss.Override == nil:
-			if a.UndoOnFailure && ss.Action != nil && ss.Action.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing && s.AllowActions {
+			if a.UndoOnFailure && ss.Action != nil && ss.Action.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing() && s.AllowActions {
 				out = append(out, UndoRequested{Step: st.ID, Operator: a.Operator, Reason: "--undo-on-failure"})
 				continue
 			}
@@ -157,7 +157,7 @@ func (a Autopilot) unconfirmable(s State) []string {
 // probe result, a dry run or an undo, or is watching.
 func (a Autopilot) probesOut(s State) bool {
 	for _, ss := range s.Phases[s.Current].Steps {
-		if ss.Status == StepRunning || ss.Planning || ss.Undoing {
+		if ss.Status == StepRunning || ss.Planning() || ss.Undoing() {
 			return true
 		}
 	}
@@ -167,7 +167,7 @@ func (a Autopilot) probesOut(s State) bool {
 // awaitsConfirmation reports whether a mutating action's dry run passed and
 // it waits for the operator, in a run that may execute it.
 func (a Autopilot) awaitsConfirmation(s State, st *Step, ss *StepState) bool {
-	return st.Mutating() && s.AllowActions && ss.Status == StepPending && !ss.Planning &&
+	return st.Mutating() && s.AllowActions && ss.Status == StepPending && !ss.Planning() &&
 		ss.Plan != nil && ss.Plan.Status.OK() && s.UnmetNeeds(st.ID) == ""
 }
 
@@ -178,7 +178,7 @@ func (a Autopilot) unexecuted(s State) []string {
 	ph, ps := &s.Runbook.Phases[s.Current], &s.Phases[s.Current]
 	for i, st := range ph.Steps {
 		ss := ps.Steps[i]
-		if !st.Mutating() || st.Optional || ss.Status != StepPending || ss.Planning {
+		if !st.Mutating() || st.Optional || ss.Status != StepPending || ss.Planning() {
 			continue
 		}
 		if _, ok := a.Confirm[st.ID]; ok && s.AllowActions {

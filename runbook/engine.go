@@ -136,22 +136,21 @@ type StepState struct {
 	Load    *report.Document
 	Confirm *Decision
 	Skip    *Decision
-	// Plan is an action's latest dry run; Planning is set while one is
-	// out (RunID). Action is its last execution, Undo the last undo of a
-	// failed rollout (Undoing while one is out), Cleaned the taking back
-	// of what it left (a silence expired; CleanupSent once asked for).
-	Plan     *actions.Result
-	Planning bool
-	Action   *actions.Result
-	Undo     *actions.Result
-	Undoing  bool
+	// Stage is what of an action step is out with the runner: a dry run,
+	// an execution, an undo, a cleanup — one at a time, or none.
+	Stage ActionStage
+	// Plan is an action's latest dry run, Action its last execution, Undo
+	// the last undo of a failed rollout, Cleaned the taking back of what
+	// it left (a silence expired).
+	Plan   *actions.Result
+	Action *actions.Result
+	Undo   *actions.Result
 	// Interrupted is set when the cockpit died while the step's mutating
 	// action executed: what it did is unknown until a person looks, so a
 	// headless run's --auto-confirm-actions does not execute it again
 	// (an explicit --confirm does). Cleared by a confirmation.
 	Interrupted bool
 	Cleaned     *actions.Result
-	CleanupSent bool
 	Override    *Decision
 	UpdatedAt   time.Time
 	StartedAt   time.Time
@@ -379,7 +378,7 @@ func (e *engine) startRunnable(again bool) {
 	for i := range ph.Steps {
 		st, ss := &ph.Steps[i], &ps.Steps[i]
 		if st.Mutating() {
-			if ss.Status == StepPending && ss.Plan == nil && !ss.Planning && e.unmetNeeds(st) == "" {
+			if ss.Status == StepPending && ss.Plan == nil && !ss.Planning() && e.unmetNeeds(st) == "" {
 				e.plan(st, ss)
 			}
 			continue
@@ -423,6 +422,9 @@ func (e *engine) start(st *Step, ss *StepState, attempt int) {
 		return
 	}
 	if st.Action != nil {
+		if st.Mutating() {
+			ss.Stage = ActionExecuting
+		}
 		e.emit(ExecuteAction{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID, Attempt: attempt})
 		return
 	}
@@ -681,7 +683,7 @@ func (e *engine) skip(ev Skipped) {
 		e.refuse(ev, "step %q is required: only optional steps can be skipped (override it with a reason instead)", ev.Step)
 		return
 	}
-	if ss.Undoing || ss.Status == StepRunning && st.Mutating() {
+	if ss.Undoing() || ss.Status == StepRunning && st.Mutating() {
 		e.refuse(ev, "step %q is changing things right now: wait for its result", ev.Step)
 		return
 	}
@@ -705,7 +707,7 @@ func (e *engine) override(ev Overridden) {
 			e.refuse(ev, "step %q is %s, not failed: nothing to override", ev.Step, ss.Status)
 			return
 		}
-		if ss.Undoing {
+		if ss.Undoing() {
 			e.refuse(ev, "step %q is being undone: wait for the undo's result", ev.Step)
 			return
 		}

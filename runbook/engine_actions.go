@@ -35,7 +35,7 @@ func needsAccessReview(ph *Phase) bool {
 func (e *engine) plan(st *Step, ss *StepState) {
 	e.s.nextRun++
 	ss.RunID, ss.Attempt, ss.Status = e.s.nextRun, 1, StepPending
-	ss.Planning, ss.Plan, ss.UpdatedAt = true, nil, e.s.Now
+	ss.Stage, ss.Plan, ss.UpdatedAt = ActionPlanning, nil, e.s.Now
 	e.emit(PlanAction{Phase: e.s.Phases[e.s.Current].ID, Step: st.ID, RunID: ss.RunID})
 }
 
@@ -45,7 +45,7 @@ func (e *engine) replan(ev RunStep, st *Step, ss *StepState) {
 	case ss.Status == StepRunning:
 		e.refuse(ev, "action %q is executing: wait for its result", ev.Step)
 		return
-	case ss.Undoing:
+	case ss.Undoing():
 		e.refuse(ev, "action %q is being undone: wait for the undo", ev.Step)
 		return
 	case ss.Action != nil && ss.Action.Cleanup != "" && ss.Cleaned == nil:
@@ -67,11 +67,11 @@ func (e *engine) actionPlanned(ev ActionPlanned) {
 		return
 	}
 	ss := &e.s.Phases[pi].Steps[si]
-	if ev.RunID == 0 || ev.RunID != ss.RunID || !ss.Planning {
+	if ev.RunID == 0 || ev.RunID != ss.RunID || !ss.Planning() {
 		return // stale
 	}
 	res := ev.Result
-	ss.RunID, ss.Planning, ss.Plan = 0, false, &res
+	ss.RunID, ss.Stage, ss.Plan = 0, ActionIdle, &res
 	ss.Last, ss.HasResult, ss.UpdatedAt = res.Result, true, e.s.Now
 	if !res.Status.OK() {
 		// What cannot be dry-run cannot be done: red until fixed and
@@ -92,9 +92,9 @@ func (e *engine) confirmAction(ev Confirmed, st *Step, ss *StepState) {
 		e.refuse(ev, "a confirmation needs an operator")
 	case ss.Status == StepRunning:
 		e.refuse(ev, "action %q is already executing", ev.Step)
-	case ss.Undoing:
+	case ss.Undoing():
 		e.refuse(ev, "action %q is being undone: wait for the undo's result", ev.Step)
-	case ss.Planning:
+	case ss.Planning():
 		e.refuse(ev, "action %q: its dry run is still out", ev.Step)
 	case ss.Plan == nil:
 		e.refuse(ev, "action %q has no dry run to confirm: re-run it for one", ev.Step)
@@ -125,13 +125,16 @@ func (e *engine) actionDone(ev ActionDone) {
 		return
 	}
 	st, ss := &e.s.Runbook.Phases[pi].Steps[si], &e.s.Phases[pi].Steps[si]
-	if ev.RunID == 0 || ev.RunID != ss.RunID || ss.Planning {
+	if ev.RunID == 0 || ev.RunID != ss.RunID || ss.Planning() {
 		return // stale
 	}
 	res := ev.Result
 	ss.Action = &res
+	if ss.Stage == ActionExecuting {
+		ss.Stage = ActionIdle
+	}
 	if res.Cleanup != "" {
-		ss.Cleaned, ss.CleanupSent = nil, false
+		ss.Cleaned = nil
 	}
 	if e.s.Finished() {
 		// The run was aborted while it executed: what it did is kept,
@@ -145,7 +148,7 @@ func (e *engine) actionDone(ev ActionDone) {
 			ss.Status, ss.Why = finalStatus(res.Status), "finished after the run was aborted"
 		}
 		if res.Cleanup != "" {
-			ss.CleanupSent = true
+			ss.Stage = ActionCleaning
 			e.emit(CleanupAction{Step: ev.Step, Ref: res.Cleanup})
 		}
 		return
@@ -184,11 +187,11 @@ func (e *engine) undoRequested(ev UndoRequested) {
 		e.refuse(ev, "an undo needs an operator")
 	case strings.TrimSpace(ev.Reason) == "":
 		e.refuse(ev, "an undo needs a reason")
-	case ss.Undoing:
+	case ss.Undoing():
 		e.refuse(ev, "step %q is already being undone", ev.Step)
 	case ss.Status == StepRunning:
 		e.refuse(ev, "step %q is still running: wait for its result", ev.Step)
-	case ss.Planning:
+	case ss.Planning():
 		e.refuse(ev, "step %q: a dry run is out; wait for it", ev.Step)
 	case ss.Status != StepFailed && ss.Status != StepOverridden:
 		e.refuse(ev, "step %q is %s: only a failed rollout is undone", ev.Step, ss.Status)
@@ -198,7 +201,7 @@ func (e *engine) undoRequested(ev UndoRequested) {
 		e.refuse(ev, "a revision must be > 0, got %d", ev.Revision)
 	default:
 		e.s.nextRun++
-		ss.RunID, ss.Undoing, ss.UpdatedAt = e.s.nextRun, true, e.s.Now
+		ss.RunID, ss.Stage, ss.UpdatedAt = e.s.nextRun, ActionUndoing, e.s.Now
 		e.emit(UndoAction{Step: ev.Step, RunID: ss.RunID, Revision: ev.Revision})
 	}
 }
@@ -209,11 +212,11 @@ func (e *engine) actionUndone(ev ActionUndone) {
 		return
 	}
 	ss := &e.s.Phases[pi].Steps[si]
-	if ev.RunID == 0 || ev.RunID != ss.RunID || !ss.Undoing {
+	if ev.RunID == 0 || ev.RunID != ss.RunID || !ss.Undoing() {
 		return // stale
 	}
 	res := ev.Result
-	ss.RunID, ss.Undoing, ss.Undo, ss.UpdatedAt = 0, false, &res, e.s.Now
+	ss.RunID, ss.Stage, ss.Undo, ss.UpdatedAt = 0, ActionIdle, &res, e.s.Now
 	// The step stays failed: the rollout did fail; the undo is its
 	// evidence, and the gate still needs an override to go on.
 }
@@ -224,11 +227,11 @@ func (e *engine) actionCleaned(ev ActionCleaned) {
 		return
 	}
 	ss := &e.s.Phases[pi].Steps[si]
-	if !ss.CleanupSent || ss.Cleaned != nil {
+	if ss.Stage != ActionCleaning {
 		return // stale, or already taken back
 	}
 	res := ev.Result
-	ss.Cleaned = &res
+	ss.Cleaned, ss.Stage = &res, ActionIdle
 }
 
 func (e *engine) accessReviewed(ev AccessReviewed) {
@@ -247,7 +250,7 @@ func (e *engine) cleanups(phase string) {
 	for pi := range e.s.Runbook.Phases {
 		for si := range e.s.Runbook.Phases[pi].Steps {
 			st, ss := &e.s.Runbook.Phases[pi].Steps[si], &e.s.Phases[pi].Steps[si]
-			if st.Action == nil || ss.Action == nil || ss.Action.Cleanup == "" || ss.CleanupSent || ss.Cleaned != nil {
+			if st.Action == nil || ss.Action == nil || ss.Action.Cleanup == "" || ss.CleanupAsked() {
 				continue
 			}
 			until := ""
@@ -257,7 +260,7 @@ func (e *engine) cleanups(phase string) {
 			if phase != "" && until != phase {
 				continue
 			}
-			ss.CleanupSent = true
+			ss.Stage = ActionCleaning
 			e.emit(CleanupAction{Step: st.ID, Ref: ss.Action.Cleanup})
 		}
 	}
@@ -276,11 +279,11 @@ func (e *engine) resumeActions() {
 			continue
 		}
 		switch {
-		case ss.Undoing:
-			ss.RunID, ss.Undoing = 0, false
+		case ss.Undoing():
+			ss.RunID, ss.Stage = 0, ActionIdle
 			ss.Undo = &actions.Result{Result: probes.Result{Status: probes.StatusError, ObservedAt: e.s.Now,
 				Summary: "undo interrupted", Message: "the cockpit stopped while the undo ran: check the rollout's revision before asking again"}}
-		case ss.Planning:
+		case ss.Planning():
 			e.plan(st, ss)
 		case ss.Status == StepRunning:
 			ss.Last = probes.Result{Status: probes.StatusError, ObservedAt: e.s.Now, Summary: "interrupted",
@@ -300,7 +303,7 @@ func (e *engine) resendCleanups() {
 	for pi := range e.s.Phases {
 		for si := range e.s.Phases[pi].Steps {
 			ss := &e.s.Phases[pi].Steps[si]
-			if ss.CleanupSent && ss.Cleaned == nil && ss.Action != nil {
+			if ss.Stage == ActionCleaning && ss.Action != nil {
 				e.emit(CleanupAction{Step: ss.ID, Ref: ss.Action.Cleanup})
 			}
 		}
@@ -313,7 +316,7 @@ func (e *engine) resendCleanups() {
 func (e *engine) busyAction() string {
 	ph, ps := e.phase()
 	for i := range ph.Steps {
-		if ss := &ps.Steps[i]; ss.Undoing || ss.Status == StepRunning && ph.Steps[i].Mutating() {
+		if ss := &ps.Steps[i]; ss.Undoing() || ss.Status == StepRunning && ph.Steps[i].Mutating() {
 			return ph.Steps[i].ID
 		}
 	}

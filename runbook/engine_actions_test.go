@@ -228,7 +228,7 @@ func TestActionFailedDryRunIsRedAndUnconfirmable(t *testing.T) {
 	old := m.runs["apply"]
 	m.act(RunStep{Step: "apply"})
 	m.act(ActionPlanned{Step: "apply", RunID: old, Result: result(probes.StatusPass, "stale")})
-	if ss := m.step("apply"); ss.Plan != nil || !ss.Planning {
+	if ss := m.step("apply"); ss.Plan != nil || !ss.Planning() {
 		t.Fatalf("a stale plan is dropped: %+v", ss)
 	}
 }

@@ -149,7 +149,7 @@ func (m *Model) actionSummary(st *runbook.Step, ss *runbook.StepState) (long, sh
 		return "overridden: " + ss.Override.Text, ""
 	case ss.Skip != nil:
 		return "skipped" + prefixed(": ", ss.Skip.Text), ""
-	case ss.Undoing:
+	case ss.Undoing():
 		return "undoing…" + undoTarget(ss), ""
 	case ss.Status == runbook.StepRunning:
 		verb := "running…"
@@ -160,7 +160,7 @@ func (m *Model) actionSummary(st *runbook.Step, ss *runbook.StepState) (long, sh
 			return verb + " " + p.Summary, ""
 		}
 		return verb, ""
-	case ss.Planning:
+	case ss.Planning():
 		return "planning…", ""
 	case !st.Mutating():
 		if ss.HasResult {
@@ -266,7 +266,7 @@ func (m *Model) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) 
 			out = append(out, m.planLines(ss, w, compact)...)
 		}
 	}
-	executed := ss.Status == runbook.StepRunning || ss.Action != nil && ss.Status != runbook.StepPending && !ss.Planning
+	executed := ss.Status == runbook.StepRunning || ss.Action != nil && ss.Status != runbook.StepPending && !ss.Planning()
 	if !executed {
 		plan(false)
 	}
@@ -288,7 +288,7 @@ func (m *Model) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) 
 		out = append(out, m.resultLines(ss, res, w)...)
 	}
 	switch {
-	case ss.Undoing:
+	case ss.Undoing():
 		add(s.Running.Render("↻ undo in progress…" + undoTarget(ss)))
 	case ss.Undo != nil:
 		u := ss.Undo
@@ -311,7 +311,7 @@ func (m *Model) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) 
 		if c.Message != "" {
 			add(c.Message)
 		}
-	case ss.CleanupSent:
+	case ss.Stage == runbook.ActionCleaning:
 		add(s.Running.Render("↻ cleanup in progress…"))
 	case ss.Action != nil && ss.Action.Cleanup != "":
 		add(s.Muted.Render("taken back at the end of its window: " + ss.Action.Cleanup))
@@ -333,7 +333,7 @@ func (m *Model) planLines(ss *runbook.StepState, w int, compact bool) []string {
 	var out []string
 	add := func(text string) { out = append(out, m.wrap(text, w)...) }
 	switch {
-	case ss.Planning:
+	case ss.Planning():
 		add(s.Running.Render("↻ dry run in progress…"))
 		return out
 	case ss.Plan == nil:
@@ -377,7 +377,7 @@ func (m *Model) resultLines(ss *runbook.StepState, res *actions.Result, w int) [
 		label = "progress"
 	}
 	add(s.status(res.Status).Render(label+" "+statusGlyph(res.Status)+" "+res.Status.String()) + " " + res.Summary)
-	if res.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing {
+	if res.UndoRevision > 0 && ss.Undo == nil && !ss.Undoing() {
 		if m.actionsAllowed() {
 			add(s.Warn.Render(fmt.Sprintf("u undoes the rollout to revision %d", res.UndoRevision)))
 		} else {

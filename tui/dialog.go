@@ -259,7 +259,7 @@ func (m *Model) openConfirmAction(id string) {
 	case ss.Status == runbook.StepRunning:
 		m.setNotice(fmt.Sprintf("action %q is executing: wait for its result", id), true)
 		return
-	case ss.Planning:
+	case ss.Planning():
 		m.setNotice(fmt.Sprintf("action %q: dry run in progress; confirm once it is back", id), true)
 		return
 	case ss.Plan == nil:
@@ -314,7 +314,7 @@ func (m *Model) openConfirmAction(id string) {
 			if !ok {
 				return "the step is gone"
 			}
-			if ss := &s.Phases[pi].Steps[si]; ss.Plan != plan || ss.Planning || ss.Status != runbook.StepPending {
+			if ss := &s.Phases[pi].Steps[si]; ss.Plan != plan || ss.Planning() || ss.Status != runbook.StepPending {
 				return "its dry run changed: review it again (c)"
 			}
 			if !s.AllowActions {
@@ -340,7 +340,7 @@ func (m *Model) openUndo() {
 	case !m.actionsAllowed():
 		m.setNotice("read-only run: an undo changes the cluster; start with --allow-actions", true)
 		return
-	case ss.Undoing:
+	case ss.Undoing():
 		m.setNotice(fmt.Sprintf("step %q is already being undone", id), true)
 		return
 	case ss.Status == runbook.StepRunning:
@@ -373,7 +373,7 @@ func (m *Model) openUndo() {
 			if !ok {
 				return "the step is gone"
 			}
-			if ss := &s.Phases[pi].Steps[si]; ss.Action != res || ss.Undoing {
+			if ss := &s.Phases[pi].Steps[si]; ss.Action != res || ss.Undoing() {
 				return "the rollout's state changed: look again (u)"
 			}
 			if !s.AllowActions {

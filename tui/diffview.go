@@ -71,11 +71,11 @@ func (m *Model) buildDiff() {
 	st, ss := &m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si]
 	r := m.lay.diffRect()
 	w, h := r.W-frameSize, r.H-frameSize
-	d.plan, d.planning, d.width = ss.Plan, ss.Planning, w
+	d.plan, d.planning, d.width = ss.Plan, ss.Planning(), w
 	d.head = m.diffHead(st, ss, w)
 	var body []string
 	switch {
-	case ss.Planning:
+	case ss.Planning():
 		body = []string{m.styles.Running.Render("↻ dry run in progress…")}
 	case ss.Plan == nil:
 		msg := "no dry run yet: r runs one"
@@ -113,7 +113,7 @@ func (m *Model) diffHead(st *runbook.Step, ss *runbook.StepState, w int) []strin
 	}
 	var mode string
 	switch p := ss.Plan; {
-	case ss.Planning || p == nil:
+	case ss.Planning() || p == nil:
 		head = append(head, fit(s.Running.Render("↻ dry run in progress"), w))
 	case !p.Status.OK():
 		head = append(head, fit(s.status(p.Status).Render("dry run "+statusGlyph(p.Status)+" "+p.Status.String())+" "+p.Summary, w))
@@ -129,7 +129,7 @@ func (m *Model) diffHead(st *runbook.Step, ss *runbook.StepState, w int) []strin
 		switch {
 		case !m.actionsAllowed():
 			mode = s.ModeReadOnly.Render("READ-ONLY") + " run: dry run only — start with --allow-actions to execute"
-		case ss.Status == runbook.StepPending && ss.Plan != nil && !ss.Planning:
+		case ss.Status == runbook.StepPending && ss.Plan != nil && !ss.Planning():
 			mode = s.ModeActions.Render("ACTIONS ENABLED") + " c confirms and executes it as " + m.opts.Operator
 		default:
 			mode = s.Muted.Render("step " + ss.Status.String())
@@ -232,7 +232,7 @@ func (m *Model) refreshDiff() {
 		return
 	}
 	st, ss := &m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si]
-	if ss.Plan != d.plan || ss.Planning != d.planning {
+	if ss.Plan != d.plan || ss.Planning() != d.planning {
 		if d.plan != nil && ss.Plan != d.plan {
 			m.setNotice("the dry run of "+d.step+" changed: the viewer shows the new one", false)
 		}
