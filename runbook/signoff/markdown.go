@@ -127,6 +127,12 @@ func writeLoad(b *strings.Builder, l Load) {
 	fmt.Fprintf(b, "%d requests in %s: **%.1f req/s**, %s failed, %d dropped iterations, stopped by %s.\n\n",
 		d.Requests, report.Duration(time.Duration(d.DurationS*float64(time.Second))), d.RatePerSec,
 		pct(d.Failed.Rate), d.Dropped, d.Reason)
+	if dv := d.Delivery; dv != nil {
+		fmt.Fprintf(b, "Delivered %.1f of %g req/s (%d of %d iterations due were sent).\n\n", dv.Rate, dv.TargetRate, dv.Sent, dv.Due)
+		if dv.Shortfall {
+			fmt.Fprintf(b, "⚠️ %s\n\n", cell(dv.Message))
+		}
+	}
 	b.WriteString("| Latency (ms) | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n")
 	row := func(name string, t report.Trend) {
 		fmt.Fprintf(b, "| %s | %g | %g | %g | %g | %g | %g |\n", name, t.Med, t.P90, t.P95, t.P99, t.P999, t.Max)
@@ -134,6 +140,9 @@ func writeLoad(b *strings.Builder, l Load) {
 	row("http_req_duration", d.Latency)
 	if d.Raw != nil {
 		row("raw (from the actual send)", *d.Raw)
+	}
+	if d.Lag != nil {
+		row("generator lag (actual − intended send)", *d.Lag)
 	}
 	b.WriteString("\n| Threshold | Observed | Result |\n|---|---|---|\n")
 	for _, t := range d.Thresholds {

@@ -211,3 +211,26 @@ func TestReportMode(t *testing.T) {
 		})
 	}
 }
+
+// An open model's load test shows what it delivered against its target,
+// a shortfall, and the generator's own lag beside the server's latency.
+func TestMarkdownLoadDeliveryAndLag(t *testing.T) {
+	lag := report.Trend{Count: 100, Med: 0.011, P90: 0.02, P95: 0.05, P99: 1.6, P999: 2, Max: 3}
+	r := &Report{Loads: []Load{{Step: "baseline", Phase: "validate", Target: "constant-arrival-rate 200/s for 10s",
+		Summary: report.Document{Executor: "constant-arrival-rate", Requests: 820, RatePerSec: 82, DurationS: 10, Reason: "duration",
+			Lag: &lag, Delivery: &report.Delivery{TargetRate: 200, Rate: 82, Due: 2000, Sent: 820, Shortfall: true,
+				Message: "delivered 82.0 of 200 req/s (59 % dropped): the generator, not the service, was the limit: VU cap reached"}}}}}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Delivered 82.0 of 200 req/s (820 of 2000 iterations due were sent).",
+		"⚠️ delivered 82.0 of 200 req/s (59 % dropped): the generator, not the service, was the limit: VU cap reached",
+		"| generator lag (actual − intended send) | 0.011 | 0.02 | 0.05 | 1.6 | 2 | 3 |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the sign-off lacks %q:\n%s", want, md.String())
+		}
+	}
+}
