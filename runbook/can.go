@@ -89,9 +89,9 @@ func (s *State) confirmActionRefusal(ev Confirmed, st *Step, ss *StepState, inpu
 		return "a confirmation needs an operator"
 	case ss.Status == StepRunning:
 		return fmt.Sprintf("action %q is already executing", ev.Step)
-	case ss.Undoing:
+	case ss.Undoing():
 		return fmt.Sprintf("action %q is being undone: wait for the undo's result", ev.Step)
-	case ss.Planning:
+	case ss.Planning():
 		return fmt.Sprintf("action %q: its dry run is still out", ev.Step)
 	case ss.Plan == nil:
 		return fmt.Sprintf("action %q has no dry run to confirm: re-run it for one", ev.Step)
@@ -140,11 +140,11 @@ func (s *State) undoRefusal(ev UndoRequested, ss *StepState, input bool) string 
 		return "an undo needs an operator"
 	case input && strings.TrimSpace(ev.Reason) == "":
 		return "an undo needs a reason"
-	case ss.Undoing:
+	case ss.Undoing():
 		return fmt.Sprintf("step %q is already being undone", ev.Step)
 	case ss.Status == StepRunning:
 		return fmt.Sprintf("step %q is still running: wait for its result", ev.Step)
-	case ss.Planning:
+	case ss.Planning():
 		return fmt.Sprintf("step %q: a dry run is out; wait for it", ev.Step)
 	case ss.Status != StepFailed && ss.Status != StepOverridden:
 		return fmt.Sprintf("step %q is %s: only a failed rollout is undone", ev.Step, ss.Status)

@@ -28,14 +28,22 @@ func mustContain(t *testing.T, scr string, wants ...string) {
 	}
 }
 
-// selectStep moves the selection to a step of the shown phase.
+// selectStep moves the selection to a step of the shown phase, with the
+// operator's keys.
 func selectStep(t *testing.T, m *Model, id string) {
 	t.Helper()
-	for i := range m.state.Runbook.Phases[m.phase].Steps {
-		if m.state.Runbook.Phases[m.phase].Steps[i].ID == id {
-			m.sel = i
+	steps := m.run.state.Runbook.Phases[m.run.phase].Steps
+	for range steps {
+		press(m, "k")
+	}
+	for i := range steps {
+		if steps[i].ID == id {
+			if _, sel := m.steps.Selection(); sel != i {
+				t.Fatalf("selected %d, want %d (%s)", sel, i, id)
+			}
 			return
 		}
+		press(m, "j")
 	}
 	t.Fatalf("no step %q in the shown phase", id)
 }
@@ -76,8 +84,8 @@ func TestActionGoldens(t *testing.T) {
 
 // summary is the step list's line for a step at a width.
 func summary(m *Model, id string, w int) string {
-	pi, si, _ := m.state.Find(id)
-	return m.stepSummary(&m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si], w)
+	pi, si, _ := m.run.state.Find(id)
+	return m.steps.stepSummary(&m.run.state.Runbook.Phases[pi].Steps[si], &m.run.state.Phases[pi].Steps[si], w)
 }
 
 func TestActionStepList(t *testing.T) {
@@ -113,12 +121,12 @@ func TestActionStepList(t *testing.T) {
 	m.Update(e.done("apply-manifests", applyDone))
 	scr = screen(m)
 	mustContain(t, scr, "applied 3 objects", "~ Deployment/gravl/api configured · rv 81725 · gen 7", "planning…")
-	if len(m.progress) != 0 {
-		t.Errorf("progress kept after the result: %v", m.progress)
+	if len(m.run.progress) != 0 {
+		t.Errorf("progress kept after the result: %v", m.run.progress)
 	}
 	// A late progress report is dropped.
 	m.Update(ProgressMsg{Step: "apply-manifests", Result: actions.Result{Result: probes.Result{Summary: "a late report"}}})
-	if len(m.progress) != 0 || strings.Contains(screen(m), "a late report") {
+	if len(m.run.progress) != 0 || strings.Contains(screen(m), "a late report") {
 		t.Error("a progress report after the result is kept")
 	}
 
@@ -178,18 +186,18 @@ func TestDiffRows(t *testing.T) {
 func TestOutputTail(t *testing.T) {
 	m := New(Options{})
 	res := &actions.Result{Output: "one\ntwo\n"}
-	if lines, total := m.outputTail(res); strings.Join(lines, "|") != "one|two" || total != 2 {
+	if lines, total := m.detail.outputTail(res); strings.Join(lines, "|") != "one|two" || total != 2 {
 		t.Errorf("tail %q of %d", lines, total)
 	}
 	res = &restartFailed
-	lines, total := m.outputTail(res)
+	lines, total := m.detail.outputTail(res)
 	if len(lines) != outputTailLines || total != 31 || lines[len(lines)-1] != "api-7c9f: panic: migration 0042 missing" {
 		t.Errorf("tail %q of %d", lines, total)
 	}
-	if again, _ := m.outputTail(res); &again[0] != &lines[0] {
+	if again, _ := m.detail.outputTail(res); &again[0] != &lines[0] {
 		t.Error("the tail is split again for the same result")
 	}
-	if lines, total := m.outputTail(&actions.Result{Output: "\n\n"}); lines != nil || total != 0 {
+	if lines, total := m.detail.outputTail(&actions.Result{Output: "\n\n"}); lines != nil || total != 0 {
 		t.Errorf("blank output: %q of %d", lines, total)
 	}
 }
@@ -201,12 +209,12 @@ func TestDiffViewer(t *testing.T) {
 	// d on a step that is no action says so.
 	selectStep(t, m, "announce")
 	press(m, "d")
-	if m.diff != nil || !strings.Contains(m.notice, "only actions have a dry-run diff") {
-		t.Fatalf("d on a manual step: viewer %v, notice %q", m.diff != nil, m.notice)
+	if m.diff.isOpen() || !strings.Contains(notice(m), "only actions have a dry-run diff") {
+		t.Fatalf("d on a manual step: viewer %v, notice %q", m.diff.isOpen(), notice(m))
 	}
 	selectStep(t, m, "apply-manifests")
 	press(m, "d")
-	if m.diff == nil {
+	if !m.diff.isOpen() {
 		t.Fatal("d did not open the viewer")
 	}
 	scr := screen(m)
@@ -215,34 +223,34 @@ func TestDiffViewer(t *testing.T) {
 		"@@ -12,9 +12,9 @@")
 	// Every key goes to the viewer: scrolling moves it, nothing is sent,
 	// the selection stays.
-	top := m.diff.vp.YOffset()
+	top := m.diff.viewport().YOffset()
 	press(m, "down", "j")
-	if m.diff.vp.YOffset() != top+2 {
-		t.Errorf("two lines down: offset %d, want %d", m.diff.vp.YOffset(), top+2)
+	if m.diff.viewport().YOffset() != top+2 {
+		t.Errorf("two lines down: offset %d, want %d", m.diff.viewport().YOffset(), top+2)
 	}
 	for _, k := range []tea.KeyPressMsg{{Code: tea.KeyPgDown}, {Code: tea.KeyEnd}} {
 		m.Update(k)
 	}
-	if !m.diff.vp.AtBottom() {
+	if !m.diff.viewport().AtBottom() {
 		t.Error("end did not reach the bottom")
 	}
 	mustContain(t, screen(m), "+metadata: {name: api, namespace: gravl}", "lines 38–47 of 47 (100%)")
 	m.Update(tea.KeyPressMsg{Code: tea.KeyPgUp})
 	m.Update(tea.KeyPressMsg{Code: tea.KeyHome})
-	if !m.diff.vp.AtTop() {
+	if !m.diff.viewport().AtTop() {
 		t.Error("home did not reach the top")
 	}
 	press(m, "rRaO")
-	if len(ops) != 0 || m.dlg != nil || m.diff == nil {
-		t.Fatalf("keys leaked out of the viewer: ops %d, dialog %v", len(ops), m.dlg != nil)
+	if len(ops) != 0 || m.dialog.current() != nil || !m.diff.isOpen() {
+		t.Fatalf("keys leaked out of the viewer: ops %d, dialog %v", len(ops), m.dialog.current() != nil)
 	}
 	press(m, "esc")
-	if m.diff != nil || m.sel != 0 {
-		t.Fatalf("esc: viewer open %v, sel %d", m.diff != nil, m.sel)
+	if m.diff.isOpen() || m.run.sel != 0 {
+		t.Fatalf("esc: viewer open %v, sel %d", m.diff.isOpen(), m.run.sel)
 	}
 	// enter opens it too; a resize rebuilds it for the new width.
 	press(m, "enter")
-	if m.diff == nil {
+	if !m.diff.isOpen() {
 		t.Fatal("enter on an action did not open the viewer")
 	}
 	for _, sz := range [][2]int{{200, 60}, {61, 17}, {40, 10}, {120, 40}} {
@@ -271,20 +279,20 @@ func TestConfirmActionSendsConfirmed(t *testing.T) {
 	if evs := sent(t, ops, press(m, "c")); len(evs) != 0 {
 		t.Fatalf("c sent %v before the dialog was submitted", evs)
 	}
-	if m.dlg == nil || m.dlg.kind != dlgConfirmAction {
-		t.Fatalf("c opened %+v, notice %q", m.dlg, m.notice)
+	if m.dialog.current() == nil || m.dialog.current().kind != dlgConfirmAction {
+		t.Fatalf("c opened %+v, notice %q", m.dialog.current(), notice(m))
 	}
 	mustContain(t, screen(m), "Confirm action apply-manifests", "Execute: apply 3 manifests to namespace gravl?",
 		"would apply 3 objects to gravl", "2 changes", "ctrl+d shows the diff", "Note (optional):")
 	// ctrl+d shows the diff over the dialog; c comes back to it.
 	press(m, "deploy ")
 	m.Update(tea.KeyPressMsg{Code: 'd', Mod: tea.ModCtrl})
-	if m.diff == nil || m.dlg == nil {
-		t.Fatalf("ctrl+d in the dialog: viewer %v, dialog %v", m.diff != nil, m.dlg != nil)
+	if !m.diff.isOpen() || m.dialog.current() == nil {
+		t.Fatalf("ctrl+d in the dialog: viewer %v, dialog %v", m.diff.isOpen(), m.dialog.current() != nil)
 	}
 	press(m, "c")
-	if m.diff != nil || m.dlg == nil || m.dlg.input != "deploy " {
-		t.Fatalf("c in the viewer over the dialog: viewer %v, dialog %+v", m.diff != nil, m.dlg)
+	if m.diff.isOpen() || m.dialog.current() == nil || m.dialog.current().input != "deploy " {
+		t.Fatalf("c in the viewer over the dialog: viewer %v, dialog %+v", m.diff.isOpen(), m.dialog.current())
 	}
 	evs := sent(t, ops, press(m, "CHG-1234", "enter"))
 	want := runbook.Confirmed{Step: "apply-manifests", Operator: "lead", Note: "deploy CHG-1234"}
@@ -299,8 +307,8 @@ func TestConfirmActionSendsConfirmed(t *testing.T) {
 	e = actionsPlanned(t, true)
 	m = newTestModel(e, 80, 24, Options{Ops: ops})
 	press(m, "d", "c")
-	if m.diff != nil || m.dlg == nil || m.dlg.kind != dlgConfirmAction {
-		t.Fatalf("c in the viewer: viewer %v, dialog %+v", m.diff != nil, m.dlg)
+	if m.diff.isOpen() || m.dialog.current() == nil || m.dialog.current().kind != dlgConfirmAction {
+		t.Fatalf("c in the viewer: viewer %v, dialog %+v", m.diff.isOpen(), m.dialog.current())
 	}
 	evs = sent(t, ops, press(m, "enter"))
 	if len(evs) != 1 || evs[0] != (runbook.Confirmed{Step: "apply-manifests", Operator: "lead"}) {
@@ -314,24 +322,24 @@ func TestConfirmActionReadOnly(t *testing.T) {
 	m := newTestModel(e, 80, 24, Options{Ops: ops})
 	selectStep(t, m, "apply-manifests")
 	evs := sent(t, ops, press(m, "c"))
-	if len(evs) != 0 || m.dlg != nil {
-		t.Fatalf("read-only: c sent %v, dialog %v", evs, m.dlg != nil)
+	if len(evs) != 0 || m.dialog.current() != nil {
+		t.Fatalf("read-only: c sent %v, dialog %v", evs, m.dialog.current() != nil)
 	}
-	if want := "read-only run: start with --allow-actions to execute; d shows the dry run"; m.notice != want || !m.noticeBad {
-		t.Errorf("notice %q, want %q", m.notice, want)
+	if want := "read-only run: start with --allow-actions to execute; d shows the dry run"; notice(m) != want || !noticeBad(m) {
+		t.Errorf("notice %q, want %q", notice(m), want)
 	}
 	mustContain(t, screen(m), "✗ read-only run: start with --allow-actions")
 	// Nor from the viewer: the notice, the viewer stays.
 	evs = sent(t, ops, press(m, "d", "c"))
-	if len(evs) != 0 || m.dlg != nil || m.diff == nil || !strings.Contains(m.notice, "read-only run") {
-		t.Fatalf("read-only viewer c: sent %v, dialog %v, viewer %v, notice %q", evs, m.dlg != nil, m.diff != nil, m.notice)
+	if len(evs) != 0 || m.dialog.current() != nil || !m.diff.isOpen() || !strings.Contains(notice(m), "read-only run") {
+		t.Fatalf("read-only viewer c: sent %v, dialog %v, viewer %v, notice %q", evs, m.dialog.current() != nil, m.diff.isOpen(), notice(m))
 	}
 	mustContain(t, screen(m), "READ-ONLY run: dry run only")
 	press(m, "esc")
 	// The engine refuses too, and the cockpit shows its reason.
 	m.Update(e.apply(runbook.Confirmed{Step: "apply-manifests", Operator: "lead"}))
-	if !strings.Contains(m.notice, "refused (step.confirmed): read-only run") {
-		t.Errorf("notice %q lacks the engine's refusal", m.notice)
+	if !strings.Contains(notice(m), "refused (step.confirmed): read-only run") {
+		t.Errorf("notice %q lacks the engine's refusal", notice(m))
 	}
 }
 
@@ -346,8 +354,8 @@ func TestConfirmActionNotReady(t *testing.T) {
 		{"rollout-status", `action "rollout-status" changes nothing and runs by itself`},
 	} {
 		selectStep(t, m, tc.step)
-		if evs := sent(t, ops, press(m, "c")); len(evs) != 0 || m.dlg != nil || !strings.Contains(m.notice, tc.notice) {
-			t.Errorf("c on %s: sent %v, dialog %v, notice %q", tc.step, evs, m.dlg != nil, m.notice)
+		if evs := sent(t, ops, press(m, "c")); len(evs) != 0 || m.dialog.current() != nil || !strings.Contains(notice(m), tc.notice) {
+			t.Errorf("c on %s: sent %v, dialog %v, notice %q", tc.step, evs, m.dialog.current() != nil, notice(m))
 		}
 	}
 	// While its dry run is out.
@@ -355,8 +363,8 @@ func TestConfirmActionNotReady(t *testing.T) {
 	selectStep(t, m, "apply-manifests")
 	mustContain(t, screen(m), "planning…")
 	press(m, "c")
-	if m.dlg != nil || !strings.Contains(m.notice, "dry run in progress") {
-		t.Errorf("c while planning: dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "dry run in progress") {
+		t.Errorf("c while planning: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	// A failed dry run is not offered.
 	failed := actions.Result{Result: probes.Result{Status: probes.StatusForbidden, Summary: "forbidden: patch deployments.apps in gravl"}}
@@ -365,8 +373,8 @@ func TestConfirmActionNotReady(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 	press(m, "c")
-	if m.dlg != nil || !strings.Contains(m.notice, "failed (forbidden: patch deployments.apps in gravl): nothing to confirm") {
-		t.Errorf("c on a failed dry run: dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "failed (forbidden: patch deployments.apps in gravl): nothing to confirm") {
+		t.Errorf("c on a failed dry run: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	if len(ops) != 0 {
 		t.Errorf("sent %d events", len(ops))
@@ -380,16 +388,16 @@ func TestConfirmDialogClosesOnNewPlan(t *testing.T) {
 	ops := make(chan runbook.Event, 8)
 	m := newTestModel(e, 80, 24, Options{Ops: ops})
 	press(m, "c", "looks good")
-	if m.dlg == nil {
+	if m.dialog.current() == nil {
 		t.Fatal("no dialog")
 	}
 	m.Update(e.apply(runbook.Tick{})) // nothing changes for the step
-	if m.dlg == nil {
+	if m.dialog.current() == nil {
 		t.Fatal("an unrelated state closed the dialog")
 	}
 	m.Update(e.apply(runbook.RunStep{Step: "apply-manifests"}))
-	if m.dlg != nil || !strings.Contains(m.notice, "its dry run changed") {
-		t.Fatalf("dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "its dry run changed") {
+		t.Fatalf("dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	if len(ops) != 0 {
 		t.Error("sent an event")
@@ -403,16 +411,16 @@ func TestUndoDialog(t *testing.T) {
 	// u on a step that offers no undo.
 	selectStep(t, m, "apply-manifests")
 	press(m, "u")
-	if m.dlg != nil || !strings.Contains(m.notice, "offers no undo") {
-		t.Fatalf("u on apply-manifests: dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "offers no undo") {
+		t.Fatalf("u on apply-manifests: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	selectStep(t, m, "restart-api")
 	press(m, "u")
-	if m.dlg == nil || m.dlg.kind != dlgUndo {
-		t.Fatalf("u opened %+v, notice %q", m.dlg, m.notice)
+	if m.dialog.current() == nil || m.dialog.current().kind != dlgUndo {
+		t.Fatalf("u opened %+v, notice %q", m.dialog.current(), notice(m))
 	}
 	mustContain(t, screen(m), "Undo rollout of restart-api to revision 4?", "Reason:")
-	if evs := sent(t, ops, press(m, "enter")); len(evs) != 0 || m.dlg == nil {
+	if evs := sent(t, ops, press(m, "enter")); len(evs) != 0 || m.dialog.current() == nil {
 		t.Fatalf("an empty reason sent %v", evs)
 	}
 	mustContain(t, screen(m), "a reason is required")
@@ -441,8 +449,8 @@ func TestUndoReadOnly(t *testing.T) {
 	m := newTestModel(e, 160, 48, Options{Ops: ops})
 	selectStep(t, m, "restart-api")
 	press(m, "u")
-	if m.dlg != nil || !strings.Contains(m.notice, "read-only run: an undo changes the cluster") {
-		t.Fatalf("read-only u: dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "read-only run: an undo changes the cluster") {
+		t.Fatalf("read-only u: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	mustContain(t, screen(m), "READ-ONLY", "an undo to revision 4 is offered; a read-only run cannot do it")
 	if got := summary(m, "restart-api", 200); !strings.HasSuffix(got, "— undo to rev 4 needs --allow-actions") {
@@ -558,8 +566,8 @@ func TestFlowActionConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-	if pi, si, _ := fm.state.Find("apply-manifests"); fm.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
-		t.Errorf("apply-manifests is %s", fm.state.Phases[pi].Steps[si].Status)
+	if pi, si, _ := fm.run.state.Find("apply-manifests"); fm.run.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
+		t.Errorf("apply-manifests is %s", fm.run.state.Phases[pi].Steps[si].Status)
 	}
 }
 

@@ -70,26 +70,155 @@ func (d *dialog) paste(s string) {
 	d.err = ""
 }
 
-func (m *Model) dialogKey(msg tea.KeyPressMsg) tea.Cmd {
-	d := m.dlg
+// dialogPane holds the open dialog, if any, in the detail pane's place:
+// it opens one on c, s, o, O, u, a and ctrl+x for the selected step or the
+// current phase, takes every key while one is open, and closes it on
+// submit (sending its event), on esc, or when what it showed goes stale.
+type dialogPane struct {
+	env  *env
+	run  runView
+	w, h int
+	dlg  *dialog
+}
+
+func newDialogPane(e *env) *dialogPane { return &dialogPane{env: e} }
+
+// SetSize gives the pane its size.
+func (p *dialogPane) SetSize(w, h int) { p.w, p.h = w, h }
+
+// isOpen reports whether a dialog is open.
+func (p *dialogPane) isOpen() bool { return p.dlg != nil }
+
+// current is the open dialog (nil when none).
+func (p *dialogPane) current() *dialog { return p.dlg }
+
+// ShortHelp is the open dialog's keys: an action's confirmation offers
+// its diff too.
+func (p *dialogPane) ShortHelp() []key.Binding {
+	if p.dlg != nil && p.dlg.kind == dlgConfirmAction {
+		return actionDialogKeys{p.env.keys}.ShortHelp()
+	}
+	return dialogKeys{p.env.keys}.ShortHelp()
+}
+
+// Update takes the run as it now is (a dialog whose subject changed
+// closes), the keys that open a dialog, every key while one is open, a
+// paste into its field, and c from the diff viewer.
+func (p *dialogPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case runViewMsg:
+		p.run = msg.run
+		if p.dlg != nil && p.dlg.stale != nil {
+			if why := p.dlg.stale(p.run.state); why != "" {
+				p.env.notify(p.dlg.title+" closed: "+why, true)
+				p.dlg = nil
+			}
+		}
+	case tea.PasteMsg:
+		if p.dlg != nil {
+			p.dlg.paste(msg.Content)
+		}
+	case viewConfirmMsg:
+		if p.dlg == nil { // not opened over a confirmation: open one
+			p.openConfirmAction(msg.step)
+		}
+		if p.dlg != nil {
+			p.env.post(closeDiffMsg{}) // back to the confirmation
+		}
+	case tea.KeyPressMsg:
+		if p.dlg != nil {
+			return p.dialogKey(msg)
+		}
+		return p.open(msg)
+	}
+	return nil
+}
+
+// open opens the dialog a key asks for, or says why not.
+func (p *dialogPane) open(msg tea.KeyPressMsg) tea.Cmd {
+	k := p.env.keys
 	switch {
-	case key.Matches(msg, m.keys.Cancel):
-		m.dlg = nil
-		m.setNotice("cancelled", false)
+	case key.Matches(msg, k.Confirm):
+		p.openConfirm()
+	case key.Matches(msg, k.Undo):
+		p.openUndo()
+	case key.Matches(msg, k.Skip):
+		p.openSkip()
+	case key.Matches(msg, k.Override):
+		p.openOverrideStep()
+	case key.Matches(msg, k.OverrideGate):
+		p.openOverrideGate()
+	case key.Matches(msg, k.Advance):
+		return p.advance()
+	case key.Matches(msg, k.Abort):
+		p.openAbort()
+	}
+	return nil
+}
+
+// View draws the open dialog.
+func (p *dialogPane) View() string {
+	if p.dlg == nil {
+		return ""
+	}
+	return p.env.box(p.w, p.h, p.dlg.title, true, p.dialogLines(p.w-frameSize, p.h-frameSize))
+}
+
+// advance asks to leave the phase. A red gate is refused by the engine
+// (and journaled as an attempt); the cockpit says why at once.
+func (p *dialogPane) advance() tea.Cmd {
+	s := &p.run.state
+	if s.Finished() {
+		p.env.notify("the run has finished ("+s.Outcome.String()+")", true)
 		return nil
-	case key.Matches(msg, m.keys.Submit):
+	}
+	ps := &s.Phases[s.Current]
+	v := s.Gate(s.Current)
+	op := p.env.operator
+	if !v.Status.OK() && ps.Override == nil {
+		p.env.notify(fmt.Sprintf("advance refused: gate of phase %q is %s: %s — O overrides it with a reason",
+			ps.ID, v.Status, v.Message), true)
+		return p.env.send(runbook.Advance{Operator: op})
+	}
+	next := "finish the run"
+	if s.Current+1 < len(s.Phases) {
+		next = "enter " + s.Phases[s.Current+1].ID
+	}
+	lines := []string{
+		fmt.Sprintf("Leave phase %s and %s?", ps.ID, next),
+		"",
+		fmt.Sprintf("gate %s %s: %s", statusGlyph(v.Status), v.Status, v.Message),
+	}
+	if ps.Override != nil {
+		lines = append(lines, "gate overridden by "+ps.Override.Operator+": "+ps.Override.Text)
+	}
+	p.dlg = &dialog{
+		kind: dlgAdvance, title: "Advance " + ps.ID, lines: lines,
+		build: func(string) runbook.Event { return runbook.Advance{Operator: op} },
+	}
+	return nil
+}
+
+func (p *dialogPane) dialogKey(msg tea.KeyPressMsg) tea.Cmd {
+	d := p.dlg
+	switch {
+	case key.Matches(msg, p.env.keys.Cancel):
+		p.dlg = nil
+		p.env.notify("cancelled", false)
+		return nil
+	case key.Matches(msg, p.env.keys.Submit):
 		text := strings.TrimSpace(d.input)
 		if d.required && text == "" {
 			d.err = "a " + strings.ToLower(strings.TrimSuffix(d.prompt, ":")) + " is required"
 			return nil
 		}
-		m.dlg = nil
-		return m.send(d.build(text))
+		p.dlg = nil
+		return p.env.send(d.build(text))
 	case msg.String() == "ctrl+c":
-		m.dlg = nil
+		p.dlg = nil
 		return nil
-	case d.kind == dlgConfirmAction && key.Matches(msg, m.keys.DialogDiff):
-		m.openDiff(d.step) // over the dialog; c or esc comes back to it
+	case d.kind == dlgConfirmAction && key.Matches(msg, p.env.keys.DialogDiff):
+		p.env.post(openDiffMsg{step: d.step}) // over the dialog; c or esc comes back to it
 		return nil
 	}
 	if d.prompt == "" {
@@ -110,21 +239,21 @@ func (m *Model) dialogKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) openConfirm() {
-	st, ss, ok := m.selected()
+func (p *dialogPane) openConfirm() {
+	st, ss, ok := p.run.selected()
 	if !ok {
 		return
 	}
 	if st.Action != nil {
-		m.openConfirmAction(st.ID)
+		p.openConfirmAction(st.ID)
 		return
 	}
 	if st.Manual == nil {
-		m.setNotice(fmt.Sprintf("step %q is a %s step: only manual steps and actions are confirmed (r runs it)", st.ID, st.StepKind()), true)
+		p.env.notify(fmt.Sprintf("step %q is a %s step: only manual steps and actions are confirmed (r runs it)", st.ID, st.StepKind()), true)
 		return
 	}
 	if ss.Status == runbook.StepPassed {
-		m.setNotice(fmt.Sprintf("step %q is already confirmed", st.ID), false)
+		p.env.notify(fmt.Sprintf("step %q is already confirmed", st.ID), false)
 		return
 	}
 	required := st.Manual.Note == "required"
@@ -132,8 +261,8 @@ func (m *Model) openConfirm() {
 	if required {
 		prompt = "Note:"
 	}
-	id, op := st.ID, m.opts.Operator
-	m.dlg = &dialog{
+	id, op := st.ID, p.env.operator
+	p.dlg = &dialog{
 		kind: dlgConfirm, title: "Confirm " + st.ID,
 		lines:  []string{st.Manual.Prompt, "", "Confirmed as " + op + "; recorded in the journal."},
 		prompt: prompt, required: required,
@@ -141,17 +270,17 @@ func (m *Model) openConfirm() {
 	}
 }
 
-func (m *Model) openSkip() {
-	st, _, ok := m.selected()
+func (p *dialogPane) openSkip() {
+	st, _, ok := p.run.selected()
 	if !ok {
 		return
 	}
 	if !st.Optional {
-		m.setNotice(fmt.Sprintf("step %q is required: only optional steps can be skipped (o overrides a failed one)", st.ID), true)
+		p.env.notify(fmt.Sprintf("step %q is required: only optional steps can be skipped (o overrides a failed one)", st.ID), true)
 		return
 	}
-	id, op := st.ID, m.opts.Operator
-	m.dlg = &dialog{
+	id, op := st.ID, p.env.operator
+	p.dlg = &dialog{
 		kind: dlgSkip, title: "Skip " + st.ID,
 		lines:  []string{"Skip the optional step " + stepTitle(st) + "?"},
 		prompt: "Reason (optional):",
@@ -159,13 +288,13 @@ func (m *Model) openSkip() {
 	}
 }
 
-func (m *Model) openOverrideStep() {
-	st, ss, ok := m.selected()
+func (p *dialogPane) openOverrideStep() {
+	st, ss, ok := p.run.selected()
 	if !ok {
 		return
 	}
 	if ss.Status != runbook.StepFailed {
-		m.setNotice(fmt.Sprintf("step %q is %s, not failed: nothing to override", st.ID, ss.Status), true)
+		p.env.notify(fmt.Sprintf("step %q is %s, not failed: nothing to override", st.ID, ss.Status), true)
 		return
 	}
 	lines := []string{"You are accepting this failed step:", ""}
@@ -182,23 +311,23 @@ func (m *Model) openOverrideStep() {
 		}
 	}
 	lines = append(lines, "", "The override and its reason go to the journal and the report.")
-	id, op := st.ID, m.opts.Operator
-	m.dlg = &dialog{
+	id, op := st.ID, p.env.operator
+	p.dlg = &dialog{
 		kind: dlgOverrideStep, title: "Override " + st.ID,
 		lines: lines, prompt: "Reason:", required: true,
 		build: func(text string) runbook.Event { return runbook.Overridden{Step: id, Operator: op, Reason: text} },
 	}
 }
 
-func (m *Model) openOverrideGate() {
-	if m.state.Finished() {
-		m.setNotice("the run has finished ("+m.state.Outcome.String()+")", true)
+func (p *dialogPane) openOverrideGate() {
+	if p.run.state.Finished() {
+		p.env.notify("the run has finished ("+p.run.state.Outcome.String()+")", true)
 		return
 	}
-	ps := &m.state.Phases[m.state.Current]
-	v := m.state.Gate(m.state.Current)
+	ps := &p.run.state.Phases[p.run.state.Current]
+	v := p.run.state.Gate(p.run.state.Current)
 	if v.Status.OK() {
-		m.setNotice(fmt.Sprintf("the gate of phase %q is %s: nothing to override", ps.ID, v.Status), false)
+		p.env.notify(fmt.Sprintf("the gate of phase %q is %s: nothing to override", ps.ID, v.Status), false)
 		return
 	}
 	lines := []string{
@@ -207,28 +336,28 @@ func (m *Model) openOverrideGate() {
 	}
 	for i, ss := range ps.Steps {
 		if ss.Status == runbook.StepFailed || ss.Status == runbook.StepPending || ss.Status == runbook.StepRunning {
-			lines = append(lines, fmt.Sprintf("  %s %s %s", stepGlyph(ss.Status), stepTitle(&m.state.Runbook.Phases[m.state.Current].Steps[i]), ss.Status))
+			lines = append(lines, fmt.Sprintf("  %s %s %s", stepGlyph(ss.Status), stepTitle(&p.run.state.Runbook.Phases[p.run.state.Current].Steps[i]), ss.Status))
 		}
 	}
 	lines = append(lines, "", "Then a advances. The override goes to the journal and the report.")
-	id, op := ps.ID, m.opts.Operator
-	m.dlg = &dialog{
+	id, op := ps.ID, p.env.operator
+	p.dlg = &dialog{
 		kind: dlgOverrideGate, title: "Override gate " + ps.ID,
 		lines: lines, prompt: "Reason:", required: true,
 		build: func(text string) runbook.Event { return runbook.Overridden{Phase: id, Operator: op, Reason: text} },
 	}
 }
 
-func (m *Model) openAbort() {
-	if m.state.Finished() {
-		m.setNotice("the run has finished ("+m.state.Outcome.String()+")", true)
+func (p *dialogPane) openAbort() {
+	if p.run.state.Finished() {
+		p.env.notify("the run has finished ("+p.run.state.Outcome.String()+")", true)
 		return
 	}
-	op := m.opts.Operator
-	m.dlg = &dialog{
+	op := p.env.operator
+	p.dlg = &dialog{
 		kind: dlgAbort, title: "Abort the run",
 		lines: []string{
-			"Abort the go-live in phase " + m.state.Phases[m.state.Current].ID + "?",
+			"Abort the go-live in phase " + p.run.state.Phases[p.run.state.Current].ID + "?",
 			"The run ends failed; the journal keeps everything so far.",
 		},
 		prompt: "Reason:", required: true,
@@ -243,40 +372,39 @@ const maxDialogObjects = 6
 // does, its dry run, how many objects it changes, with an optional note.
 // What the engine would refuse is said at once instead — a read-only run
 // above all: the dialog never offers to execute there.
-func (m *Model) openConfirmAction(id string) {
-	pi, si, ok := m.state.Find(id)
+func (p *dialogPane) openConfirmAction(id string) {
+	st, ss, ok := p.run.step(id)
 	if !ok {
 		return
 	}
-	st, ss := &m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si]
 	switch {
 	case !st.Mutating():
-		m.setNotice(fmt.Sprintf("action %q changes nothing and runs by itself: r re-runs it", id), true)
+		p.env.notify(fmt.Sprintf("action %q changes nothing and runs by itself: r re-runs it", id), true)
 		return
-	case !m.actionsAllowed():
-		m.setNotice("read-only run: start with --allow-actions to execute; d shows the dry run", true)
+	case !p.run.actions:
+		p.env.notify("read-only run: start with --allow-actions to execute; d shows the dry run", true)
 		return
 	case ss.Status == runbook.StepRunning:
-		m.setNotice(fmt.Sprintf("action %q is executing: wait for its result", id), true)
+		p.env.notify(fmt.Sprintf("action %q is executing: wait for its result", id), true)
 		return
 	case ss.Planning():
-		m.setNotice(fmt.Sprintf("action %q: dry run in progress; confirm once it is back", id), true)
+		p.env.notify(fmt.Sprintf("action %q: dry run in progress; confirm once it is back", id), true)
 		return
 	case ss.Plan == nil:
 		msg := fmt.Sprintf("action %q has no dry run yet: r runs one", id)
-		if unmet := m.state.UnmetNeeds(id); unmet != "" {
+		if unmet := p.run.state.UnmetNeeds(id); unmet != "" {
 			msg = fmt.Sprintf("action %q needs %s to pass first (its dry run follows)", id, unmet)
 		}
-		m.setNotice(msg, true)
+		p.env.notify(msg, true)
 		return
 	case !ss.Plan.Status.OK():
-		m.setNotice(fmt.Sprintf("the dry run of %q failed (%s): nothing to confirm; fix it and r re-runs it (d shows it)", id, ss.Plan.Summary), true)
+		p.env.notify(fmt.Sprintf("the dry run of %q failed (%s): nothing to confirm; fix it and r re-runs it (d shows it)", id, ss.Plan.Summary), true)
 		return
 	case ss.Status != runbook.StepPending:
-		m.setNotice(fmt.Sprintf("action %q is %s: r re-runs its dry run before executing it again", id, ss.Status), true)
+		p.env.notify(fmt.Sprintf("action %q is %s: r re-runs its dry run before executing it again", id, ss.Status), true)
 		return
 	}
-	s, plan, op := m.styles, ss.Plan, m.opts.Operator
+	s, plan, op := p.env.styles, ss.Plan, p.env.operator
 	what := "Execute " + id + "?"
 	if d := describe(st); d != "" {
 		what = "Execute: " + d + "?"
@@ -297,7 +425,7 @@ func (m *Model) openConfirmAction(id string) {
 		counts,
 		s.Muted.Render(hint),
 	}
-	objs := m.objectLines(plan.Objects, 1<<10, false)
+	objs := p.env.objectLines(plan.Objects, 1<<10, false)
 	if len(objs) > maxDialogObjects {
 		objs = append(objs[:maxDialogObjects-1], fmt.Sprintf("… and %d more", len(plan.Objects)-maxDialogObjects+1))
 	}
@@ -305,7 +433,7 @@ func (m *Model) openConfirmAction(id string) {
 		lines = append(lines, "  "+strings.TrimRight(o, " "))
 	}
 	lines = append(lines, "", "The confirmation and its note go to the journal and the report.")
-	m.dlg = &dialog{
+	p.dlg = &dialog{
 		kind: dlgConfirmAction, title: "Confirm action " + id, step: id,
 		lines: lines, prompt: "Note (optional):",
 		build: func(text string) runbook.Event { return runbook.Confirmed{Step: id, Operator: op, Note: text} },
@@ -327,27 +455,27 @@ func (m *Model) openConfirmAction(id string) {
 
 // openUndo asks to undo a failed rollout to the revision it offered, with
 // a required reason. A read-only run cannot: it says so instead.
-func (m *Model) openUndo() {
-	st, ss, ok := m.selected()
+func (p *dialogPane) openUndo() {
+	st, ss, ok := p.run.selected()
 	if !ok {
 		return
 	}
 	id := st.ID
 	switch {
 	case st.Action == nil || ss.Action == nil || ss.Action.UndoRevision <= 0:
-		m.setNotice(fmt.Sprintf("step %q offers no undo (only a failed rollout does)", id), true)
+		p.env.notify(fmt.Sprintf("step %q offers no undo (only a failed rollout does)", id), true)
 		return
-	case !m.actionsAllowed():
-		m.setNotice("read-only run: an undo changes the cluster; start with --allow-actions", true)
+	case !p.run.actions:
+		p.env.notify("read-only run: an undo changes the cluster; start with --allow-actions", true)
 		return
 	case ss.Undoing():
-		m.setNotice(fmt.Sprintf("step %q is already being undone", id), true)
+		p.env.notify(fmt.Sprintf("step %q is already being undone", id), true)
 		return
 	case ss.Status == runbook.StepRunning:
-		m.setNotice(fmt.Sprintf("step %q is still running: wait for its result", id), true)
+		p.env.notify(fmt.Sprintf("step %q is still running: wait for its result", id), true)
 		return
 	}
-	s, res, op := m.styles, ss.Action, m.opts.Operator
+	s, res, op := p.env.styles, ss.Action, p.env.operator
 	rev := res.UndoRevision
 	lines := []string{
 		fmt.Sprintf("Undo rollout of %s to revision %d?", id, rev),
@@ -362,7 +490,7 @@ func (m *Model) openUndo() {
 		lines = append(lines, s.Warn.Render("an undo was done already: "+statusGlyph(ss.Undo.Status)+" "+ss.Undo.Summary))
 	}
 	lines = append(lines, "The step stays failed (the gate needs an override); the undo and its reason are journaled.")
-	m.dlg = &dialog{
+	p.dlg = &dialog{
 		kind: dlgUndo, title: "Undo " + id, step: id,
 		lines: lines, prompt: "Reason:", required: true,
 		build: func(text string) runbook.Event {
@@ -387,27 +515,27 @@ func (m *Model) openUndo() {
 // dialogLines renders the open dialog for a w×h pane. The text field and
 // the keys always show: when the pane is too short, what is being decided
 // is cut at its end (a dialog puts what matters most first).
-func (m *Model) dialogLines(w, h int) []string {
-	d := m.dlg
+func (p *dialogPane) dialogLines(w, h int) []string {
+	d := p.dlg
 	var body []string
 	for _, l := range d.lines {
-		body = append(body, m.wrap(l, w)...)
+		body = append(body, p.env.wrap(l, w)...)
 	}
 	foot := []string{""}
 	if d.prompt != "" {
 		field := d.input + "█"
-		foot = append(foot, m.styles.Bold.Render(d.prompt))
-		for _, l := range m.wrap(field, w-2) {
+		foot = append(foot, p.env.styles.Bold.Render(d.prompt))
+		for _, l := range p.env.wrap(field, w-2) {
 			foot = append(foot, "> "+l)
 		}
 		if d.err != "" {
-			foot = append(foot, m.styles.Fail.Render("✗ "+d.err))
+			foot = append(foot, p.env.styles.Fail.Render("✗ "+d.err))
 		}
 		foot = append(foot, "")
 	}
-	foot = append(foot, m.styles.Muted.Render("enter submit · esc cancel"))
+	foot = append(foot, p.env.styles.Muted.Render("enter submit · esc cancel"))
 	if room := h - len(foot); len(body) > room && room > 0 {
-		body = append(body[:room-1], m.styles.Muted.Render("…"))
+		body = append(body[:room-1], p.env.styles.Muted.Render("…"))
 	}
 	return append(body, foot...)
 }

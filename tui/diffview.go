@@ -31,6 +31,76 @@ type diffViewer struct {
 	vp       viewport.Model
 }
 
+// diffPane is the diff viewer's place: closed, or a diffViewer over the
+// steps, detail and load panes (and over an action's confirmation when
+// opened from it). It opens on d or enter for the selected action, or on
+// an openDiffMsg; it takes every key while open; it follows the step's
+// dry run as new states arrive.
+type diffPane struct {
+	env  *env
+	run  runView
+	w, h int
+	d    *diffViewer // nil while closed
+}
+
+func newDiffPane(e *env) *diffPane { return &diffPane{env: e} }
+
+// isOpen reports whether the viewer is open.
+func (p *diffPane) isOpen() bool { return p.d != nil }
+
+// viewport is the open viewer's viewport (nil while closed).
+func (p *diffPane) viewport() *viewport.Model {
+	if p.d == nil {
+		return nil
+	}
+	return &p.d.vp
+}
+
+// SetSize gives the viewer its size, rebuilding what it shows for it.
+func (p *diffPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	if p.d != nil {
+		p.buildDiff()
+	}
+}
+
+// ShortHelp is the viewer's keys; c is offered only when the run may
+// execute actions.
+func (p *diffPane) ShortHelp() []key.Binding {
+	return diffKeys{p.env.keys, p.run.actions}.ShortHelp()
+}
+
+// Update takes the run as it now is (the viewer follows its step), the
+// keys that open it, every key while it is open, and requests to open or
+// close it.
+func (p *diffPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case runViewMsg:
+		p.run = msg.run
+		if p.d != nil {
+			p.refreshDiff()
+		}
+	case openDiffMsg:
+		p.openDiff(msg.step)
+	case closeDiffMsg:
+		p.d = nil
+	case tea.KeyPressMsg:
+		if p.d != nil {
+			return p.diffKey(msg)
+		}
+		k := p.env.keys
+		st, _, ok := p.run.selected()
+		switch {
+		case !ok:
+		case key.Matches(msg, k.Diff):
+			p.openDiff(st.ID)
+		case key.Matches(msg, k.Submit) && st.Mutating():
+			p.openDiff(st.ID) // enter on an action opens its dry run
+		}
+	}
+	return nil
+}
+
 // diffRect is where the viewer draws: the steps, detail and load panes
 // together, the width of the screen.
 func (l Layout) diffRect() Rect {
@@ -42,71 +112,70 @@ func (l Layout) diffRect() Rect {
 }
 
 // openDiff opens the viewer on an action step's dry run.
-func (m *Model) openDiff(id string) {
-	pi, si, ok := m.state.Find(id)
+func (p *diffPane) openDiff(id string) {
+	pi, si, ok := p.run.state.Find(id)
 	if !ok {
 		return
 	}
-	st := &m.state.Runbook.Phases[pi].Steps[si]
+	st := &p.run.state.Runbook.Phases[pi].Steps[si]
 	if st.Action == nil {
-		m.setNotice(fmt.Sprintf("step %q is a %s step: only actions have a dry-run diff", st.ID, st.StepKind()), true)
+		p.env.notify(fmt.Sprintf("step %q is a %s step: only actions have a dry-run diff", st.ID, st.StepKind()), true)
 		return
 	}
 	if !st.Mutating() {
-		m.setNotice(fmt.Sprintf("action %q changes nothing: it has no dry run (r re-runs it)", st.ID), false)
+		p.env.notify(fmt.Sprintf("action %q changes nothing: it has no dry run (r re-runs it)", st.ID), false)
 		return
 	}
-	m.diff = &diffViewer{step: id}
-	m.buildDiff()
+	p.d = &diffViewer{step: id}
+	p.buildDiff()
 }
 
 // buildDiff (re)builds the open viewer's content for the step's current
 // dry run and the current size, keeping the scroll position.
-func (m *Model) buildDiff() {
-	d := m.diff
-	pi, si, ok := m.state.Find(d.step)
-	if !ok || m.lay.TooSmall || m.width == 0 {
+func (p *diffPane) buildDiff() {
+	d := p.d
+	pi, si, ok := p.run.state.Find(d.step)
+	if !ok || p.w <= 0 {
 		return
 	}
-	st, ss := &m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si]
-	r := m.lay.diffRect()
-	w, h := r.W-frameSize, r.H-frameSize
+	st, ss := &p.run.state.Runbook.Phases[pi].Steps[si], &p.run.state.Phases[pi].Steps[si]
+	w, h := p.w-frameSize, p.h-frameSize
 	d.plan, d.planning, d.width = ss.Plan, ss.Planning(), w
-	d.head = m.diffHead(st, ss, w)
+	d.head = p.diffHead(st, ss, w)
 	var body []string
 	switch {
 	case ss.Planning():
-		body = []string{m.styles.Running.Render("↻ dry run in progress…")}
+		body = []string{p.env.styles.Running.Render("↻ dry run in progress…")}
 	case ss.Plan == nil:
 		msg := "no dry run yet: r runs one"
-		if unmet := m.state.UnmetNeeds(st.ID); unmet != "" {
+		if unmet := p.run.state.UnmetNeeds(st.ID); unmet != "" {
 			msg = "no dry run yet: it runs once " + unmet + " passed"
 		}
-		body = []string{m.styles.Muted.Render(msg)}
+		body = []string{p.env.styles.Muted.Render(msg)}
 	default:
 		if ss.Plan.Message != "" {
 			for _, l := range strings.Split(ss.Plan.Message, "\n") {
-				body = append(body, m.wrap(cleanLine(l), w)...)
+				body = append(body, p.env.wrap(cleanLine(l), w)...)
 			}
 			body = append(body, "")
 		}
 		if ss.Plan.Diff == "" {
-			body = append(body, m.styles.Muted.Render("no diff: the objects would not change"))
+			body = append(body, p.env.styles.Muted.Render("no diff: the objects would not change"))
 		} else {
-			body = append(body, diffRows(m.styles, ss.Plan.Diff, w)...)
+			body = append(body, diffRows(p.env.styles, ss.Plan.Diff, w)...)
 		}
 	}
 	y := d.vp.YOffset()
 	d.vp = viewport.New(viewport.WithWidth(w), viewport.WithHeight(max(h-len(d.head), 1)))
-	d.vp.KeyMap = m.keys.Scroll
+	d.vp.KeyMap = p.env.keys.Scroll
 	d.vp.SetContentLines(body)
 	d.vp.SetYOffset(y)
 }
 
 // diffHead is the viewer's fixed top: what the action does, the dry run's
 // verdict, what confirming would do in this run's mode, and a rule.
-func (m *Model) diffHead(st *runbook.Step, ss *runbook.StepState, w int) []string {
-	s := m.styles
+func (p *diffPane) diffHead(st *runbook.Step, ss *runbook.StepState, w int) []string {
+	s := p.env.styles
 	var head []string
 	if d := describe(st); d != "" {
 		head = append(head, fit(s.Muted.Render(d), w))
@@ -127,10 +196,10 @@ func (m *Model) diffHead(st *runbook.Step, ss *runbook.StepState, w int) []strin
 	}
 	if mode == "" {
 		switch {
-		case !m.actionsAllowed():
+		case !p.run.actions:
 			mode = s.ModeReadOnly.Render("READ-ONLY") + " run: dry run only — start with --allow-actions to execute"
 		case ss.Status == runbook.StepPending && ss.Plan != nil && !ss.Planning():
-			mode = s.ModeActions.Render("ACTIONS ENABLED") + " c confirms and executes it as " + m.opts.Operator
+			mode = s.ModeActions.Render("ACTIONS ENABLED") + " c confirms and executes it as " + p.env.operator
 		default:
 			mode = s.Muted.Render("step " + ss.Status.String())
 		}
@@ -178,21 +247,16 @@ func diffRows(s Styles, diff string, w int) []string {
 }
 
 // diffKey handles a key while the viewer is open: it takes every key.
-func (m *Model) diffKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	d := m.diff
+func (p *diffPane) diffKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := p.env.keys
+	d := p.d
 	switch {
 	case key.Matches(msg, k.ViewClose):
-		m.diff = nil
+		p.d = nil
 	case key.Matches(msg, k.ViewConfirm):
-		if m.dlg != nil { // opened from the confirmation: back to it
-			m.diff = nil
-			return nil
-		}
-		m.openConfirmAction(d.step)
-		if m.dlg != nil {
-			m.diff = nil
-		}
+		// Back to the confirmation it was opened over, or a new one;
+		// the dialog pane closes the viewer when one is open.
+		p.env.post(viewConfirmMsg{step: d.step})
 	case key.Matches(msg, k.Top):
 		d.vp.GotoTop()
 	case key.Matches(msg, k.Bottom):
@@ -203,11 +267,11 @@ func (m *Model) diffKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// diffView draws the open viewer into r.
-func (m *Model) diffView(r Rect) string {
-	d := m.diff
+// View draws the open viewer.
+func (p *diffPane) View() string {
+	d := p.d
 	if d.width == 0 {
-		return m.box(r, "dry run · "+d.step, true, []string{"the terminal is too small for the diff"})
+		return p.env.box(p.w, p.h, "dry run · "+d.step, true, []string{"the terminal is too small for the diff"})
 	}
 	lines := append([]string(nil), d.head...)
 	lines = append(lines, strings.Split(d.vp.View(), "\n")...)
@@ -217,30 +281,30 @@ func (m *Model) diffView(r Rect) string {
 		last := min(d.vp.YOffset()+d.vp.VisibleLineCount(), total)
 		title += fmt.Sprintf(" · lines %d–%d of %d (%d%%)", first, last, total, int(d.vp.ScrollPercent()*100))
 	}
-	return m.box(r, title, true, lines)
+	return p.env.box(p.w, p.h, title, true, lines)
 }
 
 // refreshDiff follows the step while the viewer is open: a new dry run
 // (a re-run) or one going out replaces what is shown, so a confirmation
 // from the viewer always follows the dry run on screen; otherwise only
 // the fixed top (status, mode) is drawn again.
-func (m *Model) refreshDiff() {
-	d := m.diff
-	pi, si, ok := m.state.Find(d.step)
+func (p *diffPane) refreshDiff() {
+	d := p.d
+	pi, si, ok := p.run.state.Find(d.step)
 	if !ok {
-		m.diff = nil
+		p.d = nil
 		return
 	}
-	st, ss := &m.state.Runbook.Phases[pi].Steps[si], &m.state.Phases[pi].Steps[si]
+	st, ss := &p.run.state.Runbook.Phases[pi].Steps[si], &p.run.state.Phases[pi].Steps[si]
 	if ss.Plan != d.plan || ss.Planning() != d.planning {
 		if d.plan != nil && ss.Plan != d.plan {
-			m.setNotice("the dry run of "+d.step+" changed: the viewer shows the new one", false)
+			p.env.notify("the dry run of "+d.step+" changed: the viewer shows the new one", false)
 		}
-		m.buildDiff()
+		p.buildDiff()
 		return
 	}
 	if d.width > 0 {
-		d.head = m.diffHead(st, ss, d.width)
-		d.vp.SetHeight(max(m.lay.diffRect().H-frameSize-len(d.head), 1))
+		d.head = p.diffHead(st, ss, d.width)
+		d.vp.SetHeight(max(p.h-frameSize-len(d.head), 1))
 	}
 }

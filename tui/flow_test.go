@@ -66,7 +66,7 @@ func TestFlowOverrideThenAdvanceRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-	if fm.state.Current != 0 || !fm.noticeBad {
-		t.Errorf("after a refused advance: phase %d, notice %q", fm.state.Current, fm.notice)
+	if fm.run.state.Current != 0 || !noticeBad(fm) {
+		t.Errorf("after a refused advance: phase %d, notice %q", fm.run.state.Current, notice(fm))
 	}
 }

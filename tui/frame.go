@@ -38,13 +38,9 @@ func fitLines(lines []string, w, h int) []string {
 // frameSize is what a box's border takes: one cell each side.
 const frameSize = 2
 
-// box draws lines inside a rounded border of r's size with a title in the
-// top edge. The content area is (W-frameSize)×(H-frameSize).
-func (m *Model) box(r Rect, title string, focused bool, lines []string) string {
-	return boxed(m.styles, r, title, focused, lines)
-}
-
-// boxed draws a box with styles st: the cockpit's and the load view's.
+// boxed draws lines inside a rounded border of r's size with a title in
+// the top edge, with styles st (the cockpit's and the load view's). The
+// content area is (W-frameSize)×(H-frameSize).
 func boxed(st Styles, r Rect, title string, focused bool, lines []string) string {
 	if r.Empty() {
 		return ""

@@ -108,59 +108,6 @@ func passedThresholds(s loader.Snapshot) int {
 	return n
 }
 
-// applyLoad takes a load snapshot. Snapshots of a step the runbook does
-// not have, and older ones than shown, are dropped; a new run of a step
-// (Seq back to 1) starts its sparklines afresh.
-func (m *Model) applyLoad(msg LoadMsg) {
-	if msg.Step == "" {
-		return
-	}
-	if m.hasState {
-		if _, _, ok := m.state.Find(msg.Step); !ok {
-			return
-		}
-	}
-	ls := m.loads[msg.Step]
-	if ls != nil && msg.Snapshot.Seq <= ls.snap.Seq && msg.Snapshot.Seq != 1 {
-		return
-	}
-	if ls == nil || msg.Snapshot.Seq == 1 && ls.snap.Seq > 1 {
-		ls = newLoadState(msg.Step, m.opts.LoadHistory)
-		m.loads[msg.Step] = ls
-	}
-	ls.add(msg.Snapshot)
-	m.lastLoad = msg.Step
-}
-
-// loadTarget is the load step the load keys act on: the selected step if
-// it has load data, else the latest one seen.
-func (m *Model) loadTarget() *loadState {
-	if st, _, ok := m.selected(); ok {
-		if ls := m.loads[st.ID]; ls != nil {
-			return ls
-		}
-	}
-	return m.loads[m.lastLoad]
-}
-
-func (m *Model) loadKey(msg tea.KeyPressMsg) tea.Cmd {
-	ls := m.loadTarget()
-	if ls == nil || ls.snap.Done || m.opts.LoadControl == nil {
-		m.setNotice(errNoLoad.Error(), true)
-		return nil
-	}
-	ctl := m.opts.LoadControl(ls.step)
-	if ctl == nil {
-		m.setNotice(errNoLoad.Error(), true)
-		return nil
-	}
-	cmd, refused := loadCommand(m.keys, msg, ls.snap, ctl, fmt.Sprintf("load step %q", ls.step))
-	if refused != "" {
-		m.setNotice(refused, true)
-	}
-	return cmd
-}
-
 // loadCommand turns a load key into the command that applies it to ctl,
 // given the run's latest snapshot; the command reports a noticeMsg whose
 // errors are wrapped with place. A key the executor cannot take returns
@@ -208,43 +155,6 @@ func scale(v float64, up bool) float64 {
 		return v + d
 	}
 	return max(v-d, 1)
-}
-
-func (m *Model) faultKey(msg tea.KeyPressMsg) tea.Cmd {
-	f := m.opts.Faults
-	if f == nil {
-		return nil
-	}
-	var do func() (string, error)
-	switch {
-	case key.Matches(msg, m.keys.FaultLatency):
-		do = f.ToggleLatency
-	case key.Matches(msg, m.keys.FaultErrors):
-		do = f.ToggleErrors
-	case key.Matches(msg, m.keys.FaultStall):
-		do = f.ToggleStall
-	default:
-		do = f.Reset
-	}
-	return func() tea.Msg {
-		text, err := do()
-		if err != nil {
-			return noticeMsg{err: fmt.Errorf("sandbox: %w", err)}
-		}
-		return noticeMsg{text: "sandbox: " + text}
-	}
-}
-
-// loadPane is the wide screens' load band: the selected or latest load
-// step.
-func (m *Model) loadPane(w, h int) (string, []string) {
-	ls := m.loadTarget()
-	if ls == nil {
-		return "load", []string{m.styles.Muted.Render("no load test has run yet")}
-	}
-	lines := ls.lines(m.styles, w)
-	// With room to spare, a chart of the percentiles over the last seconds.
-	return "load · " + ls.step, append(lines, ls.chart(m.styles, w, h-len(lines))...)
 }
 
 // lines draws a load run w cells wide: counts, rates, sparklines and

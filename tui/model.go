@@ -2,7 +2,6 @@ package tui
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -10,14 +9,10 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/cockpit-dev/cockpit/runbook"
-	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // errRunStopped is reported when a key's event cannot reach the runner.
 var errRunStopped = errors.New("the run has stopped: the event was not sent")
-
-// journalKeep is how many journal lines the cockpit keeps for its tail.
-const journalKeep = 200
 
 // Options configure the cockpit.
 type Options struct {
@@ -54,56 +49,35 @@ type Options struct {
 	LoadHistory int
 }
 
-// Faults is the demo sandbox's fault switchboard as the cockpit uses it.
-// Each method applies a change and describes the faults now in force.
-type Faults interface {
-	ToggleLatency() (string, error)
-	ToggleErrors() (string, error)
-	ToggleStall() (string, error)
-	Reset() (string, error)
-}
-
-// Model is the cockpit's root model: it holds the engine's latest state,
-// routes keys and messages, lays the panes out and draws them.
+// Model is the cockpit's root model. It keeps the engine's latest state
+// and what the panes draw from (runView), routes messages and keys to the
+// panes, lays them out and draws the frame around them: the header, the
+// phase rail, the help bar and its notice. The panes — steps, detail,
+// load, journal, dialog, diff viewer — each draw and update themselves
+// (see pane).
 type Model struct {
-	opts   Options
-	styles Styles
-	keys   KeyMap
-	help   help.Model
+	opts Options
+	env  *env
+	help help.Model
 
 	width, height int
 	lay           Layout
 
-	state    runbook.State
-	hasState bool
-	seq      uint64
-
-	phase  int  // the phase shown in the step list
-	follow bool // the shown phase follows the current one
-	sel    int  // selected step of the shown phase
-
-	journal []string
-	events  int
+	run runView
+	seq uint64
 
 	notice    string
 	noticeBad bool
 
-	dlg  *dialog
-	diff *diffViewer // the dry-run diff overlay, over the dialog if both
-
-	// progress is the latest interim result of each executing action.
-	progress map[string]*actions.Result
-	outCache outputCache
-
-	loads    map[string]*loadState
-	lastLoad string
-
 	done    bool
 	doneErr error
-	report  string
 
-	redactFor *runbook.Runbook
-	redactor  *runbook.Redactor
+	steps   *stepsPane
+	detail  *detailPane
+	load    *loadPane
+	journal *journalPane
+	dialog  *dialogPane
+	diff    *diffPane
 }
 
 // New returns the cockpit's root model.
@@ -121,16 +95,15 @@ func New(opts Options) *Model {
 	for _, b := range []*key.Binding{&keys.FaultLatency, &keys.FaultErrors, &keys.FaultStall, &keys.FaultReset} {
 		b.SetEnabled(opts.Faults != nil)
 	}
-	h := help.New()
-	return &Model{
-		opts:     opts,
-		styles:   DefaultStyles(),
-		keys:     keys,
-		help:     h,
-		follow:   true,
-		loads:    map[string]*loadState{},
-		progress: map[string]*actions.Result{},
-	}
+	m := &Model{opts: opts, help: help.New(), run: newRunView()}
+	m.env = &env{styles: DefaultStyles(), keys: keys, operator: opts.Operator, now: m.now, send: m.send}
+	m.steps = newStepsPane(m.env)
+	m.detail = newDetailPane(m.env)
+	m.load = newLoadPane(m.env, opts.LoadControl)
+	m.journal = newJournalPane(m.env, opts.Journal)
+	m.dialog = newDialogPane(m.env)
+	m.diff = newDiffPane(m.env)
+	return m
 }
 
 func (m *Model) now() time.Time {
@@ -154,24 +127,43 @@ func (m *Model) tick() tea.Cmd {
 	return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-// Update applies one message. It never blocks: events go out in commands.
+// Notice is the line over the help bar — the outcome of the operator's
+// last key, or the engine's last refusal — and whether it is bad news.
+func (m *Model) Notice() (text string, bad bool) { return m.notice, m.noticeBad }
+
+// Update applies one message, then what the panes posted while handling
+// it, in order. It never blocks: events go out in commands.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmds := []tea.Cmd{m.update(msg)}
+	for len(m.env.posted) > 0 {
+		next := m.env.posted[0]
+		m.env.posted = m.env.posted[1:]
+		cmds = append(cmds, m.update(next))
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// update routes one message.
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
 	case StateMsg:
 		m.applyState(msg)
 	case LoadMsg:
-		m.applyLoad(msg)
+		if m.run.addLoad(msg, m.opts.LoadHistory) {
+			m.sync()
+		}
 	case ProgressMsg:
-		m.applyProgress(msg)
+		m.run.addProgress(msg)
 	case RunDoneMsg:
-		m.done, m.doneErr, m.report = true, msg.Err, msg.Report
+		m.done, m.doneErr = true, msg.Err
+		m.journal.Update(msg)
 		if msg.Err != nil {
 			m.setNotice("the run stopped: "+msg.Err.Error(), true)
 		}
 	case tickMsg:
-		return m, m.tick()
+		return m.tick()
 	case sentMsg:
 		if msg.err != nil {
 			m.setNotice(msg.event+": "+msg.err.Error(), true)
@@ -182,23 +174,40 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.setNotice(msg.text, false)
 		}
+	case noticeSet:
+		m.setNotice(msg.text, msg.bad)
+	case openDiffMsg, closeDiffMsg:
+		return m.diff.Update(msg)
+	case viewConfirmMsg:
+		return m.dialog.Update(msg)
 	case tea.PasteMsg:
-		if m.dlg != nil && m.diff == nil {
-			m.dlg.paste(msg.Content)
+		if !m.diff.isOpen() {
+			return m.dialog.Update(msg)
 		}
 	case tea.KeyPressMsg:
-		return m, m.key(msg)
+		return m.key(msg)
 	}
-	return m, nil
+	return nil
 }
 
+// resize lays the panes out for a new terminal size.
 func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.lay = layout(w, h)
 	m.help.SetWidth(w)
-	if m.diff != nil {
-		m.buildDiff()
+	l := m.lay
+	m.steps.SetSize(l.Steps.W, l.Steps.H)
+	m.detail.SetSize(l.Detail.W, l.Detail.H)
+	m.dialog.SetSize(l.Detail.W, l.Detail.H)
+	m.load.SetSize(l.Load.W, l.Load.H)
+	m.journal.SetSize(l.Journal.W, l.Journal.H)
+	if l.TooSmall {
+		m.diff.SetSize(0, 0)
+	} else {
+		r := l.diffRect()
+		m.diff.SetSize(r.W, r.H)
 	}
+	m.sync()
 }
 
 func (m *Model) setNotice(text string, bad bool) {
@@ -216,65 +225,42 @@ func (m *Model) applyState(msg StateMsg) {
 		}
 		m.seq = msg.Seq
 	}
-	prevCurrent := m.state.Current
-	m.state, m.hasState = msg.State, true
-	if m.follow || prevCurrent != m.state.Current {
-		if m.phase != m.state.Current {
-			m.sel = 0
-		}
-		m.phase, m.follow = m.state.Current, true
-	}
-	m.phase = min(m.phase, len(m.state.Phases)-1)
-	m.sel = clamp(m.sel, 0, max(len(m.state.Phases[m.phase].Steps)-1, 0))
-	if line, ok := journalLine(msg); ok {
-		m.events++
-		m.journal = append(m.journal, line)
-		if len(m.journal) > journalKeep {
-			m.journal = m.journal[len(m.journal)-journalKeep:]
-		}
-	}
-	m.followActions()
+	m.run.state, m.run.hasState = msg.State, true
+	m.env.red.use(msg.State.Runbook)
+	m.journal.Update(msg)
+	m.run.pruneProgress()
+	m.sync()
+	// Posted after what the panes posted in sync (a dialog that closed):
+	// the engine's word is the last.
 	for _, eff := range msg.Effects {
 		switch eff := eff.(type) {
 		case runbook.Refused:
-			m.setNotice("refused ("+eff.Event+"): "+eff.Reason, true)
+			m.env.notify("refused ("+eff.Event+"): "+eff.Reason, true)
 		case runbook.Finished:
-			m.setNotice("run finished: "+eff.Outcome.String(), eff.Outcome == runbook.OutcomeFailed)
+			m.env.notify("run finished: "+eff.Outcome.String(), eff.Outcome == runbook.OutcomeFailed)
 		}
 	}
 }
 
-// followActions keeps what the cockpit shows of actions in step with a
-// new state: progress of steps no longer running goes, a dialog whose
-// dry run or rollout changed under it closes, the diff viewer follows.
-func (m *Model) followActions() {
-	for id := range m.progress {
-		if pi, si, ok := m.state.Find(id); !ok || m.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
-			delete(m.progress, id)
-		}
-	}
-	if m.dlg != nil && m.dlg.stale != nil {
-		if why := m.dlg.stale(m.state); why != "" {
-			m.setNotice(m.dlg.title+" closed: "+why, true)
-			m.dlg = nil
-		}
-	}
-	if m.diff != nil {
-		m.refreshDiff()
+// sync hands the panes the run as it now is: the steps pane first, whose
+// selection the others follow.
+func (m *Model) sync() {
+	m.run.actions = m.actionsAllowed()
+	m.run.loadBand = !m.lay.Load.Empty()
+	m.steps.Update(runViewMsg{m.run})
+	m.run.phase, m.run.sel = m.steps.Selection()
+	for _, p := range []pane{m.detail, m.load, m.dialog, m.diff} {
+		p.Update(runViewMsg{m.run})
 	}
 }
 
-// applyProgress keeps an executing action's interim result.
-func (m *Model) applyProgress(msg ProgressMsg) {
-	if !m.hasState {
-		return
+// actionsAllowed reports the run's mode: the engine's State once the run
+// has started, the command line's flag before.
+func (m *Model) actionsAllowed() bool {
+	if m.run.hasState && m.run.state.Started {
+		return m.run.state.AllowActions
 	}
-	pi, si, ok := m.state.Find(msg.Step)
-	if !ok || m.state.Phases[pi].Steps[si].Status != runbook.StepRunning {
-		return // late: its result has landed
-	}
-	res := msg.Result
-	m.progress[msg.Step] = &res
+	return m.opts.AllowActions
 }
 
 // send delivers an operator event in a command.
@@ -293,26 +279,16 @@ func (m *Model) send(ev runbook.Event) tea.Cmd {
 	}
 }
 
-// selected returns the selected step's runbook entry and state.
-func (m *Model) selected() (*runbook.Step, *runbook.StepState, bool) {
-	if !m.hasState {
-		return nil, nil, false
-	}
-	ph := &m.state.Runbook.Phases[m.phase]
-	if m.sel < 0 || m.sel >= len(ph.Steps) {
-		return nil, nil, false
-	}
-	return &ph.Steps[m.sel], &m.state.Phases[m.phase].Steps[m.sel], true
-}
-
+// key routes a key: to the diff viewer or a dialog while one is open
+// (they take every key), else by what it does.
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
-	if m.diff != nil {
-		return m.diffKey(msg) // the diff viewer takes every key
+	if m.diff.isOpen() {
+		return m.diff.Update(msg)
 	}
-	if m.dlg != nil {
-		return m.dialogKey(msg) // a dialog takes every key
+	if m.dialog.isOpen() {
+		return m.dialog.Update(msg)
 	}
-	k := m.keys
+	k := m.env.keys
 	if key.Matches(msg, k.Quit) {
 		return tea.Quit
 	}
@@ -322,91 +298,27 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.help.ShowAll = !m.help.ShowAll
 		return nil
 	case key.Matches(msg, k.LoadPause, k.RateUp, k.RateDown, k.VUsUp, k.VUsDown, k.LoadStop):
-		return m.loadKey(msg)
+		return m.load.Update(msg)
 	case key.Matches(msg, k.FaultLatency, k.FaultErrors, k.FaultStall, k.FaultReset):
 		return m.faultKey(msg)
 	}
-	if !m.hasState {
+	if !m.run.hasState {
 		return nil
 	}
 	switch {
-	case key.Matches(msg, k.Up):
-		m.sel = max(m.sel-1, 0)
-	case key.Matches(msg, k.Down):
-		m.sel = min(m.sel+1, max(len(m.state.Phases[m.phase].Steps)-1, 0))
-	case key.Matches(msg, k.PrevPhase):
-		m.showPhase(m.phase - 1)
-	case key.Matches(msg, k.NextPhase):
-		m.showPhase(m.phase + 1)
+	case key.Matches(msg, k.Up, k.Down, k.PrevPhase, k.NextPhase):
+		m.steps.Update(msg)
+		m.sync()
 	case key.Matches(msg, k.RunPhase):
 		return m.send(runbook.RunPhase{})
 	case key.Matches(msg, k.Run):
-		if st, _, ok := m.selected(); ok {
+		if st, _, ok := m.run.selected(); ok {
 			return m.send(runbook.RunStep{Step: st.ID})
 		}
-	case key.Matches(msg, k.Confirm):
-		m.openConfirm()
-	case key.Matches(msg, k.Diff):
-		if st, _, ok := m.selected(); ok {
-			m.openDiff(st.ID)
-		}
-	case key.Matches(msg, k.Submit):
-		if st, _, ok := m.selected(); ok && st.Mutating() {
-			m.openDiff(st.ID) // enter on an action opens its dry run
-		}
-	case key.Matches(msg, k.Undo):
-		m.openUndo()
-	case key.Matches(msg, k.Skip):
-		m.openSkip()
-	case key.Matches(msg, k.Override):
-		m.openOverrideStep()
-	case key.Matches(msg, k.OverrideGate):
-		m.openOverrideGate()
-	case key.Matches(msg, k.Advance):
-		return m.advance()
-	case key.Matches(msg, k.Abort):
-		m.openAbort()
-	}
-	return nil
-}
-
-func (m *Model) showPhase(i int) {
-	if i < 0 || i >= len(m.state.Phases) || i == m.phase {
-		return
-	}
-	m.phase, m.sel = i, 0
-	m.follow = i == m.state.Current
-}
-
-// advance asks to leave the phase. A red gate is refused by the engine
-// (and journaled as an attempt); the cockpit says why at once.
-func (m *Model) advance() tea.Cmd {
-	if m.state.Finished() {
-		m.setNotice("the run has finished ("+m.state.Outcome.String()+")", true)
-		return nil
-	}
-	ps := &m.state.Phases[m.state.Current]
-	v := m.state.Gate(m.state.Current)
-	if !v.Status.OK() && ps.Override == nil {
-		m.setNotice(fmt.Sprintf("advance refused: gate of phase %q is %s: %s — O overrides it with a reason",
-			ps.ID, v.Status, v.Message), true)
-		return m.send(runbook.Advance{Operator: m.opts.Operator})
-	}
-	next := "finish the run"
-	if m.state.Current+1 < len(m.state.Phases) {
-		next = "enter " + m.state.Phases[m.state.Current+1].ID
-	}
-	lines := []string{
-		fmt.Sprintf("Leave phase %s and %s?", ps.ID, next),
-		"",
-		fmt.Sprintf("gate %s %s: %s", statusGlyph(v.Status), v.Status, v.Message),
-	}
-	if ps.Override != nil {
-		lines = append(lines, "gate overridden by "+ps.Override.Operator+": "+ps.Override.Text)
-	}
-	m.dlg = &dialog{
-		kind: dlgAdvance, title: "Advance " + ps.ID, lines: lines,
-		build: func(string) runbook.Event { return runbook.Advance{Operator: m.opts.Operator} },
+	case key.Matches(msg, k.Diff, k.Submit):
+		return m.diff.Update(msg)
+	case key.Matches(msg, k.Confirm, k.Undo, k.Skip, k.Override, k.OverrideGate, k.Advance, k.Abort):
+		return m.dialog.Update(msg)
 	}
 	return nil
 }

@@ -42,6 +42,12 @@ func press(m *Model, keys ...string) []tea.Cmd {
 	return cmds
 }
 
+// notice is the line over the help bar.
+func notice(m *Model) string { text, _ := m.Notice(); return text }
+
+// noticeBad reports whether the notice is bad news.
+func noticeBad(m *Model) bool { _, bad := m.Notice(); return bad }
+
 // sent runs the commands and returns the events they put on ops.
 func sent(t *testing.T, ops chan runbook.Event, cmds []tea.Cmd) []runbook.Event {
 	t.Helper()
@@ -79,8 +85,8 @@ func TestOverrideStepWithReason(t *testing.T) {
 		}
 	}
 	// No reason: refused in the dialog, nothing sent.
-	if evs := sent(t, ops, press(m, "enter")); len(evs) != 0 || m.dlg == nil {
-		t.Fatalf("an empty reason sent %v (dialog open: %v)", evs, m.dlg != nil)
+	if evs := sent(t, ops, press(m, "enter")); len(evs) != 0 || m.dialog.current() == nil {
+		t.Fatalf("an empty reason sent %v (dialog open: %v)", evs, m.dialog.current() != nil)
 	}
 	if !strings.Contains(screen(m), "a reason is required") {
 		t.Errorf("no 'reason is required':\n%s", screen(m))
@@ -90,7 +96,7 @@ func TestOverrideStepWithReason(t *testing.T) {
 	if len(evs) != 1 || evs[0] != want {
 		t.Fatalf("sent %#v, want %#v", evs, want)
 	}
-	if m.dlg != nil {
+	if m.dialog.current() != nil {
 		t.Error("the dialog stays open after submit")
 	}
 	// The engine's answer shows the step overridden.
@@ -105,11 +111,11 @@ func TestAdvanceRefusedWhileGateRed(t *testing.T) {
 	ops := make(chan runbook.Event, 8)
 	m := newTestModel(e, 80, 24, Options{Ops: ops})
 	evs := sent(t, ops, press(m, "a"))
-	if m.dlg != nil {
+	if m.dialog.current() != nil {
 		t.Fatal("advance opened a dialog with a red gate")
 	}
-	if !strings.Contains(m.notice, `advance refused: gate of phase "preflight" is fail`) || !m.noticeBad {
-		t.Errorf("notice %q", m.notice)
+	if !strings.Contains(notice(m), `advance refused: gate of phase "preflight" is fail`) || !noticeBad(m) {
+		t.Errorf("notice %q", notice(m))
 	}
 	// The attempt still goes to the engine (and so the journal), which
 	// refuses it; its reason replaces the cockpit's.
@@ -118,11 +124,11 @@ func TestAdvanceRefusedWhileGateRed(t *testing.T) {
 	}
 	msg := e.apply(evs[0])
 	m.Update(msg)
-	if m.state.Current != 0 {
+	if m.run.state.Current != 0 {
 		t.Fatal("the engine advanced past a red gate")
 	}
-	if !strings.Contains(m.notice, "refused (phase.advance): gate of phase") {
-		t.Errorf("notice %q lacks the engine's refusal", m.notice)
+	if !strings.Contains(notice(m), "refused (phase.advance): gate of phase") {
+		t.Errorf("notice %q lacks the engine's refusal", notice(m))
 	}
 	if !strings.Contains(screen(m), "refused") {
 		t.Errorf("screen lacks the refusal:\n%s", screen(m))
@@ -142,14 +148,14 @@ func TestDialogTakesEveryKey(t *testing.T) {
 			}
 		}
 	}
-	if len(ops) != 0 || m.sel != 0 || m.help.ShowAll || m.dlg == nil || m.dlg.kind != dlgOverrideStep {
-		t.Fatalf("keys leaked out of the dialog: ops %d, sel %d, help %v, dialog %+v", len(ops), m.sel, m.help.ShowAll, m.dlg)
+	if len(ops) != 0 || m.run.sel != 0 || m.help.ShowAll || m.dialog.current() == nil || m.dialog.current().kind != dlgOverrideStep {
+		t.Fatalf("keys leaked out of the dialog: ops %d, sel %d, help %v, dialog %+v", len(ops), m.run.sel, m.help.ShowAll, m.dialog.current())
 	}
-	if m.dlg.input != "qajkcO?R" {
-		t.Errorf("input %q", m.dlg.input)
+	if m.dialog.current().input != "qajkcO?R" {
+		t.Errorf("input %q", m.dialog.current().input)
 	}
 	press(m, "esc")
-	if m.dlg != nil || len(ops) != 0 {
+	if m.dialog.current() != nil || len(ops) != 0 {
 		t.Fatal("esc did not cancel without sending")
 	}
 }
@@ -170,8 +176,8 @@ func TestConfirmManualStepNeedsNote(t *testing.T) {
 	// s on a required step is refused in the cockpit; on the optional one
 	// it opens the skip dialog.
 	press(m, "s")
-	if m.dlg != nil || !strings.Contains(m.notice, "required") {
-		t.Errorf("skip of a required step: dialog %v, notice %q", m.dlg != nil, m.notice)
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "required") {
+		t.Errorf("skip of a required step: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	press(m, "j", "s")
 	evs = sent(t, ops, press(m, "enter"))
@@ -195,8 +201,8 @@ func TestOverrideGateAndAbort(t *testing.T) {
 		t.Fatalf("advance sent %#v", evs)
 	}
 	m.Update(e.apply(evs[0]))
-	if m.phase != 1 || !strings.Contains(screen(m), "deploy") {
-		t.Fatalf("shown phase %d after advancing", m.phase)
+	if m.run.phase != 1 || !strings.Contains(screen(m), "deploy") {
+		t.Fatalf("shown phase %d after advancing", m.run.phase)
 	}
 	evs = sent(t, ops, press(m, "ctrl+x", "enter", "rollback", "enter"))
 	if len(evs) != 1 || evs[0] != (runbook.Aborted{Operator: "lead", Reason: "rollback"}) {
@@ -237,7 +243,7 @@ func TestResizeAnyTime(t *testing.T) {
 		}
 		checkSize(t, got, sz[0], sz[1])
 	}
-	if m.dlg == nil || m.dlg.input != "half a reason" {
+	if m.dialog.current() == nil || m.dialog.current().input != "half a reason" {
 		t.Error("resizing lost the open dialog")
 	}
 }

@@ -58,3 +58,26 @@ type noticeMsg struct {
 	text string
 	err  error
 }
+
+// Messages between panes, posted through env and delivered by the root at
+// once (see pane).
+
+// runViewMsg hands a pane the run as it now is.
+type runViewMsg struct{ run runView }
+
+// noticeSet sets the line over the help bar.
+type noticeSet struct {
+	text string
+	bad  bool
+}
+
+// openDiffMsg opens the diff viewer on a step's dry run (ctrl+d in an
+// action's confirmation: the viewer opens over it).
+type openDiffMsg struct{ step string }
+
+// closeDiffMsg closes the diff viewer.
+type closeDiffMsg struct{}
+
+// viewConfirmMsg is c in the diff viewer: back to the confirmation it was
+// opened over, or one opened for its step (the viewer closes if it opens).
+type viewConfirmMsg struct{ step string }
