@@ -325,10 +325,10 @@ func TestConfirmActionReadOnly(t *testing.T) {
 	if len(evs) != 0 || m.dialog.current() != nil {
 		t.Fatalf("read-only: c sent %v, dialog %v", evs, m.dialog.current() != nil)
 	}
-	if want := "read-only run: start with --allow-actions to execute; d shows the dry run"; notice(m) != want || !noticeBad(m) {
+	if want := `read-only run: "apply-manifests" would change the cluster; start the run with --allow-actions to execute it (its dry run shows what it would do)`; notice(m) != want || !noticeBad(m) {
 		t.Errorf("notice %q, want %q", notice(m), want)
 	}
-	mustContain(t, screen(m), "✗ read-only run: start with --allow-actions")
+	mustContain(t, screen(m), `✗ read-only run: "apply-manifests" would change the cluster`)
 	// Nor from the viewer: the notice, the viewer stays.
 	evs = sent(t, ops, press(m, "d", "c"))
 	if len(evs) != 0 || m.dialog.current() != nil || !m.diff.isOpen() || !strings.Contains(notice(m), "read-only run") {
@@ -350,7 +350,7 @@ func TestConfirmActionNotReady(t *testing.T) {
 	for _, tc := range []struct {
 		step, notice string
 	}{
-		{"restart-api", `action "restart-api" needs apply-manifests to pass first`},
+		{"restart-api", `action "restart-api" has no dry run to confirm`},
 		{"rollout-status", `action "rollout-status" changes nothing and runs by itself`},
 	} {
 		selectStep(t, m, tc.step)
@@ -363,7 +363,7 @@ func TestConfirmActionNotReady(t *testing.T) {
 	selectStep(t, m, "apply-manifests")
 	mustContain(t, screen(m), "planning…")
 	press(m, "c")
-	if m.dialog.current() != nil || !strings.Contains(notice(m), "dry run in progress") {
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "its dry run is still out") {
 		t.Errorf("c while planning: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	// A failed dry run is not offered.
@@ -373,7 +373,7 @@ func TestConfirmActionNotReady(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 	press(m, "c")
-	if m.dialog.current() != nil || !strings.Contains(notice(m), "failed (forbidden: patch deployments.apps in gravl): nothing to confirm") {
+	if m.dialog.current() != nil || !strings.Contains(notice(m), "its dry run failed (forbidden: patch deployments.apps in gravl)") {
 		t.Errorf("c on a failed dry run: dialog %v, notice %q", m.dialog.current() != nil, notice(m))
 	}
 	if len(ops) != 0 {
@@ -599,5 +599,45 @@ func TestActionCleanup(t *testing.T) {
 	mustContain(t, screen(m), "cleanup ✓ pass silence silence-42 expired", "08:00:33 apply-manifests cleanup ✓ pass: silence silence-42 expired")
 	if got := summary(m, "apply-manifests", 200); got != "applied 3 objects · cleaned up" {
 		t.Errorf("summary %q", got)
+	}
+}
+
+// A confirmation or an undo the cockpit does not offer is refused in the
+// engine's own words (State.CanConfirm, CanUndo): the two cannot drift.
+// Only u on a step whose result offers no undo is answered before the
+// engine is asked (in the engine's words for it too).
+func TestDialogRefusalsAreTheEngines(t *testing.T) {
+	refused := 0
+	for _, mk := range []func(testing.TB) *engine{
+		func(t testing.TB) *engine { return actionsPlanned(t, false) },
+		func(t testing.TB) *engine { return actionsPlanned(t, true) },
+		rolloutFailed, preflightFailing,
+	} {
+		m := newTestModel(mk(t), 160, 48, Options{})
+		for _, st := range m.run.state.Runbook.Phases[m.run.phase].Steps {
+			selectStep(t, m, st.ID)
+			for _, k := range []string{"c", "u"} {
+				press(m, k)
+				if m.dialog.current() != nil {
+					press(m, "esc")
+					continue
+				}
+				text, bad := m.Notice()
+				if strings.HasSuffix(text, "offers no undo (only a failed rollout does)") {
+					continue
+				}
+				ok, why := m.run.state.CanConfirm(st.ID)
+				if k == "u" {
+					ok, why = m.run.state.CanUndo(st.ID)
+				}
+				if ok || text != why || !bad {
+					t.Errorf("%s on %s: no dialog, notice %q (bad %v); the engine: %v %q", k, st.ID, text, bad, ok, why)
+				}
+				refused++
+			}
+		}
+	}
+	if refused < 8 {
+		t.Errorf("only %d refusals seen", refused)
 	}
 }

@@ -74,6 +74,9 @@ func (d *dialog) paste(s string) {
 // it opens one on c, s, o, O, u, a and ctrl+x for the selected step or the
 // current phase, takes every key while one is open, and closes it on
 // submit (sending its event), on esc, or when what it showed goes stale.
+// Whether the engine would take a confirmation or an undo is the engine's
+// answer (State.CanConfirm, CanUndo): a refusal is said at once, in the
+// engine's words, instead of a dialog.
 type dialogPane struct {
 	env  *env
 	run  runView
@@ -244,16 +247,17 @@ func (p *dialogPane) openConfirm() {
 	if !ok {
 		return
 	}
+	if st.Manual != nil && ss.Status == runbook.StepPassed {
+		// The engine would take it again: a second entry in the journal.
+		p.env.notify(fmt.Sprintf("step %q is already confirmed", st.ID), false)
+		return
+	}
+	if ok, why := p.run.state.CanConfirm(st.ID); !ok {
+		p.env.notify(why, true)
+		return
+	}
 	if st.Action != nil {
 		p.openConfirmAction(st.ID)
-		return
-	}
-	if st.Manual == nil {
-		p.env.notify(fmt.Sprintf("step %q is a %s step: only manual steps and actions are confirmed (r runs it)", st.ID, st.StepKind()), true)
-		return
-	}
-	if ss.Status == runbook.StepPassed {
-		p.env.notify(fmt.Sprintf("step %q is already confirmed", st.ID), false)
 		return
 	}
 	required := st.Manual.Note == "required"
@@ -370,38 +374,16 @@ const maxDialogObjects = 6
 
 // openConfirmAction opens the confirmation of a mutating action: what it
 // does, its dry run, how many objects it changes, with an optional note.
-// What the engine would refuse is said at once instead — a read-only run
-// above all: the dialog never offers to execute there.
+// What the engine would refuse (State.CanConfirm) is said at once instead,
+// in its words — a read-only run above all: the dialog never offers to
+// execute there.
 func (p *dialogPane) openConfirmAction(id string) {
 	st, ss, ok := p.run.step(id)
 	if !ok {
 		return
 	}
-	switch {
-	case !st.Mutating():
-		p.env.notify(fmt.Sprintf("action %q changes nothing and runs by itself: r re-runs it", id), true)
-		return
-	case !p.run.actions:
-		p.env.notify("read-only run: start with --allow-actions to execute; d shows the dry run", true)
-		return
-	case ss.Status == runbook.StepRunning:
-		p.env.notify(fmt.Sprintf("action %q is executing: wait for its result", id), true)
-		return
-	case ss.Planning():
-		p.env.notify(fmt.Sprintf("action %q: dry run in progress; confirm once it is back", id), true)
-		return
-	case ss.Plan == nil:
-		msg := fmt.Sprintf("action %q has no dry run yet: r runs one", id)
-		if unmet := p.run.state.UnmetNeeds(id); unmet != "" {
-			msg = fmt.Sprintf("action %q needs %s to pass first (its dry run follows)", id, unmet)
-		}
-		p.env.notify(msg, true)
-		return
-	case !ss.Plan.Status.OK():
-		p.env.notify(fmt.Sprintf("the dry run of %q failed (%s): nothing to confirm; fix it and r re-runs it (d shows it)", id, ss.Plan.Summary), true)
-		return
-	case ss.Status != runbook.StepPending:
-		p.env.notify(fmt.Sprintf("action %q is %s: r re-runs its dry run before executing it again", id, ss.Status), true)
+	if ok, why := p.run.state.CanConfirm(id); !ok {
+		p.env.notify(why, true)
 		return
 	}
 	s, plan, op := p.env.styles, ss.Plan, p.env.operator
@@ -454,25 +436,22 @@ func (p *dialogPane) openConfirmAction(id string) {
 }
 
 // openUndo asks to undo a failed rollout to the revision it offered, with
-// a required reason. A read-only run cannot: it says so instead.
+// a required reason. What the engine would refuse (State.CanUndo) — a
+// read-only run above all — is said at once instead, in its words.
 func (p *dialogPane) openUndo() {
 	st, ss, ok := p.run.selected()
 	if !ok {
 		return
 	}
 	id := st.ID
-	switch {
-	case st.Action == nil || ss.Action == nil || ss.Action.UndoRevision <= 0:
+	if st.Action == nil || ss.Action == nil || ss.Action.UndoRevision <= 0 {
+		// u is for a result that offers an undo, as the step list shows;
+		// the words are the engine's for a step without one.
 		p.env.notify(fmt.Sprintf("step %q offers no undo (only a failed rollout does)", id), true)
 		return
-	case !p.run.actions:
-		p.env.notify("read-only run: an undo changes the cluster; start with --allow-actions", true)
-		return
-	case ss.Undoing():
-		p.env.notify(fmt.Sprintf("step %q is already being undone", id), true)
-		return
-	case ss.Status == runbook.StepRunning:
-		p.env.notify(fmt.Sprintf("step %q is still running: wait for its result", id), true)
+	}
+	if ok, why := p.run.state.CanUndo(id); !ok {
+		p.env.notify(why, true)
 		return
 	}
 	s, res, op := p.env.styles, ss.Action, p.env.operator
