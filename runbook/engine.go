@@ -276,7 +276,7 @@ func (e *engine) refuse(ev Event, format string, args ...any) {
 func (e *engine) apply(ev Event) {
 	s := e.s
 	if _, ok := ev.(Started); !ok && !s.Started {
-		e.refuse(ev, "the run has not started")
+		e.refuse(ev, "%s", s.eventRefusal())
 		return
 	}
 	switch ev := ev.(type) {
@@ -301,7 +301,7 @@ func (e *engine) apply(ev Event) {
 		}
 	}
 	if s.Finished() {
-		e.refuse(ev, "the run has finished (%s)", s.Outcome)
+		e.refuse(ev, "%s", s.eventRefusal())
 		return
 	}
 	switch ev := ev.(type) {
@@ -635,16 +635,12 @@ func (e *engine) probeAgain(ps *PhaseState, st *Step, ss *StepState) {
 }
 
 func (e *engine) currentStep(ev Event, id string) (*Step, *StepState, bool) {
-	pi, si, ok := e.s.Find(id)
-	if !ok {
-		e.refuse(ev, "no step %q", id)
+	st, ss, why := e.s.currentStep(id)
+	if why != "" {
+		e.refuse(ev, "%s", why)
 		return nil, nil, false
 	}
-	if pi != e.s.Current {
-		e.refuse(ev, "step %q belongs to phase %q, not the current %q", id, e.s.Phases[pi].ID, e.s.Phases[e.s.Current].ID)
-		return nil, nil, false
-	}
-	return &e.s.Runbook.Phases[pi].Steps[si], &e.s.Phases[pi].Steps[si], true
+	return st, ss, true
 }
 
 func (e *engine) confirm(ev Confirmed) {
@@ -656,22 +652,13 @@ func (e *engine) confirm(ev Confirmed) {
 		e.confirmAction(ev, st, ss)
 		return
 	}
-	switch {
-	case st.Manual == nil:
-		e.refuse(ev, "step %q is not a manual step", ev.Step)
-	case st.Manual.Note == "required" && strings.TrimSpace(ev.Note) == "":
-		e.refuse(ev, "step %q needs a note with its confirmation", ev.Step)
-	case ev.Operator == "":
-		e.refuse(ev, "a confirmation needs an operator")
-	default:
-		if unmet := e.unmetNeeds(st); unmet != "" {
-			e.refuse(ev, "step %q needs %s to pass first", ev.Step, unmet)
-			return
-		}
-		ss.Status, ss.FinishedAt, ss.UpdatedAt = StepPassed, e.s.Now, e.s.Now
-		ss.Confirm = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}
-		e.startRunnable(false)
+	if why := e.s.confirmManualRefusal(ev, st, true); why != "" {
+		e.refuse(ev, "%s", why)
+		return
 	}
+	ss.Status, ss.FinishedAt, ss.UpdatedAt = StepPassed, e.s.Now, e.s.Now
+	ss.Confirm = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}
+	e.startRunnable(false)
 }
 
 func (e *engine) skip(ev Skipped) {

@@ -83,35 +83,12 @@ func (e *engine) actionPlanned(ev ActionPlanned) {
 
 // confirmAction executes a planned mutating action on the operator's word.
 func (e *engine) confirmAction(ev Confirmed, st *Step, ss *StepState) {
-	switch {
-	case !st.Mutating():
-		e.refuse(ev, "action %q changes nothing and runs by itself: re-run it instead", ev.Step)
-	case !e.s.AllowActions:
-		e.refuse(ev, "read-only run: %q would change the cluster; start the run with --allow-actions to execute it (its dry run shows what it would do)", ev.Step)
-	case ev.Operator == "":
-		e.refuse(ev, "a confirmation needs an operator")
-	case ss.Status == StepRunning:
-		e.refuse(ev, "action %q is already executing", ev.Step)
-	case ss.Undoing():
-		e.refuse(ev, "action %q is being undone: wait for the undo's result", ev.Step)
-	case ss.Planning():
-		e.refuse(ev, "action %q: its dry run is still out", ev.Step)
-	case ss.Plan == nil:
-		e.refuse(ev, "action %q has no dry run to confirm: re-run it for one", ev.Step)
-	case !ss.Plan.Status.OK():
-		e.refuse(ev, "action %q: its dry run failed (%s); fix it and re-run the step", ev.Step, ss.Plan.Summary)
-	case ss.Status != StepPending:
-		e.refuse(ev, "action %q is %s: re-run it for a fresh dry run before executing it again", ev.Step, ss.Status)
-	case looksLikePrivateKey(ev.Note):
-		e.refuse(ev, "the note looks like a private key: it would be written to the journal; describe where the key is instead")
-	default:
-		if unmet := e.unmetNeeds(st); unmet != "" {
-			e.refuse(ev, "step %q needs %s to pass first", ev.Step, unmet)
-			return
-		}
-		ss.Confirm, ss.Interrupted = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}, false
-		e.start(st, ss, 1)
+	if why := e.s.confirmActionRefusal(ev, st, ss, true); why != "" {
+		e.refuse(ev, "%s", why)
+		return
 	}
+	ss.Confirm, ss.Interrupted = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}, false
+	e.start(st, ss, 1)
 }
 
 // looksLikePrivateKey reports whether text carries a PEM private key.
@@ -180,30 +157,13 @@ func (e *engine) undoRequested(ev UndoRequested) {
 	if !ok {
 		return
 	}
-	switch {
-	case !e.s.AllowActions:
-		e.refuse(ev, "read-only run: an undo changes the cluster; start the run with --allow-actions")
-	case ev.Operator == "":
-		e.refuse(ev, "an undo needs an operator")
-	case strings.TrimSpace(ev.Reason) == "":
-		e.refuse(ev, "an undo needs a reason")
-	case ss.Undoing():
-		e.refuse(ev, "step %q is already being undone", ev.Step)
-	case ss.Status == StepRunning:
-		e.refuse(ev, "step %q is still running: wait for its result", ev.Step)
-	case ss.Planning():
-		e.refuse(ev, "step %q: a dry run is out; wait for it", ev.Step)
-	case ss.Status != StepFailed && ss.Status != StepOverridden:
-		e.refuse(ev, "step %q is %s: only a failed rollout is undone", ev.Step, ss.Status)
-	case ss.Action == nil || ss.Action.UndoRevision == 0 && ev.Revision == 0:
-		e.refuse(ev, "step %q offers no undo (only a failed rollout does)", ev.Step)
-	case ev.Revision < 0:
-		e.refuse(ev, "a revision must be > 0, got %d", ev.Revision)
-	default:
-		e.s.nextRun++
-		ss.RunID, ss.Stage, ss.UpdatedAt = e.s.nextRun, ActionUndoing, e.s.Now
-		e.emit(UndoAction{Step: ev.Step, RunID: ss.RunID, Revision: ev.Revision})
+	if why := e.s.undoRefusal(ev, ss, true); why != "" {
+		e.refuse(ev, "%s", why)
+		return
 	}
+	e.s.nextRun++
+	ss.RunID, ss.Stage, ss.UpdatedAt = e.s.nextRun, ActionUndoing, e.s.Now
+	e.emit(UndoAction{Step: ev.Step, RunID: ss.RunID, Revision: ev.Revision})
 }
 
 func (e *engine) actionUndone(ev ActionUndone) {

@@ -350,7 +350,7 @@ func TestConfirmActionNotReady(t *testing.T) {
 	for _, tc := range []struct {
 		step, notice string
 	}{
-		{"restart-api", `action "restart-api" has no dry run to confirm`},
+		{"restart-api", `"restart-api" needs apply-manifests to pass first`},
 		{"rollout-status", `action "rollout-status" changes nothing and runs by itself`},
 	} {
 		selectStep(t, m, tc.step)
