@@ -63,6 +63,33 @@ for rate in (200, 2000):
     print(f"| {rate} | median | {med[0]:.1f} | {med[1]:.0f} | {med[2]:.3f} | {med[3]:.3f} | **{med[4]:.3f}** | **{med[5]:.3f}** | **{med[6]:.3f}** |")
 PY
 
+# VU growth off the pacer's path: the same 2,000 req/s run with a pool that
+# must grow from one VU (--vus 1 --max-vus 4000) and with the VUs it needs
+# pre-allocated (--vus 400): if starting VUs cost the pacer its schedule,
+# the grown run's lag and drops show it.
+for round in $(seq "$ROUNDS"); do
+	for pool in grow:1:4000 pre:400:400; do
+		IFS=: read -r name vus maxvus <<<"$pool"
+		echo "bench: round $round: --rate 2000 --vus $vus --max-vus $maxvus…" >&2
+		taskset -c 0 "$work/cockpit" load --rate 2000 --vus "$vus" --max-vus "$maxvus" --duration "${DURATION}s" --output json \
+			"http://$JADDR/jitter" >"$work/vus-$name-$round.json" 2>"$work/vus-$name-$round.err" || [ $? -eq 4 ]
+	done
+done
+python3 - "$work" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+print("\n| 2,000 req/s | peak VUs | delivered req/s | dropped | lag p50 ms | lag p99 ms | corrected − raw p50 ms |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, label in (("grow", "grown from 1 VU"), ("pre", "400 pre-allocated")):
+    rows = []
+    for r in range(1, rounds + 1):
+        d = json.load(open(f"{work}/vus-{name}-{r}.json"))
+        c, w, l, dv = d["http_req_duration"], d["http_req_duration_raw"], d["generator_lag"], d["delivery"]
+        rows.append((d["vus_peak"], dv["delivered_rate_per_s"], dv["dropped"], l["med_ms"], l["p99_ms"], c["med_ms"] - w["med_ms"]))
+    med = [statistics.median(x[i] for x in rows) for i in range(6)]
+    print(f"| {label} (median of {rounds}) | {med[0]:.0f} | {med[1]:.1f} | {med[2]:.0f} | {med[3]:.3f} | {med[4]:.3f} | {med[5]:.3f} |")
+PY
+
 [ -n "${SKIP_CPU:-}" ] && exit 0
 echo "bench: the pacer's CPU (BenchmarkPacer, $ROUNDS rounds)…" >&2
 go test -c -o "$work/loader.test" ./loader

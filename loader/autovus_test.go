@@ -114,6 +114,9 @@ func TestAutoVUsGrowOnDemandToTheBound(t *testing.T) {
 	all := <-final
 	last := all[len(all)-1]
 	d := last.Delivery
+	if last.PeakVUs != 20 {
+		t.Errorf("peak VUs %d, want 20: the pool grew to its bound", last.PeakVUs)
+	}
 	if d.Due != 30 || d.Sent != 20 || d.Dropped != 10 || !d.VUCapReached || d.MaxVUs != 20 {
 		t.Fatalf("delivery %+v, want 30 due, 20 sent, 10 dropped, the cap of 20 reached", d)
 	}

@@ -58,7 +58,7 @@ func (r *run) setTarget(reqCtx context.Context, n int) {
 		v := r.vu(i)
 		if v.running.CompareAndSwap(false, true) {
 			r.wg.Add(1)
-			r.alive.Add(1)
+			r.vuStarted()
 			go r.closedVU(reqCtx, v)
 		}
 	}

@@ -223,7 +223,7 @@ func (r *run) startOpenVU(reqCtx context.Context) {
 	v.running.Store(true)
 	r.vuMu.Unlock()
 	r.wg.Add(1)
-	r.alive.Add(1)
+	r.vuStarted()
 	r.idle.Add(1)
 	go r.openVU(reqCtx, v)
 }

@@ -171,6 +171,7 @@ func (o *owner) publish(now time.Duration, done bool) {
 		Executor:   r.cfg.Executor.Kind,
 		Paused:     r.paused.Load(),
 		VUs:        int(r.alive.Load()),
+		PeakVUs:    int(r.peak.Load()),
 		InFlight:   int(r.inflight.Load()),
 		WindowSize: r.cfg.Window,
 		Window:     a.window(r.cfg.Window, now).stats(),

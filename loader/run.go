@@ -40,6 +40,7 @@ type run struct {
 	target   atomic.Int64 // closed models: VUs wanted
 	maxVUs   atomic.Int64 // open models: VU cap
 	alive    atomic.Int64
+	peak     atomic.Int64 // the most VUs alive at once
 	inflight atomic.Int64
 	dropped  atomic.Int64
 	starved  atomic.Bool   // the pacer waits for a VU with an iteration due
@@ -322,4 +323,15 @@ func (r *run) newDoer(ctx context.Context) doer {
 		return newStdClient(ctx, r.prep.std, r.prep.reqs, r.now)
 	}
 	return newH1Client(r.prep.endpoints, r.cfg.Timeout, r.now)
+}
+
+// vuStarted counts a VU as alive, and in the peak.
+func (r *run) vuStarted() {
+	n := r.alive.Add(1)
+	for {
+		p := r.peak.Load()
+		if n <= p || r.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
 }

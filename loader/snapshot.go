@@ -26,6 +26,9 @@ type Snapshot struct {
 	Paused bool
 	// VUs is the number of VUs started and not stopped.
 	VUs int
+	// PeakVUs is the most VUs alive at once so far: how far an open
+	// model's pool grew.
+	PeakVUs int
 	// InFlight is the number of requests being sent right now.
 	InFlight int
 	// TargetVUs is what a closed model aims for now.

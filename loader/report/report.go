@@ -25,6 +25,7 @@ type Document struct {
 	Passed     bool              `json:"passed"`
 	DurationS  float64           `json:"duration_s"`
 	VUsMax     int               `json:"vus_max"`
+	VUsPeak    int               `json:"vus_peak"`
 	Requests   int64             `json:"requests"`
 	RatePerSec float64           `json:"rate_per_s"`
 	Dropped    int64             `json:"dropped_iterations"`
@@ -155,7 +156,7 @@ func NewDocument(s loader.Snapshot) Document {
 	t := s.Total
 	d := Document{
 		Schema: SchemaVersion, Executor: string(s.Executor), Reason: string(s.Reason), Passed: s.Passed(),
-		DurationS: s.Elapsed.Seconds(), VUsMax: s.MaxVUs, Requests: t.Requests, RatePerSec: t.Rate,
+		DurationS: s.Elapsed.Seconds(), VUsMax: s.MaxVUs, VUsPeak: s.PeakVUs, Requests: t.Requests, RatePerSec: t.Rate,
 		Dropped: t.Dropped, Interrupt: t.Interrupted,
 		Failed: ratio(t.Failed, t.Requests), Errored: ratio(t.Errored, t.Requests),
 		Checks:  ratio(t.ChecksPassed, t.ChecksPassed+t.ChecksFailed),
