@@ -265,10 +265,7 @@ func (s *WorkloadSpec) Describe() string {
 // type, else each as TYPE/NAME; by selector, or all of the type.
 func workloadSubject(resource string, names []string, selector string) string {
 	ws := WorkloadSpec{Resource: resource}
-	res, ok := workloadTypes[strings.ToLower(resource)]
-	if !ok {
-		res = resDeployments
-	}
+	kind := ws.defaultKind()
 	same := true
 	bare := make([]string, 0, len(names))
 	typed := make([]string, 0, len(names))
@@ -280,16 +277,16 @@ func workloadSubject(resource string, names []string, selector string) string {
 			continue
 		}
 		if i == 0 {
-			res = ref.res
+			kind = ref.Kind
 		}
-		same = same && ref.res == res
-		bare = append(bare, ref.name)
-		typed = append(typed, workloadKind(ref.res)+"/"+ref.name)
+		same = same && ref.Kind == kind
+		bare = append(bare, ref.Name)
+		typed = append(typed, ref.String())
 	}
 	if len(names) > 0 && !same {
 		return nameList(typed)
 	}
-	return kubeSubject(workloadKind(res), res.gvr.Resource, bare, selector)
+	return kubeSubject(kind.Singular(), kind.GVR().Resource, bare, selector)
 }
 
 // Describe implements Describer: "clusterissuers letsencrypt-prod,

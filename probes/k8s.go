@@ -259,8 +259,6 @@ var (
 	resSecrets         = kubeResource{gvr: schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, namespaced: true}
 	resNamespaces      = kubeResource{gvr: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}}
 	resDeployments     = kubeResource{gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, namespaced: true}
-	resStatefulSets    = kubeResource{gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, namespaced: true}
-	resDaemonSets      = kubeResource{gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, namespaced: true}
 	resNetworkPolicies = kubeResource{gvr: schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}, namespaced: true}
 	resEndpointSlices  = kubeResource{gvr: schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}, namespaced: true}
 )

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // EgressSource is the sending side of a NetworkPolicy question: a pod's
@@ -305,15 +307,15 @@ func (s *DNSEgressSpec) Values() []string { return dnsEgressValues }
 func (s *DNSEgressSpec) Permissions() []Permission {
 	var out []Permission
 	ws := WorkloadSpec{}
-	for _, res := range []kubeResource{resDeployments, resStatefulSets, resDaemonSets} {
+	for _, k := range kube.WorkloadKinds {
 		named := false
 		for _, w := range s.Workloads {
-			if ref, err := ws.ref(w); err == nil && ref.res == res {
+			if ref, err := ws.ref(w); err == nil && ref.Kind == k {
 				named = true
 			}
 		}
 		if len(s.Workloads) == 0 || named {
-			out = append(out, reads(s.Context, res, s.Namespace))
+			out = append(out, reads(s.Context, workloadResource(k), s.Namespace))
 		}
 	}
 	dnsNS := s.DNSNamespace
@@ -388,7 +390,7 @@ func (s *DNSEgressSpec) Build(env Env) (Probe, Outcomes, error) {
 type dnsEgressProbe struct {
 	kubeReader
 	spec DNSEgressSpec
-	refs []workloadRef
+	refs []kube.WorkloadRef
 }
 
 var (
@@ -405,26 +407,26 @@ type egressWorkload struct {
 
 func (p *dnsEgressProbe) workloads(ctx context.Context) ([]egressWorkload, error) {
 	var out []egressWorkload
-	for _, res := range []kubeResource{resDeployments, resStatefulSets, resDaemonSets} {
+	for _, k := range kube.WorkloadKinds {
 		var names []string
 		for _, r := range p.refs {
-			if r.res == res {
-				names = append(names, r.name)
+			if r.Kind == k {
+				names = append(names, r.Name)
 			}
 		}
 		if len(p.refs) > 0 && len(names) == 0 {
 			continue
 		}
 		sel := kubeSelect{namespace: p.spec.Namespace, names: names}
-		objs, err := p.read(ctx, res, p.spec.Namespace, sel.match)
+		objs, err := p.read(ctx, workloadResource(k), p.spec.Namespace, sel.match)
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range sel.missing(objs) {
-			return nil, fmt.Errorf("%s/%s not found in %s", workloadKind(res), n, p.spec.Namespace)
+			return nil, fmt.Errorf("%s not found in %s", kube.WorkloadRef{Kind: k, Name: n}, p.spec.Namespace)
 		}
 		for _, u := range objs {
-			w, err := egressWorkloadOf(res, u)
+			w, err := egressWorkloadOf(k, u)
 			if err != nil {
 				return nil, err
 			}
@@ -434,34 +436,35 @@ func (p *dnsEgressProbe) workloads(ctx context.Context) ([]egressWorkload, error
 	return out, nil
 }
 
-func egressWorkloadOf(res kubeResource, u *unstructured.Unstructured) (egressWorkload, error) {
+func egressWorkloadOf(k kube.WorkloadKind, u *unstructured.Unstructured) (egressWorkload, error) {
 	var sel *metav1.LabelSelector
 	var tmpl map[string]string
-	switch res {
-	case resDeployments:
+	switch k {
+	case kube.Deployment:
 		d, err := fromUnstructured[appsv1.Deployment](u)
 		if err != nil {
 			return egressWorkload{}, err
 		}
 		sel, tmpl = d.Spec.Selector, d.Spec.Template.Labels
-	case resStatefulSets:
+	case kube.StatefulSet:
 		s, err := fromUnstructured[appsv1.StatefulSet](u)
 		if err != nil {
 			return egressWorkload{}, err
 		}
 		sel, tmpl = s.Spec.Selector, s.Spec.Template.Labels
-	case resDaemonSets:
+	case kube.DaemonSet:
 		d, err := fromUnstructured[appsv1.DaemonSet](u)
 		if err != nil {
 			return egressWorkload{}, err
 		}
 		sel, tmpl = d.Spec.Selector, d.Spec.Template.Labels
 	}
+	name := kube.WorkloadRef{Kind: k, Name: u.GetName()}.String()
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
-		return egressWorkload{}, fmt.Errorf("%s/%s: selector: %w", workloadKind(res), u.GetName(), err)
+		return egressWorkload{}, fmt.Errorf("%s: selector: %w", name, err)
 	}
-	return egressWorkload{name: workloadKind(res) + "/" + u.GetName(), selector: s, template: tmpl}, nil
+	return egressWorkload{name: name, selector: s, template: tmpl}, nil
 }
 
 func (p *dnsEgressProbe) Observe(ctx context.Context) Observation {

@@ -10,6 +10,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // RolloutPhase is where a workload's rollout stands.
@@ -156,41 +158,34 @@ func DaemonSetRollout(d *appsv1.DaemonSet) Rollout {
 	return r
 }
 
-// workloadTypes are the workload resources by every name a runbook may use.
-var workloadTypes = map[string]kubeResource{
-	"deployment": resDeployments, "deployments": resDeployments, "deploy": resDeployments, "deployments.apps": resDeployments,
-	"statefulset": resStatefulSets, "statefulsets": resStatefulSets, "sts": resStatefulSets, "statefulsets.apps": resStatefulSets,
-	"daemonset": resDaemonSets, "daemonsets": resDaemonSets, "ds": resDaemonSets, "daemonsets.apps": resDaemonSets,
+// workloadResource is the resource a workload kind is read from.
+func workloadResource(k kube.WorkloadKind) kubeResource {
+	return kubeResource{gvr: k.GVR(), namespaced: true}
 }
 
-// workloadKind is the singular name of a workload resource, for items.
-func workloadKind(r kubeResource) string {
-	return strings.TrimSuffix(r.gvr.Resource, "s")
-}
-
-// rolloutOf computes the rollout of a workload object of type res.
-func rolloutOf(res kubeResource, u *unstructured.Unstructured) (Rollout, error) {
-	switch res {
-	case resDeployments:
+// rolloutOf computes the rollout of a workload object of kind k.
+func rolloutOf(k kube.WorkloadKind, u *unstructured.Unstructured) (Rollout, error) {
+	switch k {
+	case kube.Deployment:
 		d, err := fromUnstructured[appsv1.Deployment](u)
 		if err != nil {
 			return Rollout{}, err
 		}
 		return DeploymentRollout(d), nil
-	case resStatefulSets:
+	case kube.StatefulSet:
 		s, err := fromUnstructured[appsv1.StatefulSet](u)
 		if err != nil {
 			return Rollout{}, err
 		}
 		return StatefulSetRollout(s), nil
-	case resDaemonSets:
+	case kube.DaemonSet:
 		d, err := fromUnstructured[appsv1.DaemonSet](u)
 		if err != nil {
 			return Rollout{}, err
 		}
 		return DaemonSetRollout(d), nil
 	}
-	return Rollout{}, fmt.Errorf("%s is not a workload resource", res.name())
+	return Rollout{}, fmt.Errorf("%s is not a workload kind", k)
 }
 
 // WorkloadSpec configures a "k8s.workload" probe: Deployments, StatefulSets
@@ -237,22 +232,18 @@ func (s *WorkloadSpec) Values() []string { return workloadValues }
 // type the probe reads (the types its names give, else Resource, else
 // deployments) in its namespace.
 func (s *WorkloadSpec) Permissions() []Permission {
-	var types []kubeResource
+	var kinds []kube.WorkloadKind
 	for _, n := range s.Names {
-		if ref, err := s.ref(n); err == nil && !slices.Contains(types, ref.res) {
-			types = append(types, ref.res)
+		if ref, err := s.ref(n); err == nil && !slices.Contains(kinds, ref.Kind) {
+			kinds = append(kinds, ref.Kind)
 		}
 	}
-	if len(types) == 0 {
-		res, ok := workloadTypes[strings.ToLower(s.Resource)]
-		if !ok {
-			res = resDeployments
-		}
-		types = append(types, res)
+	if len(kinds) == 0 {
+		kinds = append(kinds, s.defaultKind())
 	}
-	out := make([]Permission, 0, len(types))
-	for _, res := range types {
-		out = append(out, reads(s.Context, res, s.Namespace))
+	out := make([]Permission, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, reads(s.Context, workloadResource(k), s.Namespace))
 	}
 	return out
 }
@@ -263,10 +254,10 @@ func (s *WorkloadSpec) Validate() error {
 	if len(s.Names) > 0 && s.Selector != "" {
 		errs = append(errs, fieldErr("selector", "names and selector exclude each other"))
 	}
-	if _, ok := workloadTypes[strings.ToLower(s.Resource)]; s.Resource != "" && !ok {
+	if _, ok := kube.ParseWorkloadKind(s.Resource); s.Resource != "" && !ok {
 		errs = append(errs, fieldErr("resource", "want deployments, statefulsets or daemonsets, got %q", s.Resource))
 	}
-	seen := map[workloadRef]int{}
+	seen := map[kube.WorkloadRef]int{}
 	for i, n := range s.Names {
 		ref, err := s.ref(n)
 		if err != nil {
@@ -284,30 +275,18 @@ func (s *WorkloadSpec) Validate() error {
 	return errors.Join(errs...)
 }
 
-// workloadRef is one named workload.
-type workloadRef struct {
-	res  kubeResource
-	name string
+// defaultKind is the kind of a bare name: Resource's, else (unset or
+// invalid, which Validate reports) Deployment.
+func (s *WorkloadSpec) defaultKind() kube.WorkloadKind {
+	if k, ok := kube.ParseWorkloadKind(s.Resource); ok {
+		return k
+	}
+	return kube.Deployment
 }
 
 // ref parses "NAME" or "TYPE/NAME".
-func (s *WorkloadSpec) ref(n string) (workloadRef, error) {
-	res := workloadTypes[strings.ToLower(s.Resource)]
-	if s.Resource == "" {
-		res = resDeployments
-	}
-	name := n
-	if typ, rest, ok := strings.Cut(n, "/"); ok {
-		r, known := workloadTypes[strings.ToLower(typ)]
-		if !known {
-			return workloadRef{}, fmt.Errorf("%q: want deployment/, statefulset/ or daemonset/ before the name", n)
-		}
-		res, name = r, rest
-	}
-	if name == "" {
-		return workloadRef{}, fmt.Errorf("%q: empty name", n)
-	}
-	return workloadRef{res: res, name: name}, nil
+func (s *WorkloadSpec) ref(n string) (kube.WorkloadRef, error) {
+	return kube.ParseWorkloadRef(n, s.defaultKind())
 }
 
 // Build implements Spec.
@@ -332,14 +311,11 @@ func (s *WorkloadSpec) Build(env Env) (Probe, Outcomes, error) {
 		p.refs = append(p.refs, ref)
 	}
 	if len(p.refs) == 0 {
-		p.types = []kubeResource{workloadTypes[strings.ToLower(s.Resource)]}
-		if s.Resource == "" {
-			p.types = []kubeResource{resDeployments}
-		}
+		p.kinds = []kube.WorkloadKind{s.defaultKind()}
 	}
 	for _, r := range p.refs {
-		if !slices.Contains(p.types, r.res) {
-			p.types = append(p.types, r.res)
+		if !slices.Contains(p.kinds, r.Kind) {
+			p.kinds = append(p.kinds, r.Kind)
 		}
 	}
 	return p, rules, nil
@@ -349,8 +325,8 @@ type workloadProbe struct {
 	kubeReader
 	namespace string
 	selector  string
-	refs      []workloadRef  // named workloads, if any
-	types     []kubeResource // the resource types read
+	refs      []kube.WorkloadRef  // named workloads, if any
+	kinds     []kube.WorkloadKind // the kinds read
 }
 
 var (
@@ -362,23 +338,24 @@ func (p *workloadProbe) Observe(ctx context.Context) Observation {
 	var items []Item
 	var desired, ready, progressing, failing, replicas, replicasReady int
 	var missing []string
-	for _, res := range p.types {
+	for _, k := range p.kinds {
 		sel := kubeSelect{namespace: p.namespace, selector: parseSelector(p.selector)}
 		for _, r := range p.refs {
-			if r.res == res {
-				sel.names = append(sel.names, r.name)
+			if r.Kind == k {
+				sel.names = append(sel.names, r.Name)
 			}
 		}
-		objs, err := p.read(ctx, res, p.namespace, sel.match)
+		objs, err := p.read(ctx, workloadResource(k), p.namespace, sel.match)
 		if err != nil {
 			return Observation{Err: err}
 		}
 		for _, n := range sel.missing(objs) {
-			missing = append(missing, workloadKind(res)+"/"+n)
-			items = append(items, Item{Name: workloadKind(res) + "/" + n, Status: StatusFail, Summary: "not found", Reason: "NotFound"})
+			ref := kube.WorkloadRef{Kind: k, Name: n}.String()
+			missing = append(missing, ref)
+			items = append(items, Item{Name: ref, Status: StatusFail, Summary: "not found", Reason: "NotFound"})
 		}
 		for _, u := range objs {
-			ro, err := rolloutOf(res, u)
+			ro, err := rolloutOf(k, u)
 			if err != nil {
 				return Observation{Err: err}
 			}
@@ -398,7 +375,7 @@ func (p *workloadProbe) Observe(ctx context.Context) Observation {
 				since = u.GetCreationTimestamp().Time
 			}
 			items = append(items, Item{
-				Name:    workloadKind(res) + "/" + u.GetName(),
+				Name:    kube.WorkloadRef{Kind: k, Name: u.GetName()}.String(),
 				Status:  ro.Phase.Status(),
 				Summary: fmt.Sprintf("%d/%d ready, %d updated, %d available (%s)", ro.Ready, ro.Desired, ro.Updated, ro.Available, ro.Phase),
 				Reason:  ro.Reason,

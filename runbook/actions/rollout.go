@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -64,59 +63,14 @@ var deploymentAnnotationsKept = []string{
 	appsv1.DeprecatedRollbackTo,
 }
 
-// workloadType is a kind of workload a rollout action handles.
-type workloadType struct {
-	kind     string // Deployment
-	singular string // deployment: the TYPE in kubectl's TYPE/NAME
-	gvr      schema.GroupVersionResource
-	history  string // the resource its revisions live in: replicasets or controllerrevisions
+// objectRef is the Object.Ref of workload r in namespace ns.
+func objectRef(r kube.WorkloadRef, ns string) string {
+	return r.Kind.String() + "/" + ns + "/" + r.Name
 }
 
-var (
-	deploymentWorkload  = &workloadType{kind: "Deployment", singular: "deployment", gvr: appsv1.SchemeGroupVersion.WithResource("deployments"), history: "replicasets"}
-	statefulSetWorkload = &workloadType{kind: "StatefulSet", singular: "statefulset", gvr: appsv1.SchemeGroupVersion.WithResource("statefulsets"), history: "controllerrevisions"}
-	daemonSetWorkload   = &workloadType{kind: "DaemonSet", singular: "daemonset", gvr: appsv1.SchemeGroupVersion.WithResource("daemonsets"), history: "controllerrevisions"}
-)
-
-// workloadTypeNames are the workload types by every name kubectl takes.
-var workloadTypeNames = map[string]*workloadType{
-	"deployment": deploymentWorkload, "deployments": deploymentWorkload, "deploy": deploymentWorkload,
-	"deployment.apps": deploymentWorkload, "deployments.apps": deploymentWorkload,
-	"statefulset": statefulSetWorkload, "statefulsets": statefulSetWorkload, "sts": statefulSetWorkload,
-	"statefulset.apps": statefulSetWorkload, "statefulsets.apps": statefulSetWorkload,
-	"daemonset": daemonSetWorkload, "daemonsets": daemonSetWorkload, "ds": daemonSetWorkload,
-	"daemonset.apps": daemonSetWorkload, "daemonsets.apps": daemonSetWorkload,
-}
-
-// resource is the type's name as RBAC and errors give it: deployments.apps.
-func (t *workloadType) resource() string { return t.gvr.GroupResource().String() }
-
-// workloadRef is one workload of an action.
-type workloadRef struct {
-	typ  *workloadType
-	name string
-}
-
-// String is kubectl's TYPE/NAME: deployment/api.
-func (r workloadRef) String() string { return r.typ.singular + "/" + r.name }
-
-// objectRef is the Object.Ref of the workload in namespace ns.
-func (r workloadRef) objectRef(ns string) string { return r.typ.kind + "/" + ns + "/" + r.name }
-
-// parseWorkloadRef parses kubectl's TYPE/NAME form.
-func parseWorkloadRef(s string) (workloadRef, error) {
-	typ, name, ok := strings.Cut(s, "/")
-	if !ok {
-		return workloadRef{}, fmt.Errorf("%q: want TYPE/NAME, like deployment/api, statefulset/db or daemonset/agent", s)
-	}
-	t, known := workloadTypeNames[strings.ToLower(typ)]
-	if !known {
-		return workloadRef{}, fmt.Errorf("%q: %q is not a workload type: want deployment, statefulset or daemonset (deploy, sts, ds)", s, typ)
-	}
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return workloadRef{}, fmt.Errorf("%q: invalid name: %s", s, strings.Join(errs, "; "))
-	}
-	return workloadRef{typ: t, name: name}, nil
+// parseWorkloadRef parses kubectl's TYPE/NAME form (a bare name is refused).
+func parseWorkloadRef(s string) (kube.WorkloadRef, error) {
+	return kube.ParseWorkloadRef(s, kube.NoWorkload)
 }
 
 // specFieldErr builds the *probes.FieldError a Spec's Validate returns.
@@ -196,7 +150,7 @@ func (s *RolloutSpec) Validate() error {
 	if len(s.Resources) == 0 {
 		errs = append(errs, specFieldErr("resources", "name at least one workload, like deployment/api"))
 	}
-	seen := map[workloadRef]int{}
+	seen := map[kube.WorkloadRef]int{}
 	for i, r := range s.Resources {
 		ref, err := parseWorkloadRef(r)
 		if err != nil {
@@ -241,19 +195,19 @@ func (s *RolloutSpec) Permissions() []probes.Permission {
 
 // workloadPermissions are verbs on each type of refs, and list of their
 // revision history's resources.
-func workloadPermissions(contextName, ns string, refs []workloadRef, verbs []string) []probes.Permission {
+func workloadPermissions(contextName, ns string, refs []kube.WorkloadRef, verbs []string) []probes.Permission {
 	var out []probes.Permission
-	var types []*workloadType
+	var types []kube.WorkloadKind
 	var history []string
 	for _, r := range refs {
-		if slices.Contains(types, r.typ) {
+		if slices.Contains(types, r.Kind) {
 			continue
 		}
-		types = append(types, r.typ)
-		out = append(out, probes.Permission{Context: contextName, Group: appsv1.GroupName, Resource: r.typ.gvr.Resource,
+		types = append(types, r.Kind)
+		out = append(out, probes.Permission{Context: contextName, Group: appsv1.GroupName, Resource: r.Kind.GVR().Resource,
 			Namespace: ns, Verbs: slices.Clone(verbs)})
-		if !slices.Contains(history, r.typ.history) {
-			history = append(history, r.typ.history)
+		if !slices.Contains(history, r.Kind.History()) {
+			history = append(history, r.Kind.History())
 		}
 	}
 	for _, h := range history {
@@ -263,8 +217,8 @@ func workloadPermissions(contextName, ns string, refs []workloadRef, verbs []str
 }
 
 // refs are the spec's valid resources.
-func (s *RolloutSpec) refs() []workloadRef {
-	var refs []workloadRef
+func (s *RolloutSpec) refs() []kube.WorkloadRef {
+	var refs []kube.WorkloadRef
 	for _, r := range s.Resources {
 		if ref, err := parseWorkloadRef(r); err == nil && !slices.Contains(refs, ref) {
 			refs = append(refs, ref)
@@ -299,8 +253,8 @@ type workloads struct {
 	ns      string
 }
 
-func (w *workloads) client(t *workloadType) dynamic.ResourceInterface {
-	return w.dynamic.Resource(t.gvr).Namespace(w.ns)
+func (w *workloads) client(t kube.WorkloadKind) dynamic.ResourceInterface {
+	return w.dynamic.Resource(t.GVR()).Namespace(w.ns)
 }
 
 // kubeErrStatus is the status a result shows for err: forbidden for an
@@ -324,30 +278,30 @@ func kubeErrFinal(err error) bool {
 		apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) || apierrors.IsMethodNotSupported(err)
 }
 
-func (w *workloads) get(ctx context.Context, ref workloadRef) (*unstructured.Unstructured, error) {
-	u, err := w.client(ref.typ).Get(ctx, ref.name, metav1.GetOptions{})
+func (w *workloads) get(ctx context.Context, ref kube.WorkloadRef) (*unstructured.Unstructured, error) {
+	u, err := w.client(ref.Kind).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
-		return nil, kube.Err(err, kube.Call{Verb: "get", Resource: ref.typ.resource(), Namespace: w.ns, Name: ref.name})
+		return nil, kube.Err(err, kube.Call{Verb: "get", Resource: ref.Kind.Resource(), Namespace: w.ns, Name: ref.Name})
 	}
 	return u, nil
 }
 
-func (w *workloads) patch(ctx context.Context, ref workloadRef, pt types.PatchType, data []byte, dryRun bool) (*unstructured.Unstructured, error) {
+func (w *workloads) patch(ctx context.Context, ref kube.WorkloadRef, pt types.PatchType, data []byte, dryRun bool) (*unstructured.Unstructured, error) {
 	opts := metav1.PatchOptions{FieldManager: "cockpit"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	u, err := w.client(ref.typ).Patch(ctx, ref.name, pt, data, opts)
+	u, err := w.client(ref.Kind).Patch(ctx, ref.Name, pt, data, opts)
 	if err != nil {
-		return nil, kube.Err(err, kube.Call{Verb: "patch", Resource: ref.typ.resource(), Namespace: w.ns, Name: ref.name})
+		return nil, kube.Err(err, kube.Call{Verb: "patch", Resource: ref.Kind.Resource(), Namespace: w.ns, Name: ref.Name})
 	}
 	return u, nil
 }
 
 // pausedErr refuses to restart or undo a paused Deployment, as kubectl
 // does: nothing would roll out until it is resumed.
-func pausedErr(ref workloadRef, u *unstructured.Unstructured) error {
-	if ref.typ != deploymentWorkload {
+func pausedErr(ref kube.WorkloadRef, u *unstructured.Unstructured) error {
+	if ref.Kind != kube.Deployment {
 		return nil
 	}
 	if paused, _, _ := unstructured.NestedBool(u.Object, "spec", "paused"); paused {
@@ -365,29 +319,29 @@ func restartPatch(at string) []byte {
 
 // workloadRollout computes where a workload's rollout stands, by kubectl's
 // rules (probes' viewers).
-func workloadRollout(t *workloadType, u *unstructured.Unstructured) (probes.Rollout, error) {
+func workloadRollout(t kube.WorkloadKind, u *unstructured.Unstructured) (probes.Rollout, error) {
 	conv := runtime.DefaultUnstructuredConverter
 	switch t {
-	case deploymentWorkload:
+	case kube.Deployment:
 		var d appsv1.Deployment
 		if err := conv.FromUnstructured(u.Object, &d); err != nil {
 			return probes.Rollout{}, fmt.Errorf("decode deployment %s: %w", u.GetName(), err)
 		}
 		return probes.DeploymentRollout(&d), nil
-	case statefulSetWorkload:
+	case kube.StatefulSet:
 		var s appsv1.StatefulSet
 		if err := conv.FromUnstructured(u.Object, &s); err != nil {
 			return probes.Rollout{}, fmt.Errorf("decode statefulset %s: %w", u.GetName(), err)
 		}
 		return probes.StatefulSetRollout(&s), nil
-	case daemonSetWorkload:
+	case kube.DaemonSet:
 		var d appsv1.DaemonSet
 		if err := conv.FromUnstructured(u.Object, &d); err != nil {
 			return probes.Rollout{}, fmt.Errorf("decode daemonset %s: %w", u.GetName(), err)
 		}
 		return probes.DaemonSetRollout(&d), nil
 	}
-	return probes.Rollout{}, fmt.Errorf("%s is not a workload type", t.kind)
+	return probes.Rollout{}, fmt.Errorf("%s is not a workload type", t)
 }
 
 // rolloutState is what a rollout action knows of one workload.
@@ -405,8 +359,8 @@ type rolloutState struct {
 }
 
 // stateOf is the state a version of the workload shows.
-func stateOf(ref workloadRef, u *unstructured.Unstructured) rolloutState {
-	ro, err := workloadRollout(ref.typ, u)
+func stateOf(ref kube.WorkloadRef, u *unstructured.Unstructured) rolloutState {
+	ro, err := workloadRollout(ref.Kind, u)
 	if err != nil {
 		return errState(ref, err)
 	}
@@ -433,7 +387,7 @@ func stateOf(ref workloadRef, u *unstructured.Unstructured) rolloutState {
 }
 
 // errState is a workload that cannot be read for good.
-func errState(ref workloadRef, err error) rolloutState {
+func errState(ref kube.WorkloadRef, err error) rolloutState {
 	st := rolloutState{phase: probes.RolloutPending, final: true, err: err,
 		item: probes.Item{Name: ref.String(), Status: kubeErrStatus(err), Summary: "cannot read", Message: err.Error()}}
 	switch {
@@ -448,7 +402,7 @@ func errState(ref workloadRef, err error) rolloutState {
 // rolloutAction is a built rollout.
 type rolloutAction struct {
 	wl       *workloads
-	refs     []workloadRef
+	refs     []kube.WorkloadRef
 	restart  bool
 	deadline time.Duration
 	now      func() time.Time
@@ -457,7 +411,7 @@ type rolloutAction struct {
 	// offered are the failed rollouts of the last execution, with the
 	// revision each offers to go back to; first is the one the result
 	// named in UndoRevision.
-	offered map[workloadRef]int64
+	offered map[kube.WorkloadRef]int64
 	first   int64
 }
 
@@ -512,7 +466,7 @@ func (a *rolloutAction) planRestart(ctx context.Context) Result {
 	var statuses []probes.Status
 	for _, ref := range a.refs {
 		item := probes.Item{Name: ref.String(), Status: probes.StatusPass}
-		obj := Object{Ref: ref.objectRef(a.wl.ns), Op: OpConfigured}
+		obj := Object{Ref: objectRef(ref, a.wl.ns), Op: OpConfigured}
 		changes, err := a.dryRunRestart(ctx, ref, at)
 		if err != nil {
 			item.Status, item.Summary, item.Message = kubeErrStatus(err), "cannot restart", err.Error()
@@ -541,7 +495,7 @@ func (a *rolloutAction) planRestart(ctx context.Context) Result {
 var errPaused = errors.New("paused")
 
 // dryRunRestart checks one restart and says what it changes.
-func (a *rolloutAction) dryRunRestart(ctx context.Context, ref workloadRef, at string) ([]string, error) {
+func (a *rolloutAction) dryRunRestart(ctx context.Context, ref kube.WorkloadRef, at string) ([]string, error) {
 	live, err := a.wl.get(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -593,9 +547,9 @@ func (a *rolloutAction) doRestart(ctx context.Context) ([]Object, Result, bool) 
 			u, err = a.wl.patch(ctx, ref, types.StrategicMergePatchType, restartPatch(at), false)
 		}
 		if err != nil {
-			objects = append(objects, Object{Ref: ref.objectRef(a.wl.ns), Op: OpFailed, Error: err.Error()})
+			objects = append(objects, Object{Ref: objectRef(ref, a.wl.ns), Op: OpFailed, Error: err.Error()})
 			for _, rest := range a.refs[i+1:] {
-				objects = append(objects, Object{Ref: rest.objectRef(a.wl.ns), Op: OpSkipped})
+				objects = append(objects, Object{Ref: objectRef(rest, a.wl.ns), Op: OpSkipped})
 			}
 			st := kubeErrStatus(err)
 			if errors.Is(err, errPaused) {
@@ -605,7 +559,7 @@ func (a *rolloutAction) doRestart(ctx context.Context) ([]Object, Result, bool) 
 				Summary: fmt.Sprintf("restart failed at %s (%d of %d restarted)", ref, i, len(a.refs)),
 				Message: "restart " + ref.String() + ": " + err.Error()}, Objects: objects}, false
 		}
-		objects = append(objects, Object{Ref: ref.objectRef(a.wl.ns), Op: OpConfigured,
+		objects = append(objects, Object{Ref: objectRef(ref, a.wl.ns), Op: OpConfigured,
 			ResourceVersion: u.GetResourceVersion(), Generation: u.GetGeneration()})
 	}
 	return objects, Result{}, true
@@ -674,15 +628,15 @@ loop:
 
 // follow watches one workload, sending each state that differs, until it
 // is final or ctx ends.
-func (a *rolloutAction) follow(ctx context.Context, ref workloadRef, send func(rolloutState) bool) {
-	cl := a.wl.client(ref.typ)
+func (a *rolloutAction) follow(ctx context.Context, ref kube.WorkloadRef, send func(rolloutState) bool) {
+	cl := a.wl.client(ref.Kind)
 	var last rolloutState
-	err := followObject(ctx, ref.name,
+	err := followObject(ctx, ref.Name,
 		func(ctx context.Context) (runtime.Object, error) { return a.wl.get(ctx, ref) },
 		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := cl.Watch(ctx, opts)
 			if err != nil {
-				return nil, kube.Err(err, kube.Call{Verb: "watch", Resource: ref.typ.resource(), Namespace: a.wl.ns, Name: ref.name})
+				return nil, kube.Err(err, kube.Call{Verb: "watch", Resource: ref.Kind.Resource(), Namespace: a.wl.ns, Name: ref.Name})
 			}
 			return w, nil
 		},
@@ -776,7 +730,7 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 		ended = fmt.Sprintf("not rolled out when the deadline (%s) passed", a.deadline)
 	}
 	var statuses, failedNames []string
-	var failed []workloadRef
+	var failed []kube.WorkloadRef
 	var stats []probes.Status
 	for i := range states {
 		st, ref := &states[i], a.refs[i]
@@ -821,12 +775,12 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 // offerUndo looks up the revision each failed rollout would go back to
 // (the one before its live template's, see workloadHistory.previous) and
 // remembers them for Undo.
-func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (int64, string) {
+func (a *rolloutAction) offerUndo(ctx context.Context, failed []kube.WorkloadRef) (int64, string) {
 	// The step's context may be over (that may be why the rollout
 	// failed): the lookup gets a short one of its own.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	offered := map[workloadRef]int64{}
+	offered := map[kube.WorkloadRef]int64{}
 	var first int64
 	var offers, notes []string
 	for _, ref := range failed {
@@ -863,7 +817,7 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []workloadRef) (in
 	return first, strings.Join(notes, "; ")
 }
 
-func (a *rolloutAction) setOffered(offered map[workloadRef]int64, first int64) {
+func (a *rolloutAction) setOffered(offered map[kube.WorkloadRef]int64, first int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.offered, a.first = offered, first
@@ -885,7 +839,7 @@ func (a *rolloutAction) Undo(ctx context.Context, revision int64) Result {
 	a.mu.Lock()
 	offered, first := a.offered, a.first
 	a.mu.Unlock()
-	targets := map[workloadRef]int64{}
+	targets := map[kube.WorkloadRef]int64{}
 	switch {
 	case len(offered) > 0:
 		for ref, rev := range offered {
@@ -999,7 +953,7 @@ func (s *RolloutUndoSpec) Permissions() []probes.Permission {
 	if err != nil {
 		return nil
 	}
-	return workloadPermissions(s.Context, s.Namespace, []workloadRef{ref}, []string{"get", "patch"})
+	return workloadPermissions(s.Context, s.Namespace, []kube.WorkloadRef{ref}, []string{"get", "patch"})
 }
 
 // Build implements Spec.
@@ -1017,7 +971,7 @@ func (s *RolloutUndoSpec) Build(env Env) (Action, error) {
 
 type rolloutUndoAction struct {
 	wl       *workloads
-	ref      workloadRef
+	ref      kube.WorkloadRef
 	revision int64
 	now      func() time.Time
 }
@@ -1092,7 +1046,7 @@ func (h workloadHistory) noPrevious() string {
 
 // unmatchedNote says which revision previous took when none holds the
 // live template.
-func (h workloadHistory) unmatchedNote(ref workloadRef, prev workloadRevision) string {
+func (h workloadHistory) unmatchedNote(ref kube.WorkloadRef, prev workloadRevision) string {
 	if h.matched {
 		return ""
 	}
@@ -1127,7 +1081,7 @@ func (h workloadHistory) numbers() string {
 // pod-template-hash label (kubectl's equality); the StatefulSet's
 // status.updateRevision once it has observed its generation; else the
 // ControllerRevision restoring exactly the live template.
-func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructured.Unstructured) (workloadHistory, error) {
+func (w *workloads) history(ctx context.Context, ref kube.WorkloadRef, u *unstructured.Unstructured) (workloadHistory, error) {
 	var h workloadHistory
 	selMap, found, err := unstructured.NestedMap(u.Object, "spec", "selector")
 	if err != nil || !found {
@@ -1143,7 +1097,7 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 	}
 	opts := metav1.ListOptions{LabelSelector: sel.String()}
 	owned := func(o metav1.Object) bool { return metav1.IsControlledBy(o, u) }
-	if ref.typ == deploymentWorkload {
+	if ref.Kind == kube.Deployment {
 		list, err := w.typed.AppsV1().ReplicaSets(w.ns).List(ctx, opts)
 		if err != nil {
 			return h, kube.Err(err, kube.Call{Verb: "list", Resource: "replicasets.apps", Namespace: w.ns})
@@ -1191,8 +1145,8 @@ func (w *workloads) history(ctx context.Context, ref workloadRef, u *unstructure
 // or DaemonSet's live template: a StatefulSet's status.updateRevision, when
 // the controller has observed the live generation; else the newest
 // revision whose patch leaves the live template as it is.
-func controllerRevisionCurrent(ref workloadRef, u *unstructured.Unstructured, revisions []workloadRevision) (int64, bool) {
-	if ref.typ == statefulSetWorkload {
+func controllerRevisionCurrent(ref kube.WorkloadRef, u *unstructured.Unstructured, revisions []workloadRevision) (int64, bool) {
+	if ref.Kind == kube.StatefulSet {
 		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 		update, _, _ := unstructured.NestedString(u.Object, "status", "updateRevision")
 		if update != "" && observed >= u.GetGeneration() {
@@ -1224,7 +1178,7 @@ type undoOutcome struct {
 
 // undo rolls ref back to revision to (0: the previous one), as kubectl
 // rollout undo does; dryRun only asks the server what it would do.
-func (w *workloads) undo(ctx context.Context, ref workloadRef, to int64, dryRun bool) (undoOutcome, error) {
+func (w *workloads) undo(ctx context.Context, ref kube.WorkloadRef, to int64, dryRun bool) (undoOutcome, error) {
 	var out undoOutcome
 	live, err := w.get(ctx, ref)
 	if err != nil {
@@ -1251,7 +1205,7 @@ func (w *workloads) undo(ctx context.Context, ref workloadRef, to int64, dryRun 
 	out.to = target.number
 	var pt types.PatchType
 	var data []byte
-	if ref.typ == deploymentWorkload {
+	if ref.Kind == kube.Deployment {
 		pt, data, out.skipped, err = deploymentUndoPatch(live, target)
 	} else {
 		pt, data, out.skipped, err = controllerRevisionPatch(ref, live, target)
@@ -1311,12 +1265,12 @@ func deploymentUndoPatch(live *unstructured.Unstructured, target workloadRevisio
 // controllerRevisionPatch is kubectl's rollback of a StatefulSet or
 // DaemonSet: the ControllerRevision's data is a strategic merge patch
 // restoring the template. skip is true when applying it changes nothing.
-func controllerRevisionPatch(ref workloadRef, live *unstructured.Unstructured, target workloadRevision) (types.PatchType, []byte, bool, error) {
+func controllerRevisionPatch(ref kube.WorkloadRef, live *unstructured.Unstructured, target workloadRevision) (types.PatchType, []byte, bool, error) {
 	if len(target.patch) == 0 {
 		return "", nil, false, fmt.Errorf("%s holds no template", target.source)
 	}
 	var schemaObj any = &appsv1.StatefulSet{}
-	if ref.typ == daemonSetWorkload {
+	if ref.Kind == kube.DaemonSet {
 		schemaObj = &appsv1.DaemonSet{}
 	}
 	cur, err := json.Marshal(live.Object)
@@ -1339,9 +1293,9 @@ func controllerRevisionPatch(ref workloadRef, live *unstructured.Unstructured, t
 }
 
 // report turns an undo's outcome into a result item and object.
-func (out undoOutcome) report(ref workloadRef, ns string, err error, dryRun bool) (probes.Item, Object) {
+func (out undoOutcome) report(ref kube.WorkloadRef, ns string, err error, dryRun bool) (probes.Item, Object) {
 	item := probes.Item{Name: ref.String()}
-	obj := Object{Ref: ref.objectRef(ns)}
+	obj := Object{Ref: objectRef(ref, ns)}
 	switch {
 	case err != nil:
 		item.Status, item.Summary, item.Message = kubeErrStatus(err), "undo failed: "+ref.String(), err.Error()
