@@ -11,6 +11,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
 // Labels the sealed-secrets controller and the seed document use on the
@@ -190,8 +192,8 @@ func (p *sealedSecretsProbe) Observe(ctx context.Context) Observation {
 		if err != nil {
 			return Observation{Err: err}
 		}
-		ro := DeploymentRollout(d)
-		ctrl = Item{Name: ctrl.Name, Status: ro.Phase.Status(), Reason: ro.Reason, Message: ro.Message, Since: d.CreationTimestamp.Time,
+		ro := kube.DeploymentRollout(d)
+		ctrl = Item{Name: ctrl.Name, Status: PhaseStatus(ro.Phase), Reason: ro.Reason, Message: ro.Message, Since: d.CreationTimestamp.Time,
 			Summary: fmt.Sprintf("%d/%d ready (%s)", ro.Ready, ro.Desired, ro.Phase)}
 	}
 	add(ctrl)

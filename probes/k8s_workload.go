@@ -6,186 +6,25 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
-
-	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/cockpit-dev/cockpit/internal/kube"
 )
 
-// RolloutPhase is where a workload's rollout stands.
-type RolloutPhase uint8
-
-// The phases, in kubectl rollout status's terms.
-const (
-	RolloutPending     RolloutPhase = iota // the controller has not observed the latest spec yet
-	RolloutProgressing                     // new replicas are being rolled out
-	RolloutComplete                        // successfully rolled out
-	RolloutFailed                          // the Deployment exceeded its progress deadline
-)
-
-var rolloutPhaseNames = [...]string{
-	RolloutPending:     "pending",
-	RolloutProgressing: "progressing",
-	RolloutComplete:    "complete",
-	RolloutFailed:      "failed",
-}
-
-func (p RolloutPhase) String() string {
-	if int(p) < len(rolloutPhaseNames) {
-		return rolloutPhaseNames[p]
-	}
-	return fmt.Sprintf("RolloutPhase(%d)", p)
-}
-
-// Status is the item status a phase shows: complete passes, failed fails,
-// anything else is still pending.
-func (p RolloutPhase) Status() Status {
+// PhaseStatus is the item status a rollout phase shows: complete passes,
+// failed fails, anything else is still pending.
+func PhaseStatus(p kube.RolloutPhase) Status {
 	switch p {
-	case RolloutComplete:
+	case kube.RolloutComplete:
 		return StatusPass
-	case RolloutFailed:
+	case kube.RolloutFailed:
 		return StatusFail
 	}
 	return StatusPending
 }
 
-// Rollout is the rollout state of one workload: a pure function of the
-// object, mirroring kubectl's rollout status viewers.
-type Rollout struct {
-	Phase     RolloutPhase
-	Desired   int32 // spec.replicas, or the daemon set's desired pods
-	Updated   int32
-	Ready     int32
-	Available int32
-	Reason    string    // ProgressDeadlineExceeded, or the Progressing condition's reason
-	Message   string    // kubectl's words
-	Since     time.Time // the Progressing condition's last transition, if any
-}
-
-// progressDeadlineExceeded is the Progressing condition reason the
-// deployment controller sets when a rollout stalls (kubectl's
-// TimedOutReason).
-const progressDeadlineExceeded = "ProgressDeadlineExceeded"
-
-// DeploymentRollout mirrors kubectl's DeploymentStatusViewer.
-func DeploymentRollout(d *appsv1.Deployment) Rollout {
-	desired := int32(1)
-	if d.Spec.Replicas != nil {
-		desired = *d.Spec.Replicas
-	}
-	st := d.Status
-	r := Rollout{Desired: desired, Updated: st.UpdatedReplicas, Ready: st.ReadyReplicas, Available: st.AvailableReplicas}
-	var cond *appsv1.DeploymentCondition
-	for i := range st.Conditions {
-		if st.Conditions[i].Type == appsv1.DeploymentProgressing {
-			cond = &st.Conditions[i]
-		}
-	}
-	if cond != nil {
-		r.Reason, r.Since = cond.Reason, cond.LastTransitionTime.Time
-	}
-	switch {
-	case d.Generation > st.ObservedGeneration:
-		r.Phase, r.Message = RolloutPending, "waiting for deployment spec update to be observed"
-	case cond != nil && cond.Reason == progressDeadlineExceeded:
-		r.Phase, r.Message = RolloutFailed, fmt.Sprintf("deployment %q exceeded its progress deadline", d.Name)
-		if cond.Message != "" {
-			r.Message += ": " + cond.Message
-		}
-	case st.UpdatedReplicas < desired:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("%d out of %d new replicas have been updated", st.UpdatedReplicas, desired)
-	case st.Replicas > st.UpdatedReplicas:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("%d old replicas are pending termination", st.Replicas-st.UpdatedReplicas)
-	case st.AvailableReplicas < st.UpdatedReplicas:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("%d of %d updated replicas are available", st.AvailableReplicas, st.UpdatedReplicas)
-	default:
-		r.Phase, r.Message = RolloutComplete, "successfully rolled out"
-	}
-	return r
-}
-
-// StatefulSetRollout mirrors kubectl's StatefulSetStatusViewer. kubectl
-// refuses OnDelete stateful sets; here they are complete once every replica
-// is ready, and say so.
-func StatefulSetRollout(s *appsv1.StatefulSet) Rollout {
-	desired := int32(1)
-	if s.Spec.Replicas != nil {
-		desired = *s.Spec.Replicas
-	}
-	st := s.Status
-	r := Rollout{Desired: desired, Updated: st.UpdatedReplicas, Ready: st.ReadyReplicas, Available: st.AvailableReplicas}
-	onDelete := s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType
-	switch {
-	case st.ObservedGeneration == 0 || s.Generation > st.ObservedGeneration:
-		r.Phase, r.Message = RolloutPending, "waiting for statefulset spec update to be observed"
-	case st.ReadyReplicas < desired:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("waiting for %d pods to be ready", desired-st.ReadyReplicas)
-	case onDelete:
-		r.Phase, r.Message = RolloutComplete, fmt.Sprintf("%d pods ready (OnDelete: pods update when deleted)", st.ReadyReplicas)
-	case s.Spec.UpdateStrategy.RollingUpdate != nil && s.Spec.UpdateStrategy.RollingUpdate.Partition != nil:
-		want := desired - *s.Spec.UpdateStrategy.RollingUpdate.Partition
-		if st.UpdatedReplicas < want {
-			r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("partitioned roll out: %d out of %d new pods have been updated", st.UpdatedReplicas, want)
-		} else {
-			r.Phase, r.Message = RolloutComplete, fmt.Sprintf("partitioned roll out complete: %d new pods have been updated", st.UpdatedReplicas)
-		}
-	case st.UpdateRevision != st.CurrentRevision:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("rolling update: %d pods at revision %s", st.UpdatedReplicas, st.UpdateRevision)
-	default:
-		r.Phase, r.Message = RolloutComplete, fmt.Sprintf("rolling update complete: %d pods at revision %s", st.CurrentReplicas, st.CurrentRevision)
-	}
-	return r
-}
-
-// DaemonSetRollout mirrors kubectl's DaemonSetStatusViewer (OnDelete daemon
-// sets, which kubectl refuses, are complete once every pod is available).
-func DaemonSetRollout(d *appsv1.DaemonSet) Rollout {
-	st := d.Status
-	r := Rollout{Desired: st.DesiredNumberScheduled, Updated: st.UpdatedNumberScheduled, Ready: st.NumberReady, Available: st.NumberAvailable}
-	onDelete := d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType
-	switch {
-	case d.Generation > st.ObservedGeneration:
-		r.Phase, r.Message = RolloutPending, "waiting for daemon set spec update to be observed"
-	case !onDelete && st.UpdatedNumberScheduled < st.DesiredNumberScheduled:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("%d out of %d new pods have been updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
-	case st.NumberAvailable < st.DesiredNumberScheduled:
-		r.Phase, r.Message = RolloutProgressing, fmt.Sprintf("%d of %d updated pods are available", st.NumberAvailable, st.DesiredNumberScheduled)
-	default:
-		r.Phase, r.Message = RolloutComplete, "successfully rolled out"
-	}
-	return r
-}
-
 // workloadResource is the resource a workload kind is read from.
 func workloadResource(k kube.WorkloadKind) kubeResource {
 	return kubeResource{gvr: k.GVR(), namespaced: true}
-}
-
-// rolloutOf computes the rollout of a workload object of kind k.
-func rolloutOf(k kube.WorkloadKind, u *unstructured.Unstructured) (Rollout, error) {
-	switch k {
-	case kube.Deployment:
-		d, err := fromUnstructured[appsv1.Deployment](u)
-		if err != nil {
-			return Rollout{}, err
-		}
-		return DeploymentRollout(d), nil
-	case kube.StatefulSet:
-		s, err := fromUnstructured[appsv1.StatefulSet](u)
-		if err != nil {
-			return Rollout{}, err
-		}
-		return StatefulSetRollout(s), nil
-	case kube.DaemonSet:
-		d, err := fromUnstructured[appsv1.DaemonSet](u)
-		if err != nil {
-			return Rollout{}, err
-		}
-		return DaemonSetRollout(d), nil
-	}
-	return Rollout{}, fmt.Errorf("%s is not a workload kind", k)
 }
 
 // WorkloadSpec configures a "k8s.workload" probe: Deployments, StatefulSets
@@ -355,7 +194,7 @@ func (p *workloadProbe) Observe(ctx context.Context) Observation {
 			items = append(items, Item{Name: ref, Status: StatusFail, Summary: "not found", Reason: "NotFound"})
 		}
 		for _, u := range objs {
-			ro, err := rolloutOf(k, u)
+			ro, err := kube.RolloutStatus(k, u, 0)
 			if err != nil {
 				return Observation{Err: err}
 			}
@@ -363,9 +202,9 @@ func (p *workloadProbe) Observe(ctx context.Context) Observation {
 			replicas += int(ro.Desired)
 			replicasReady += int(ro.Ready)
 			switch ro.Phase {
-			case RolloutComplete:
+			case kube.RolloutComplete:
 				ready++
-			case RolloutFailed:
+			case kube.RolloutFailed:
 				failing++
 			default:
 				progressing++
@@ -376,7 +215,7 @@ func (p *workloadProbe) Observe(ctx context.Context) Observation {
 			}
 			items = append(items, Item{
 				Name:    kube.WorkloadRef{Kind: k, Name: u.GetName()}.String(),
-				Status:  ro.Phase.Status(),
+				Status:  PhaseStatus(ro.Phase),
 				Summary: fmt.Sprintf("%d/%d ready, %d updated, %d available (%s)", ro.Ready, ro.Desired, ro.Updated, ro.Available, ro.Phase),
 				Reason:  ro.Reason,
 				Message: ro.Message,

@@ -45,9 +45,8 @@ const (
 	// restartedAtAnnotation is what `kubectl rollout restart` sets on the
 	// pod template: a new value makes a new template, so a new rollout.
 	restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
-	// revisionAnnotation numbers a Deployment's ReplicaSets (and the
-	// Deployment itself: the revision of its newest ReplicaSet).
-	revisionAnnotation = "deployment.kubernetes.io/revision"
+	// revisionAnnotation numbers a Deployment's ReplicaSets.
+	revisionAnnotation = kube.RevisionAnnotation
 )
 
 // deploymentAnnotationsKept are the Deployment annotations an undo keeps
@@ -317,37 +316,10 @@ func restartPatch(at string) []byte {
 	return b
 }
 
-// workloadRollout computes where a workload's rollout stands, by kubectl's
-// rules (probes' viewers).
-func workloadRollout(t kube.WorkloadKind, u *unstructured.Unstructured) (probes.Rollout, error) {
-	conv := runtime.DefaultUnstructuredConverter
-	switch t {
-	case kube.Deployment:
-		var d appsv1.Deployment
-		if err := conv.FromUnstructured(u.Object, &d); err != nil {
-			return probes.Rollout{}, fmt.Errorf("decode deployment %s: %w", u.GetName(), err)
-		}
-		return probes.DeploymentRollout(&d), nil
-	case kube.StatefulSet:
-		var s appsv1.StatefulSet
-		if err := conv.FromUnstructured(u.Object, &s); err != nil {
-			return probes.Rollout{}, fmt.Errorf("decode statefulset %s: %w", u.GetName(), err)
-		}
-		return probes.StatefulSetRollout(&s), nil
-	case kube.DaemonSet:
-		var d appsv1.DaemonSet
-		if err := conv.FromUnstructured(u.Object, &d); err != nil {
-			return probes.Rollout{}, fmt.Errorf("decode daemonset %s: %w", u.GetName(), err)
-		}
-		return probes.DaemonSetRollout(&d), nil
-	}
-	return probes.Rollout{}, fmt.Errorf("%s is not a workload type", t)
-}
-
 // rolloutState is what a rollout action knows of one workload.
 type rolloutState struct {
 	item  probes.Item
-	phase probes.RolloutPhase
+	phase kube.RolloutPhase
 	// final: nothing will change it — complete, failed, missing, deleted,
 	// or unreadable for good (forbidden).
 	final bool
@@ -360,35 +332,35 @@ type rolloutState struct {
 
 // stateOf is the state a version of the workload shows.
 func stateOf(ref kube.WorkloadRef, u *unstructured.Unstructured) rolloutState {
-	ro, err := workloadRollout(ref.Kind, u)
+	ro, err := kube.RolloutStatus(ref.Kind, u, 0)
 	if err != nil {
 		return errState(ref, err)
 	}
 	summary := fmt.Sprintf("%d/%d updated, %d ready, %d available (%s)", ro.Updated, ro.Desired, ro.Ready, ro.Available, ro.Phase)
-	if ro.Phase == probes.RolloutPending {
+	if ro.Phase == kube.RolloutPending {
 		summary = fmt.Sprintf("generation %d not observed yet (%s)", u.GetGeneration(), ro.Phase)
 	}
-	if pausedErr(ref, u) != nil && ro.Phase != probes.RolloutComplete {
+	if ro.Paused && ro.Phase != kube.RolloutComplete {
 		// A paused Deployment does not roll out until it is resumed:
 		// waiting for it would only wait for the deadline.
 		return rolloutState{
 			item: probes.Item{Name: ref.String(), Status: probes.StatusFail,
 				Summary: fmt.Sprintf("paused: %d/%d updated, %d ready, %d available", ro.Updated, ro.Desired, ro.Ready, ro.Available),
 				Reason:  "Paused", Message: "paused: resume it (kubectl rollout resume) first", Since: ro.Since},
-			phase: probes.RolloutFailed, final: true, noUndo: true,
+			phase: kube.RolloutFailed, final: true, noUndo: true,
 		}
 	}
 	return rolloutState{
-		item: probes.Item{Name: ref.String(), Status: ro.Phase.Status(), Summary: summary,
+		item: probes.Item{Name: ref.String(), Status: probes.PhaseStatus(ro.Phase), Summary: summary,
 			Reason: ro.Reason, Message: ro.Message, Since: ro.Since},
 		phase: ro.Phase,
-		final: ro.Phase == probes.RolloutComplete || ro.Phase == probes.RolloutFailed,
+		final: ro.Done(),
 	}
 }
 
 // errState is a workload that cannot be read for good.
 func errState(ref kube.WorkloadRef, err error) rolloutState {
-	st := rolloutState{phase: probes.RolloutPending, final: true, err: err,
+	st := rolloutState{phase: kube.RolloutPending, final: true, err: err,
 		item: probes.Item{Name: ref.String(), Status: kubeErrStatus(err), Summary: "cannot read", Message: err.Error()}}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -447,10 +419,10 @@ func (a *rolloutAction) Plan(ctx context.Context) Result {
 		}
 		res.Items = append(res.Items, st.item)
 		switch {
-		case st.err != nil || st.phase == probes.RolloutFailed:
+		case st.err != nil || st.phase == kube.RolloutFailed:
 			statuses = append(statuses, st.item.Status)
 			res.Message = joinNotes(res.Message, st.item.Message)
-		case st.phase == probes.RolloutComplete:
+		case st.phase == kube.RolloutComplete:
 			complete++
 		}
 	}
@@ -645,7 +617,7 @@ func (a *rolloutAction) follow(ctx context.Context, ref kube.WorkloadRef, send f
 			var st rolloutState
 			switch {
 			case deleted:
-				st = rolloutState{phase: probes.RolloutFailed, final: true, item: probes.Item{Name: ref.String(), Status: probes.StatusFail,
+				st = rolloutState{phase: kube.RolloutFailed, final: true, item: probes.Item{Name: ref.String(), Status: probes.StatusFail,
 					Summary: "deleted", Reason: "Deleted", Message: "deleted while it rolled out"}}
 			case !ok:
 				st = errState(ref, fmt.Errorf("watch %s: unexpected object %T", ref, obj))
@@ -673,7 +645,7 @@ func (a *rolloutAction) follow(ctx context.Context, ref kube.WorkloadRef, send f
 // watched, if any.
 func firstFailed(states []rolloutState) string {
 	for _, st := range states {
-		if st.final && st.phase != probes.RolloutComplete {
+		if st.final && st.phase != kube.RolloutComplete {
 			return st.item.Name
 		}
 	}
@@ -682,7 +654,7 @@ func firstFailed(states []rolloutState) string {
 
 func allComplete(states []rolloutState) bool {
 	for _, st := range states {
-		if st.phase != probes.RolloutComplete {
+		if st.phase != kube.RolloutComplete {
 			return false
 		}
 	}
@@ -695,7 +667,7 @@ func (a *rolloutAction) snapshot(states []rolloutState, objects []Object) Result
 	complete := 0
 	for _, st := range states {
 		res.Items = append(res.Items, st.item)
-		if st.phase == probes.RolloutComplete {
+		if st.phase == kube.RolloutComplete {
 			complete++
 		}
 	}
@@ -735,7 +707,7 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 	for i := range states {
 		st, ref := &states[i], a.refs[i]
 		switch {
-		case st.phase == probes.RolloutComplete:
+		case st.phase == kube.RolloutComplete:
 			continue
 		case st.final:
 			statuses = append(statuses, ref.String()+": "+st.item.Message)
@@ -854,7 +826,7 @@ func (a *rolloutAction) Undo(ctx context.Context, revision int64) Result {
 				return stampResult(Result{Result: probes.Result{Status: kubeErrStatus(err), Summary: "undo failed",
 					Message: fmt.Sprintf("choosing what to undo: %v", err)}}, start, a.now)
 			}
-			if st := stateOf(ref, u); st.phase != probes.RolloutComplete {
+			if st := stateOf(ref, u); st.phase != kube.RolloutComplete {
 				targets[ref] = 0
 			}
 		}
