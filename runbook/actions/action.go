@@ -149,3 +149,34 @@ func TailOutput(out string) string {
 	}
 	return "[… " + fmt.Sprint(len(out)-OutputLimit) + " bytes cut …]\n" + out[len(out)-OutputLimit:]
 }
+
+// specFieldErr builds the *probes.FieldError a Spec's Validate returns.
+func specFieldErr(field, format string, args ...any) error {
+	return &probes.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// stampResult sets a result's time and duration.
+func stampResult(res Result, start time.Time, now func() time.Time) Result {
+	res.ObservedAt = start
+	res.Duration = now().Sub(start)
+	return res
+}
+
+// joinNotes joins two message parts with "; ", either may be empty.
+func joinNotes(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// nounFor picks the singular or plural form of a noun for n.
+func nounFor(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
