@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -107,7 +106,8 @@ func (s *AlertmanagerSpec) Build(env Env) (Probe, Outcomes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	api, err := NewAPIClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, time.Duration(s.Timeout), s.Insecure, s.CACert, s.ServerName)
+	api, err := NewAlertmanagerClient(APIClientOptions{URL: s.URL, BearerToken: s.BearerToken, BasicAuth: s.BasicAuth, Headers: s.Headers,
+		Timeout: time.Duration(s.Timeout), Insecure: s.Insecure, CACert: s.CACert, ServerName: s.ServerName})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +124,7 @@ func (s *AlertmanagerSpec) Describe() string {
 }
 
 type alertmanagerProbe struct {
-	api       *APIClient
+	api       *AlertmanagerClient
 	matchers  []LabelMatcher
 	silenced  bool
 	inhibited bool
@@ -133,72 +133,13 @@ type alertmanagerProbe struct {
 
 var _ Probe = (*alertmanagerProbe)(nil)
 
-// amAlert is the part of Alertmanager's GettableAlert the probe reads.
-type amAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	Fingerprint string            `json:"fingerprint"`
-	Status      amAlertStatus     `json:"status"`
-}
-
-// amAlertStatus says whether and why an alert is suppressed.
-type amAlertStatus struct {
-	State       string   `json:"state"` // unprocessed, active, suppressed
-	SilencedBy  []string `json:"silencedBy"`
-	InhibitedBy []string `json:"inhibitedBy"`
-	MutedBy     []string `json:"mutedBy"` // time intervals
-}
-
-// amSilence is the part of Alertmanager's GettableSilence the probe reads.
-type amSilence struct {
-	ID       string                `json:"id"`
-	Matchers []AlertmanagerMatcher `json:"matchers"`
-	StartsAt time.Time             `json:"startsAt"`
-	EndsAt   time.Time             `json:"endsAt"`
-	// CreatedBy and Comment are shown: who silenced what, and why.
-	CreatedBy string          `json:"createdBy"`
-	Comment   string          `json:"comment"`
-	Status    amSilenceStatus `json:"status"`
-}
-
-// amSilenceStatus is a silence's state: active, pending or expired.
-type amSilenceStatus struct {
-	State string `json:"state"`
-}
-
-// AlertmanagerMatcher is a silence's matcher in Alertmanager's v2 API
-// (PostableSilence, GettableSilence). IsEqual is absent (true) in
-// Alertmanagers before 0.22.
-type AlertmanagerMatcher struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	IsRegex bool   `json:"isRegex"`
-	IsEqual *bool  `json:"isEqual,omitempty"`
-}
-
-// String is the matcher as amtool and PromQL write it: name=~"value".
-func (m AlertmanagerMatcher) String() string {
-	eq := m.IsEqual == nil || *m.IsEqual
-	op := "="
-	switch {
-	case m.IsRegex && eq:
-		op = "=~"
-	case m.IsRegex:
-		op = "!~"
-	case !eq:
-		op = "!="
-	}
-	return m.Name + op + strconv.Quote(m.Value)
-}
-
 func (p *alertmanagerProbe) Observe(ctx context.Context) Observation {
-	var alerts []amAlert
-	if err := p.api.get(ctx, "/api/v2/alerts", nil, &alerts); err != nil {
+	alerts, err := p.api.Alerts(ctx, nil)
+	if err != nil {
 		return Observation{Err: fmt.Errorf("alerts: %w", err)}
 	}
-	var silences []amSilence
-	if err := p.api.get(ctx, "/api/v2/silences", nil, &silences); err != nil {
+	silences, err := p.api.Silences(ctx)
+	if err != nil {
 		return Observation{Err: fmt.Errorf("silences: %w", err)}
 	}
 	return p.judgeAlerts(alerts, silences, p.env.now())
@@ -207,7 +148,7 @@ func (p *alertmanagerProbe) Observe(ctx context.Context) Observation {
 // judgeAlerts filters and classifies alerts and silences. Items: firing
 // alerts first (fail), then suppressed ones and the covering silences
 // (pass, for the record).
-func (p *alertmanagerProbe) judgeAlerts(alerts []amAlert, silences []amSilence, now time.Time) Observation {
+func (p *alertmanagerProbe) judgeAlerts(alerts []AlertmanagerAlert, silences []AlertmanagerSilence, now time.Time) Observation {
 	values := map[string]float64{}
 	var firing, quiet []Item
 	var firingNames []string
@@ -231,30 +172,15 @@ func (p *alertmanagerProbe) judgeAlerts(alerts []amAlert, silences []amSilence, 
 			why = append(why, "muted by "+strings.Join(a.Status.MutedBy, ", "))
 		}
 		counts := !muted && (!silenced || p.silenced) && (!inhibited || p.inhibited)
-		name := a.Labels["alertname"]
-		if name == "" {
-			name = "(no alertname)"
-		}
-		it := Item{
-			Name:    name,
-			Reason:  a.Status.State,
-			Message: alertLabels(a.Labels),
-			Since:   a.StartsAt,
-		}
-		since := ""
-		if !a.StartsAt.IsZero() {
-			since = " since " + a.StartsAt.UTC().Format(time.RFC3339)
-			if now.After(a.StartsAt) {
-				since += " (" + now.Sub(a.StartsAt).Round(time.Second).String() + ")"
-			}
-		}
+		it := a.Item()
+		name, since := it.Name, a.Since(now)
 		if counts {
 			values["firing"]++
 			firingNames = append(firingNames, name)
 			it.Status = StatusFail
 			it.Summary = "firing" + since
 			if s := a.Annotations["summary"]; s != "" {
-				it.Summary += ": " + firstLine(s)
+				it.Summary += ": " + FirstLine(s)
 			}
 			if len(why) > 0 {
 				it.Summary += " (" + strings.Join(why, ", ") + ", counted)"
@@ -281,7 +207,7 @@ func (p *alertmanagerProbe) judgeAlerts(alerts []amAlert, silences []amSilence, 
 			sum += " by " + s.CreatedBy
 		}
 		if s.Comment != "" {
-			sum += ": " + firstLine(s.Comment)
+			sum += ": " + FirstLine(s.Comment)
 		}
 		covering = append(covering, Item{
 			Name:    "silence " + shortID(s.ID),
@@ -298,7 +224,7 @@ func (p *alertmanagerProbe) judgeAlerts(alerts []amAlert, silences []amSilence, 
 	slices.SortFunc(firing, cmpItems)
 	slices.SortFunc(quiet, cmpItems)
 	slices.SortFunc(covering, cmpItems)
-	items := capItems(slices.Concat(firing, quiet, covering), maxAlertItems)
+	items := CapItems(slices.Concat(firing, quiet, covering), maxAlertItems)
 
 	slices.Sort(firingNames)
 	firingNames = slices.Compact(firingNames)
@@ -341,7 +267,7 @@ func (p *alertmanagerProbe) matches(labels map[string]string) bool {
 // equality, the pinned value must satisfy it. Labels the silence leaves
 // open (or matches by regular expression or inequality) are taken as
 // overlapping.
-func (p *alertmanagerProbe) covers(s amSilence) bool {
+func (p *alertmanagerProbe) covers(s AlertmanagerSilence) bool {
 	for _, fm := range p.matchers {
 		for _, sm := range s.Matchers {
 			if sm.Name != fm.Name || sm.IsRegex || (sm.IsEqual != nil && !*sm.IsEqual) {
@@ -363,26 +289,12 @@ func cmpItems(a, b Item) int {
 	return strings.Compare(a.Summary, b.Summary)
 }
 
-// capItems keeps the first n items and says how many more there were.
-func capItems(items []Item, n int) []Item {
+// CapItems keeps the first n items and says how many more there were.
+func CapItems(items []Item, n int) []Item {
 	if len(items) <= n {
 		return items
 	}
 	return append(items[:n:n], Item{Name: "…", Status: StatusPass, Summary: fmt.Sprintf("%d more", len(items)-n)})
-}
-
-// alertLabels writes an alert's labels as {a="b", c="d"}, sorted.
-func alertLabels(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Quote(labels[k])
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // shortID shortens a silence UUID to its first block, as amtool does in

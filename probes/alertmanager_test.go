@@ -216,14 +216,14 @@ func TestAlertmanagerProbeAccess(t *testing.T) {
 // inhibited, muted by a time interval, unprocessed.
 func TestAlertmanagerJudge(t *testing.T) {
 	now := time.Date(2026, 3, 8, 6, 0, 0, 0, time.UTC)
-	alert := func(name, state string, silenced, inhibited, muted []string) amAlert {
-		return amAlert{
+	alert := func(name, state string, silenced, inhibited, muted []string) AlertmanagerAlert {
+		return AlertmanagerAlert{
 			Labels:   map[string]string{"alertname": name, "severity": "critical"},
 			StartsAt: now.Add(-90 * time.Second),
-			Status:   amAlertStatus{State: state, SilencedBy: silenced, InhibitedBy: inhibited, MutedBy: muted},
+			Status:   AlertmanagerAlertStatus{State: state, SilencedBy: silenced, InhibitedBy: inhibited, MutedBy: muted},
 		}
 	}
-	alerts := []amAlert{
+	alerts := []AlertmanagerAlert{
 		alert("Firing", "active", nil, nil, nil),
 		alert("New", "unprocessed", nil, nil, nil),
 		alert("Inhibited", "suppressed", nil, []string{"fp1"}, nil),
@@ -231,11 +231,11 @@ func TestAlertmanagerJudge(t *testing.T) {
 		{Labels: map[string]string{"alertname": "Other", "severity": "info"}},
 	}
 	yes, no := true, false
-	silences := []amSilence{
-		{ID: "0b6e-1", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &yes}}},
-		{ID: "0b6e-2", Status: amSilenceStatus{State: "expired"}},
-		{ID: "0b6e-3", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "info", IsEqual: &yes}}},
-		{ID: "0b6e-4", Status: amSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &no}}},
+	silences := []AlertmanagerSilence{
+		{ID: "0b6e-1", Status: AlertmanagerSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &yes}}},
+		{ID: "0b6e-2", Status: AlertmanagerSilenceStatus{State: "expired"}},
+		{ID: "0b6e-3", Status: AlertmanagerSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "info", IsEqual: &yes}}},
+		{ID: "0b6e-4", Status: AlertmanagerSilenceStatus{State: "active"}, Matchers: []AlertmanagerMatcher{{Name: "severity", Value: "critical", IsEqual: &no}}},
 	}
 	tests := []struct {
 		name        string

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -22,23 +25,39 @@ type APIClient struct {
 	client *http.Client
 }
 
-// NewAPIClient returns a client of the API at raw. token (a bearer token)
-// or basic authenticate; headers go with every request to the server's
-// host; timeout bounds each request (10s when 0); insecure, caCert and
-// serverName configure TLS as ClientTLS does.
-func NewAPIClient(raw, token string, basic *BasicAuth, headers map[string]string, timeout time.Duration, insecure bool, caCert, serverName string) (*APIClient, error) {
+// APIClientOptions configure an APIClient.
+type APIClientOptions struct {
+	// URL is the API's base URL, with any path prefix.
+	URL string
+	// BearerToken or BasicAuth authenticate; they go to the server's own
+	// host only.
+	BearerToken string
+	BasicAuth   *BasicAuth
+	// Headers go with every request to the server's host (X-Scope-OrgID…).
+	Headers map[string]string
+	// Timeout bounds each request (10s when 0).
+	Timeout time.Duration
+	// Insecure, CACert and ServerName configure TLS as ClientTLS does.
+	Insecure   bool
+	CACert     string
+	ServerName string
+}
+
+// NewAPIClient returns a client of the API at opts.URL.
+func NewAPIClient(opts APIClientOptions) (*APIClient, error) {
+	raw, headers, timeout := opts.URL, maps.Clone(opts.Headers), opts.Timeout
 	base, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("url %q: cannot parse it", RedactURL(raw))
 	}
-	transport, err := apiTransport(insecure, caCert, serverName)
+	transport, err := apiTransport(opts.Insecure, opts.CACert, opts.ServerName)
 	if err != nil {
 		return nil, err
 	}
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &APIClient{base: base, auth: apiAuth{token: token, basic: basic, headers: headers}}
+	c := &APIClient{base: base, auth: apiAuth{token: opts.BearerToken, basic: opts.BasicAuth, headers: headers}}
 	c.client = &http.Client{
 		Transport: transport,
 		Timeout:   timeout,
@@ -121,26 +140,91 @@ func (c *APIClient) Do(ctx context.Context, method, path string, query url.Value
 	return data, nil
 }
 
-// get fetches path with query and decodes the JSON answer into out, as
-// the alertmanager probe reads: 401 and 403 are a *ForbiddenError; another
-// non-2xx status is an *APIError carrying the server's message (and type,
-// from a Prometheus error envelope).
-func (c *APIClient) get(ctx context.Context, path string, query url.Values, out any) error {
-	body, err := c.Do(ctx, http.MethodGet, path, query, nil)
-	var he *HTTPError
-	switch {
-	case errors.As(err, &he) && (he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden):
-		return &ForbiddenError{Verb: "get", Resource: he.URL + " (" + he.Status + ")"}
-	case he != nil:
-		if env, ok := errorEnvelope(he.Body); ok {
-			return &APIError{Type: env.ErrorType, Status: he.Status, Msg: env.Error}
+// BasicAuth is an HTTP basic-auth pair. The password is never shown.
+type BasicAuth struct {
+	Username string `json:"username" yaml:"username"`
+	Password string `json:"password" yaml:"password"`
+}
+
+// maxAPIBody bounds how much of an API response a probe reads.
+const maxAPIBody = 16 << 20
+
+// validateAPIAccess checks the fields the prometheus and alertmanager
+// probes share.
+func validateAPIAccess(token string, basic *BasicAuth, timeout Duration, insecure bool, caCert string) []error {
+	var errs []error
+	if token != "" && basic != nil {
+		errs = append(errs, fieldErr("bearerToken", "bearerToken and basicAuth exclude each other"))
+	}
+	if basic != nil && basic.Username == "" {
+		errs = append(errs, fieldErr("basicAuth.username", "required"))
+	}
+	if timeout < 0 {
+		errs = append(errs, fieldErr("timeout", "must not be negative"))
+	}
+	if insecure && caCert != "" {
+		errs = append(errs, fieldErr("insecure", "insecure and caCert exclude each other"))
+	}
+	return errs
+}
+
+// ErrBadResponse marks an answer that is not the API's documented shape.
+var ErrBadResponse = errors.New("unexpected response")
+
+// maxRedirects bounds the redirects an API request follows.
+const maxRedirects = 5
+
+// apiTransport is the HTTP transport of the prometheus and alertmanager
+// probes: proxies from the environment, verified TLS.
+func apiTransport(insecure bool, caCert, serverName string) (*http.Transport, error) {
+	tlsCfg, err := ClientTLS(insecure, caCert, serverName)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}, nil
+}
+
+// apiAuth is what an API request carries besides the query: extra headers
+// and credentials (a bearer token or basic auth, which win over an
+// Authorization header).
+type apiAuth struct {
+	token   string
+	basic   *BasicAuth
+	headers map[string]string
+}
+
+// sensitiveHeaders are the headers that never go to another host.
+var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Www-Authenticate"}
+
+// apply sets the headers and, when the request goes to the server's own
+// host, the credentials; a request to another host (a redirect's target)
+// carries no credentials nor any sensitive header.
+func (a *apiAuth) apply(req *http.Request, ownHost bool) {
+	for k, v := range a.headers {
+		if ownHost || !slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(k)) {
+			req.Header.Set(k, v)
 		}
-		return &APIError{Status: he.Status, Msg: firstLine(string(he.Body))}
-	case err != nil:
-		return err
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("GET %s: %w: %w", c.Endpoint(path), ErrBadResponse, err)
+	if !ownHost {
+		for _, k := range sensitiveHeaders {
+			req.Header.Del(k)
+		}
+		return
 	}
-	return nil
+	switch {
+	case a.token != "":
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	case a.basic != nil:
+		req.SetBasicAuth(a.basic.Username, a.basic.Password)
+	}
+}
+
+// FirstLine is the first line of s, trimmed and bounded to 200
+// characters, for messages.
+func FirstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
 }

@@ -34,7 +34,7 @@ func TestAPIClientRedirectsAndErrors(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := NewAPIClient(srv.URL, "t0ken-value", nil, map[string]string{"X-Scope-OrgID": "tenant-1"}, 0, false, "", "")
+	c, err := NewAPIClient(APIClientOptions{URL: srv.URL, BearerToken: "t0ken-value", Headers: map[string]string{"X-Scope-OrgID": "tenant-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

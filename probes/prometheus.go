@@ -72,12 +72,6 @@ type PrometheusSpec struct {
 	Outcomes    []OutcomeSpec     `json:"outcomes,omitempty" yaml:"outcomes,omitempty"`
 }
 
-// BasicAuth is an HTTP basic-auth pair. The password is never shown.
-type BasicAuth struct {
-	Username string `json:"username" yaml:"username"`
-	Password string `json:"password" yaml:"password"`
-}
-
 var _ Spec = (*PrometheusSpec)(nil)
 
 // prometheusValues are what a prometheus probe observes. series counts the
@@ -85,9 +79,6 @@ var _ Spec = (*PrometheusSpec)(nil)
 // series) and min, max, sum, avg (over the finite values) are absent when
 // there is nothing to read them from.
 var prometheusValues = []string{"series", "failing", "value", "min", "max", "sum", "avg", "query_ms"}
-
-// maxAPIBody bounds how much of an API response a probe reads.
-const maxAPIBody = 16 << 20
 
 // maxSeriesItems bounds the items a query result shows.
 const maxSeriesItems = 20
@@ -177,25 +168,6 @@ func parseStatusChoice(field, v string) (Status, error) {
 		return StatusPass, nil
 	}
 	return StatusFail, fieldErr(field, "want pass, warn or fail, got %q", v)
-}
-
-// validateAPIAccess checks the fields the prometheus and alertmanager
-// probes share.
-func validateAPIAccess(token string, basic *BasicAuth, timeout Duration, insecure bool, caCert string) []error {
-	var errs []error
-	if token != "" && basic != nil {
-		errs = append(errs, fieldErr("bearerToken", "bearerToken and basicAuth exclude each other"))
-	}
-	if basic != nil && basic.Username == "" {
-		errs = append(errs, fieldErr("basicAuth.username", "required"))
-	}
-	if timeout < 0 {
-		errs = append(errs, fieldErr("timeout", "must not be negative"))
-	}
-	if insecure && caCert != "" {
-		errs = append(errs, fieldErr("insecure", "insecure and caCert exclude each other"))
-	}
-	return errs
 }
 
 // Build implements Spec.
@@ -489,13 +461,13 @@ func (p *prometheusProbe) apiError(e *v1.Error, where string, code int, status s
 		if env, ok := errorEnvelope([]byte(e.Detail)); ok {
 			return &APIError{Type: env.ErrorType, Status: status, Msg: env.Error}
 		}
-		return &APIError{Status: status, Msg: firstLine(e.Detail)}
+		return &APIError{Status: status, Msg: FirstLine(e.Detail)}
 	case e.Type == v1.ErrBadResponse && code/100 == 2:
 		return undecodable(where, body, e, p.over > 0)
 	case e.Type == v1.ErrBadResponse:
 		// A 400 or 422 without the error envelope (a proxy's page), or a
 		// status client_golang does not expect.
-		return &APIError{Status: status, Msg: firstLine(string(body))}
+		return &APIError{Status: status, Msg: FirstLine(string(body))}
 	}
 	if code/100 == 2 {
 		status = ""
@@ -653,9 +625,6 @@ func seriesName(labels model.Metric) string {
 	return name + "{" + strings.Join(parts, ",") + "}"
 }
 
-// ErrBadResponse marks an answer that is not the API's documented shape.
-var ErrBadResponse = errors.New("unexpected response")
-
 // APIError is an error a Prometheus or Alertmanager API answered with: its
 // type (bad_data, execution, timeout, ...) and the server's own message.
 type APIError struct {
@@ -689,54 +658,6 @@ func errorEnvelope(body []byte) (promErrorEnvelope, bool) {
 		return promErrorEnvelope{}, false
 	}
 	return env, true
-}
-
-// maxRedirects bounds the redirects an API request follows.
-const maxRedirects = 5
-
-// apiTransport is the HTTP transport of the prometheus and alertmanager
-// probes: proxies from the environment, verified TLS.
-func apiTransport(insecure bool, caCert, serverName string) (*http.Transport, error) {
-	tlsCfg, err := ClientTLS(insecure, caCert, serverName)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}, nil
-}
-
-// apiAuth is what an API request carries besides the query: extra headers
-// and credentials (a bearer token or basic auth, which win over an
-// Authorization header).
-type apiAuth struct {
-	token   string
-	basic   *BasicAuth
-	headers map[string]string
-}
-
-// sensitiveHeaders are the headers that never go to another host.
-var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Www-Authenticate"}
-
-// apply sets the headers and, when the request goes to the server's own
-// host, the credentials; a request to another host (a redirect's target)
-// carries no credentials nor any sensitive header.
-func (a *apiAuth) apply(req *http.Request, ownHost bool) {
-	for k, v := range a.headers {
-		if ownHost || !slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(k)) {
-			req.Header.Set(k, v)
-		}
-	}
-	if !ownHost {
-		for _, k := range sensitiveHeaders {
-			req.Header.Del(k)
-		}
-		return
-	}
-	switch {
-	case a.token != "":
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	case a.basic != nil:
-		req.SetBasicAuth(a.basic.Username, a.basic.Password)
-	}
 }
 
 // exchangeKey is the context key of a query's *exchange.
@@ -923,12 +844,3 @@ func (b *recordedBody) Read(p []byte) (int, error) {
 
 // Close implements io.Closer.
 func (b *recordedBody) Close() error { return b.body.Close() }
-
-// firstLine returns the first line of s, trimmed and bounded, for messages.
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}

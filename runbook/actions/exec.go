@@ -336,7 +336,7 @@ func lastLineNote(out string) string {
 	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
 		out = out[i+1:]
 	}
-	if out = firstLineOf(out); out == "" {
+	if out = probes.FirstLine(out); out == "" {
 		return ""
 	}
 	return "; last line: " + out

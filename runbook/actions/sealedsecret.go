@@ -408,7 +408,7 @@ func (a *sealedSecretAction) proxyCert(ctx context.Context) ([]byte, error) {
 	case apierrors.IsServiceUnavailable(err) && strings.Contains(msg, "no endpoints available"):
 		return nil, fmt.Errorf("the controller has no ready endpoints (service %s): is it running? (%s: %w)", a.svcRef(), msg, err)
 	case apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err):
-		return nil, fmt.Errorf("the controller did not answer through service %s: %s: %w", a.svcRef(), firstLineOf(msg), errSealedUnreachable)
+		return nil, fmt.Errorf("the controller did not answer through service %s: %s: %w", a.svcRef(), probes.FirstLine(msg), errSealedUnreachable)
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("the controller at service %s does not serve %s (is it the sealed-secrets controller?): %w", a.svcRef(), sealedCertPath, err)
 	case ctx.Err() != nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,7 +210,8 @@ func (s *SilenceSpec) Build(env Env) (Action, error) {
 	if caFile != "" && !filepath.IsAbs(caFile) {
 		caFile = filepath.Join(env.Dir, caFile)
 	}
-	api, err := newAMClient(s.URL, s.BearerToken, s.BasicAuth, s.Headers, s.Timeout.Or(DefaultSilenceRequestTimeout), s.Insecure, caFile, s.ServerName)
+	api, err := probes.NewAlertmanagerClient(probes.APIClientOptions{URL: s.URL, BearerToken: s.BearerToken, BasicAuth: s.BasicAuth, Headers: s.Headers,
+		Timeout: s.Timeout.Or(DefaultSilenceRequestTimeout), Insecure: s.Insecure, CACert: caFile, ServerName: s.ServerName})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +223,7 @@ func (s *SilenceSpec) Build(env Env) (Action, error) {
 }
 
 type silenceAction struct {
-	api      *amClient
+	api      *probes.AlertmanagerClient
 	matchers []probes.LabelMatcher
 	duration time.Duration
 	author   string
@@ -237,50 +236,15 @@ var (
 	_ Cleaner = (*silenceAction)(nil)
 )
 
-// amPostableSilence is what POST /api/v2/silences takes.
-type amPostableSilence struct {
-	Matchers  []probes.AlertmanagerMatcher `json:"matchers"`
-	StartsAt  time.Time                    `json:"startsAt"`
-	EndsAt    time.Time                    `json:"endsAt"`
-	CreatedBy string                       `json:"createdBy"`
-	Comment   string                       `json:"comment"`
-}
-
-// amGettableSilence is the part of a GettableSilence the action reads.
-type amGettableSilence struct {
-	ID        string                       `json:"id"`
-	Matchers  []probes.AlertmanagerMatcher `json:"matchers"`
-	StartsAt  time.Time                    `json:"startsAt"`
-	EndsAt    time.Time                    `json:"endsAt"`
-	CreatedBy string                       `json:"createdBy"`
-	Comment   string                       `json:"comment"`
-	Status    struct {
-		State string `json:"state"` // active, pending, expired
-	} `json:"status"`
-}
-
-// amGettableAlert is the part of a GettableAlert the plan lists.
-type amGettableAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	Status      struct {
-		State       string   `json:"state"` // unprocessed, active, suppressed
-		SilencedBy  []string `json:"silencedBy"`
-		InhibitedBy []string `json:"inhibitedBy"`
-		MutedBy     []string `json:"mutedBy"`
-	} `json:"status"`
-}
-
 // postable is the silence to create at now.
-func (a *silenceAction) postable(now time.Time) amPostableSilence {
+func (a *silenceAction) postable(now time.Time) probes.PostableSilence {
 	ms := make([]probes.AlertmanagerMatcher, len(a.matchers))
 	for i, m := range a.matchers {
 		eq := m.Op == "=" || m.Op == "=~"
 		ms[i] = probes.AlertmanagerMatcher{Name: m.Name, Value: m.Value, IsRegex: m.Op == "=~" || m.Op == "!~", IsEqual: &eq}
 	}
 	now = now.UTC()
-	return amPostableSilence{Matchers: ms, StartsAt: now, EndsAt: now.Add(a.duration), CreatedBy: a.author, Comment: a.comment}
+	return probes.PostableSilence{Matchers: ms, StartsAt: now, EndsAt: now.Add(a.duration), CreatedBy: a.author, Comment: a.comment}
 }
 
 // filter is the matchers as written, {a="b", c=~"d"}.
@@ -293,9 +257,9 @@ func (a *silenceAction) filter() string {
 }
 
 // describe is a silence in one line: matchers, window, author, comment.
-func (a *silenceAction) describe(sil amPostableSilence) string {
+func (a *silenceAction) describe(sil probes.PostableSilence) string {
 	return fmt.Sprintf("%s from %s to %s (%s), by %s: %s", a.filter(), sil.StartsAt.Format(time.RFC3339), sil.EndsAt.Format(time.RFC3339),
-		shortDuration(a.duration), sil.CreatedBy, firstLineOf(sil.Comment))
+		shortDuration(a.duration), sil.CreatedBy, probes.FirstLine(sil.Comment))
 }
 
 // Plan implements Action: the silence it would create and the matching
@@ -304,16 +268,16 @@ func (a *silenceAction) describe(sil amPostableSilence) string {
 func (a *silenceAction) Plan(ctx context.Context) Result {
 	start := a.now()
 	sil := a.postable(start)
-	q := url.Values{}
-	for _, m := range a.matchers {
-		q.Add("filter", m.String())
+	filter := make([]string, len(a.matchers))
+	for i, m := range a.matchers {
+		filter[i] = m.String()
 	}
-	var alerts []amGettableAlert
-	if err := a.api.do(ctx, http.MethodGet, "/api/v2/alerts", q, nil, &alerts); err != nil {
+	alerts, err := a.api.Alerts(ctx, filter)
+	if err != nil {
 		return stampResult(a.errResult("cannot read the alerts the silence would cover", err), start, a.now)
 	}
-	var silences []amGettableSilence
-	if err := a.api.do(ctx, http.MethodGet, "/api/v2/silences", nil, nil, &silences); err != nil {
+	silences, err := a.api.Silences(ctx)
+	if err != nil {
 		return stampResult(a.errResult("cannot read the existing silences", err), start, a.now)
 	}
 
@@ -328,11 +292,7 @@ func (a *silenceAction) Plan(ctx context.Context) Result {
 	}
 	slices.SortFunc(firing, silenceCmpItems)
 	slices.SortFunc(quiet, silenceCmpItems)
-	items := slices.Concat(firing, quiet)
-	if len(items) > silenceMaxAlertItems {
-		items = append(items[:silenceMaxAlertItems:silenceMaxAlertItems], probes.Item{Name: "…", Status: probes.StatusPass,
-			Summary: fmt.Sprintf("%d more", len(items)-silenceMaxAlertItems)})
-	}
+	items := probes.CapItems(slices.Concat(firing, quiet), silenceMaxAlertItems)
 	var notes []string
 	for _, s := range silences {
 		if s.Status.State == "expired" || !a.sameMatchers(s.Matchers) {
@@ -340,7 +300,7 @@ func (a *silenceAction) Plan(ctx context.Context) Result {
 		}
 		items = append(items, probes.Item{Name: "silence " + s.ID, Status: probes.StatusPass, Reason: s.Status.State,
 			Summary: fmt.Sprintf("%s silence with the same matchers until %s by %s", s.Status.State, s.EndsAt.UTC().Format(time.RFC3339), s.CreatedBy),
-			Message: firstLineOf(s.Comment), Since: s.StartsAt})
+			Message: probes.FirstLine(s.Comment), Since: s.StartsAt})
 		notes = append(notes, fmt.Sprintf("silence %s (%s) has the same matchers, until %s: this one would duplicate it", s.ID, s.Status.State, s.EndsAt.UTC().Format(time.RFC3339)))
 	}
 
@@ -380,24 +340,15 @@ func (a *silenceAction) sameMatchers(ms []probes.AlertmanagerMatcher) bool {
 }
 
 // silenceAlertItem describes one matching alert.
-func silenceAlertItem(al amGettableAlert, now time.Time) probes.Item {
-	name := al.Labels["alertname"]
-	if name == "" {
-		name = "(no alertname)"
-	}
-	it := probes.Item{Name: name, Status: probes.StatusPass, Reason: al.Status.State, Message: silenceLabels(al.Labels), Since: al.StartsAt}
-	since := ""
-	if !al.StartsAt.IsZero() {
-		since = " since " + al.StartsAt.UTC().Format(time.RFC3339)
-		if now.After(al.StartsAt) {
-			since += " (" + now.Sub(al.StartsAt).Round(time.Second).String() + ")"
-		}
-	}
+func silenceAlertItem(al probes.AlertmanagerAlert, now time.Time) probes.Item {
+	it := al.Item()
+	it.Status = probes.StatusPass
+	since := al.Since(now)
 	switch {
 	case al.Status.State == "active":
 		it.Summary = "firing" + since + ": would be silenced"
 		if s := al.Annotations["summary"]; s != "" {
-			it.Summary += " — " + firstLineOf(s)
+			it.Summary += " — " + probes.FirstLine(s)
 		}
 	default:
 		var why []string
@@ -435,16 +386,6 @@ func silenceCmpItems(a, b probes.Item) int {
 	return strings.Compare(a.Message, b.Message)
 }
 
-// silenceLabels writes labels as {a="b", c="d"}, sorted.
-func silenceLabels(labels map[string]string) string {
-	keys := slices.Sorted(maps.Keys(labels))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Quote(labels[k])
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
-
 // Execute implements Action: create the silence. Its id is the result's
 // Cleanup: the run expires it when its window ends.
 //
@@ -462,19 +403,14 @@ func (a *silenceAction) Execute(ctx context.Context, _ func(Result)) Result {
 		return stampResult(a.errResult("cannot create the silence", err), start, a.now)
 	}
 	sil.Comment += marker
-	var created struct {
-		SilenceID string `json:"silenceID"`
-	}
-	err = a.api.do(ctx, http.MethodPost, "/api/v2/silences", nil, sil, &created)
-	if err == nil && created.SilenceID == "" {
-		err = fmt.Errorf("POST %s: %w", a.api.endpoint("/api/v2/silences"), errNoSilenceID)
-	}
+	id, err := a.api.CreateSilence(ctx, sil)
 	found := ""
 	if err != nil {
 		if !silenceAnswerLost(err) {
 			return stampResult(a.errResult("cannot create the silence", err), start, a.now)
 		}
-		id, ferr := a.findMarked(ctx, marker)
+		var ferr error
+		id, ferr = a.findMarked(ctx, marker)
 		if id == "" {
 			res := a.errResult("cannot create the silence", err)
 			if ferr != nil {
@@ -484,17 +420,16 @@ func (a *silenceAction) Execute(ctx context.Context, _ func(Result)) Result {
 			}
 			return stampResult(res, start, a.now)
 		}
-		created.SilenceID = id
 		found = fmt.Sprintf("the POST's answer was lost (%v); the silence was found after the error by its comment's marker%s", err, marker)
 	}
-	res := Result{Cleanup: created.SilenceID, Objects: []Object{{Ref: "Silence/" + created.SilenceID, Op: OpCreated}}}
+	res := Result{Cleanup: id, Objects: []Object{{Ref: "Silence/" + id, Op: OpCreated}}}
 	res.Status = probes.StatusPass
-	res.Summary = fmt.Sprintf("silence %s created until %s", created.SilenceID, sil.EndsAt.Format(time.RFC3339))
+	res.Summary = fmt.Sprintf("silence %s created until %s", id, sil.EndsAt.Format(time.RFC3339))
 	if found != "" {
 		res.Summary += " (found after its POST's answer was lost)"
 	}
 	res.Message = joinNotes("silence "+a.describe(sil), found)
-	res.Items = []probes.Item{{Name: "silence " + created.SilenceID, Status: probes.StatusPass, Summary: "active until " + sil.EndsAt.Format(time.RFC3339),
+	res.Items = []probes.Item{{Name: "silence " + id, Status: probes.StatusPass, Summary: "active until " + sil.EndsAt.Format(time.RFC3339),
 		Message: a.filter(), Since: sil.StartsAt}}
 	return stampResult(res, start, a.now)
 }
@@ -518,7 +453,7 @@ func silenceAnswerLost(err error) bool {
 	if fe := (*probes.ForbiddenError)(nil); errors.As(err, &fe) {
 		return false
 	}
-	if he := (*amHTTPError)(nil); errors.As(err, &he) {
+	if he := (*probes.AlertmanagerError)(nil); errors.As(err, &he) {
 		return he.Code >= 500
 	}
 	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
@@ -532,14 +467,14 @@ func silenceAnswerLost(err error) bool {
 // may be over (that may be why the POST failed): the lookup has one of its
 // own, bounded by the request timeout.
 func (a *silenceAction) findMarked(ctx context.Context, marker string) (string, error) {
-	timeout := a.api.api.Timeout()
+	timeout := a.api.Timeout()
 	if timeout <= 0 {
 		timeout = DefaultSilenceRequestTimeout
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	var silences []amGettableSilence
-	if err := a.api.do(lctx, http.MethodGet, "/api/v2/silences", nil, nil, &silences); err != nil {
+	silences, err := a.api.Silences(lctx)
+	if err != nil {
 		return "", err
 	}
 	for _, s := range silences {
@@ -550,21 +485,16 @@ func (a *silenceAction) findMarked(ctx context.Context, marker string) (string, 
 	return "", nil
 }
 
-// errNoSilenceID: Alertmanager accepted the silence without saying its id.
-var errNoSilenceID = errors.New("the answer has no silenceID")
-
 // Cleanup implements Cleaner: expire the silence id (DELETE
 // /api/v2/silence/{id}). A silence already expired, or gone, passes.
 func (a *silenceAction) Cleanup(ctx context.Context, id string) Result {
 	start := a.now()
 	res := Result{Objects: []Object{{Ref: "Silence/" + id, Op: OpDeleted}}}
 	res.Status = probes.StatusPass
-	path := "/api/v2/silence/" + url.PathEscape(id)
 	// Its state first: expiring an expired silence is a no-op to recent
 	// Alertmanagers and an error (500) to older ones.
-	var sil amGettableSilence
-	var he *amHTTPError
-	switch err := a.api.do(ctx, http.MethodGet, path, nil, nil, &sil); {
+	var he *probes.AlertmanagerError
+	switch sil, err := a.api.Silence(ctx, id); {
 	case err == nil && sil.Status.State == "expired":
 		res.Summary = "silence " + id + " already expired"
 		res.Message = "it ended " + sil.EndsAt.UTC().Format(time.RFC3339)
@@ -576,7 +506,7 @@ func (a *silenceAction) Cleanup(ctx context.Context, id string) Result {
 	}
 	// Whatever the read said (it may be refused where the delete is not),
 	// the delete decides.
-	err := a.api.do(ctx, http.MethodDelete, path, nil, nil, nil)
+	err := a.api.ExpireSilence(ctx, id)
 	switch {
 	case err == nil:
 		res.Summary = "silence " + id + " expired"
@@ -601,106 +531,4 @@ func (a *silenceAction) errResult(summary string, err error) Result {
 		st = probes.StatusForbidden
 	}
 	return Result{Result: probes.Result{Status: st, Summary: summary, Message: err.Error()}}
-}
-
-// amClient is the silence action's side of Alertmanager's v2 API.
-type amClient struct {
-	api *probes.APIClient
-}
-
-func newAMClient(raw, token string, basic *probes.BasicAuth, headers map[string]string, timeout time.Duration, insecure bool, caFile, serverName string) (*amClient, error) {
-	api, err := probes.NewAPIClient(raw, token, basic, maps.Clone(headers), timeout, insecure, caFile, serverName)
-	if err != nil {
-		return nil, err
-	}
-	return &amClient{api: api}, nil
-}
-
-// endpoint is the redacted URL of path, for messages.
-func (c *amClient) endpoint(path string) string { return c.api.Endpoint(path) }
-
-// amHTTPError is a non-2xx answer, with the server's message.
-type amHTTPError struct {
-	Method, URL string
-	Code        int
-	Status      string
-	Msg         string
-}
-
-func (e *amHTTPError) Error() string {
-	s := fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status)
-	if e.Msg != "" {
-		s += ": " + e.Msg
-	}
-	return s
-}
-
-// do sends a request with a JSON body (when in is not nil) and decodes the
-// JSON answer into out (when not nil). 401 and 403 are a
-// *probes.ForbiddenError; another non-2xx answer is an *amHTTPError with
-// the server's message.
-func (c *amClient) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	data, err := c.api.Do(ctx, method, path, query, in)
-	var he *probes.HTTPError
-	switch {
-	case errors.As(err, &he) && (he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden):
-		return &probes.ForbiddenError{Verb: strings.ToLower(method), Resource: he.URL + " (" + he.Status + amMessage(he.Body, ": ") + ")"}
-	case he != nil:
-		return &amHTTPError{Method: method, URL: he.URL, Code: he.Code, Status: he.Status, Msg: amMessage(he.Body, "")}
-	case err != nil:
-		return fmt.Errorf("%w%s", err, connHint(err))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: not the JSON Alertmanager answers (is the URL an Alertmanager's?): %w", method, c.endpoint(path), err)
-	}
-	return nil
-}
-
-// amMessage is the server's message in an error answer: Alertmanager
-// answers a JSON string ("silence invalid: …") or an object with a
-// message; anything else is shown by its first line. prefix comes first
-// when there is a message.
-func amMessage(body []byte, prefix string) string {
-	var msg string
-	var s string
-	var obj struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}
-	switch {
-	case json.Unmarshal(body, &s) == nil:
-		msg = s
-	case json.Unmarshal(body, &obj) == nil && (obj.Message != "" || obj.Error != ""):
-		msg = obj.Message
-		if msg == "" {
-			msg = obj.Error
-		}
-	default:
-		msg = string(body)
-	}
-	msg = firstLineOf(msg)
-	if msg == "" {
-		return ""
-	}
-	return prefix + msg
-}
-
-// connHint adds a hint to a connection refused.
-func connHint(err error) string {
-	if strings.Contains(err.Error(), "connection refused") {
-		return " (is the Alertmanager running at that address?)"
-	}
-	return ""
-}
-
-// firstLineOf is the first line of s, trimmed and bounded, for messages.
-func firstLineOf(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "…"
-	}
-	return s
 }

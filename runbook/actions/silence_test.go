@@ -94,7 +94,7 @@ func amFire(t *testing.T, am *promtest.Alertmanager, alerts ...map[string]string
 	}
 	amRequest(t, http.MethodPost, am.URL+"/api/v2/alerts", body, nil)
 	promtest.Eventually(t, 30*time.Second, "alerts active", func() (bool, string) {
-		var got []amGettableAlert
+		var got []probes.AlertmanagerAlert
 		amRequest(t, http.MethodGet, am.URL+"/api/v2/alerts", nil, &got)
 		active := 0
 		for _, a := range got {
@@ -216,7 +216,7 @@ func TestSilenceLifecycle(t *testing.T) {
 	if res.Summary != "silence "+id+" created until "+end.Format(time.RFC3339) {
 		t.Errorf("summary = %q", res.Summary)
 	}
-	var sil amGettableSilence
+	var sil probes.AlertmanagerSilence
 	amRequest(t, http.MethodGet, am.URL+"/api/v2/silence/"+id, nil, &sil)
 	var ms []string
 	for _, m := range sil.Matchers {
@@ -228,7 +228,7 @@ func TestSilenceLifecycle(t *testing.T) {
 		t.Errorf("silence = %+v (matchers %v), want ending %s", sil, ms, end)
 	}
 	promtest.Eventually(t, 30*time.Second, "alerts silenced", func() (bool, string) {
-		var got []amGettableAlert
+		var got []probes.AlertmanagerAlert
 		amRequest(t, http.MethodGet, am.URL+"/api/v2/alerts?silenced=true&active=false", nil, &got)
 		n := 0
 		for _, al := range got {
@@ -251,7 +251,7 @@ func TestSilenceLifecycle(t *testing.T) {
 		t.Errorf("message %q does not show the comment %q", res.Message, sil.Comment)
 	}
 	other := a.Execute(ctx, nil)
-	var sil2 amGettableSilence
+	var sil2 probes.AlertmanagerSilence
 	amRequest(t, http.MethodGet, am.URL+"/api/v2/silence/"+other.Cleanup, nil, &sil2)
 	if other.Status != probes.StatusPass || other.Cleanup == id || !silenceMarkerRE.MatchString(sil2.Comment) || sil2.Comment == sil.Comment {
 		t.Errorf("second execution = %s %q, comment %q (first %q)", other.Status, other.Summary, sil2.Comment, sil.Comment)
@@ -444,7 +444,7 @@ func TestSilenceAnswerLost(t *testing.T) {
 			if n := posts.Load(); n != 1 {
 				t.Errorf("%d POSTs reached Alertmanager", n)
 			}
-			var sil amGettableSilence
+			var sil probes.AlertmanagerSilence
 			amRequest(t, http.MethodGet, am.URL+"/api/v2/silence/"+res.Cleanup, nil, &sil)
 			if sil.Status.State != "active" || !silenceMarkerRE.MatchString(sil.Comment) || !strings.Contains(res.Message, sil.Comment[strings.LastIndex(sil.Comment, " ["):]) {
 				t.Errorf("silence %s = %+v", res.Cleanup, sil)
@@ -477,7 +477,7 @@ func TestSilenceAnswerLost(t *testing.T) {
 			t.Errorf("cleanup %s = %s %q %q", id, cl.Status, cl.Summary, cl.Message)
 		}
 	}
-	var all []amGettableSilence
+	var all []probes.AlertmanagerSilence
 	amRequest(t, http.MethodGet, am.URL+"/api/v2/silences", nil, &all)
 	for _, s := range all {
 		if s.Status.State != "expired" {
