@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aymanbagabas/go-udiff"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -23,18 +24,6 @@ import (
 // diffContext is how many unchanged lines a hunk shows around a change.
 const diffContext = 3
 
-// maxDiffEdits bounds the Myers search: two texts further apart than this
-// many line edits are shown as a whole-text replacement (of the part
-// between their common prefix and suffix) rather than a minimal diff.
-const maxDiffEdits = 2000
-
-// diffLine is one line of an edit script: ' ' kept, '-' deleted from the
-// old text, '+' inserted from the new one.
-type diffLine struct {
-	op   byte
-	text string
-}
-
 // unifiedDiff is a unified diff of two texts, line by line, with
 // diffContext lines of context and "--- oldName" / "+++ newName" headers;
 // "" when they are equal. A missing final newline is not marked: the texts
@@ -43,20 +32,35 @@ func unifiedDiff(oldName, newName, a, b string) string {
 	if a == b {
 		return ""
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", oldName, newName)
 	if len(a)+len(b) > diffInputLimit {
 		// Too large to search for a readable diff (a huge ConfigMap):
 		// say so rather than spend the time and memory.
-		fmt.Fprintf(&sb, "@@ not diffed: %d → %d lines, %d → %d bytes (over %d KiB) @@\n",
-			len(splitLines(a)), len(splitLines(b)), len(a), len(b), diffInputLimit>>10)
-		return sb.String()
+		return fmt.Sprintf("--- %s\n+++ %s\n@@ not diffed: %d → %d lines, %d → %d bytes (over %d KiB) @@\n", oldName, newName,
+			lineCount(a), lineCount(b), len(a), len(b), diffInputLimit>>10)
 	}
-	script := diffLines(splitLines(a), splitLines(b))
-	for _, h := range diffHunks(script) {
-		sb.WriteString(h)
+	a, b = withFinalNewline(a), withFinalNewline(b)
+	d, err := udiff.ToUnified(oldName, newName, a, udiff.Lines(a, b), diffContext)
+	if err != nil { // udiff's own edits apply to its input: not expected
+		return fmt.Sprintf("--- %s\n+++ %s\n@@ not diffed: %v @@\n", oldName, newName, err)
 	}
-	return sb.String()
+	return d
+}
+
+// withFinalNewline ends a non-empty s with a newline, so that a missing
+// one is no change.
+func withFinalNewline(s string) string {
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		return s + "\n"
+	}
+	return s
+}
+
+// lineCount is how many lines s has ("" has none).
+func lineCount(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(strings.TrimSuffix(s, "\n"), "\n") + 1
 }
 
 // DiffLimit bounds a plan's whole diff: what is shown, journaled and
@@ -73,183 +77,6 @@ func capDiff(d string) string {
 	}
 	cut := strings.LastIndexByte(d[:DiffLimit], '\n') + 1
 	return d[:cut] + fmt.Sprintf("… diff cut at %d KiB: %d more bytes not shown\n", DiffLimit>>10, len(d)-cut)
-}
-
-// splitLines splits s into lines without their newlines ("" has none).
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-// diffLines is a shortest edit script from a to b (Myers' O(ND)
-// algorithm, after trimming the common prefix and suffix).
-func diffLines(a, b []string) []diffLine {
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
-	out := make([]diffLine, 0, len(a)+len(b))
-	for _, l := range a[:pre] {
-		out = append(out, diffLine{' ', l})
-	}
-	out = append(out, myers(a[pre:len(a)-suf], b[pre:len(b)-suf])...)
-	for _, l := range a[len(a)-suf:] {
-		out = append(out, diffLine{' ', l})
-	}
-	return out
-}
-
-// myers is Myers' greedy shortest edit script. It keeps, for each edit
-// distance d, the furthest-reaching x of every diagonal k in [-d, d]
-// (O(D²) memory) and walks them back. Beyond maxDiffEdits it gives up on
-// minimality: everything deleted, then everything inserted.
-func myers(a, b []string) []diffLine {
-	n, m := len(a), len(b)
-	limit := min(n+m, maxDiffEdits)
-	// v[k+off] is the furthest x reached on diagonal k = x-y.
-	off := limit + 1
-	v := make([]int, 2*limit+3)
-	var trace [][]int // trace[d] = v[-d..d] before step d
-	for d := 0; d <= limit; d++ {
-		trace = append(trace, slices.Clone(v[off-d:off+d+1]))
-		for k := -d; k <= d; k += 2 {
-			var x int
-			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
-				x = v[off+k+1] // down: an insertion
-			} else {
-				x = v[off+k-1] + 1 // right: a deletion
-			}
-			y := x - k
-			for x < n && y < m && a[x] == b[y] {
-				x++
-				y++
-			}
-			v[off+k] = x
-			if x >= n && y >= m {
-				return myersBacktrack(a, b, trace)
-			}
-		}
-	}
-	out := make([]diffLine, 0, n+m)
-	for _, l := range a {
-		out = append(out, diffLine{'-', l})
-	}
-	for _, l := range b {
-		out = append(out, diffLine{'+', l})
-	}
-	return out
-}
-
-// myersBacktrack turns myers' trace into the edit script, from the end.
-func myersBacktrack(a, b []string, trace [][]int) []diffLine {
-	at := func(vd []int, d, k int) int { return vd[k+d] } // vd holds v[-d..d]
-	var rev []diffLine
-	x, y := len(a), len(b)
-	for d := len(trace) - 1; d >= 0; d-- {
-		vd := trace[d]
-		k := x - y
-		var prevK int
-		if k == -d || (k != d && at(vd, d, k-1) < at(vd, d, k+1)) {
-			prevK = k + 1
-		} else {
-			prevK = k - 1
-		}
-		prevX := 0
-		if d > 0 {
-			prevX = at(vd, d, prevK)
-		}
-		prevY := prevX - prevK
-		for x > prevX && y > prevY {
-			x--
-			y--
-			rev = append(rev, diffLine{' ', a[x]})
-		}
-		if d > 0 {
-			if x == prevX {
-				rev = append(rev, diffLine{'+', b[prevY]})
-			} else {
-				rev = append(rev, diffLine{'-', a[prevX]})
-			}
-		}
-		x, y = prevX, prevY
-	}
-	slices.Reverse(rev)
-	return rev
-}
-
-// diffHunks formats an edit script as unified-diff hunks.
-func diffHunks(script []diffLine) []string {
-	var hunks []string
-	// oldLine[i] and newLine[i] are the 1-based line numbers before
-	// script[i] is applied, in the old and the new text.
-	oldLine := make([]int, len(script)+1)
-	newLine := make([]int, len(script)+1)
-	oldLine[0], newLine[0] = 1, 1
-	for i, l := range script {
-		oldLine[i+1], newLine[i+1] = oldLine[i], newLine[i]
-		if l.op != '+' {
-			oldLine[i+1]++
-		}
-		if l.op != '-' {
-			newLine[i+1]++
-		}
-	}
-	for i := 0; i < len(script); {
-		if script[i].op == ' ' {
-			i++
-			continue
-		}
-		start := max(0, i-diffContext)
-		// Extend over changes closer than two contexts apart.
-		end := i
-		for j := i; j < len(script); j++ {
-			if script[j].op != ' ' {
-				end = j + 1
-				continue
-			}
-			if j-end >= 2*diffContext {
-				break
-			}
-		}
-		end = min(len(script), end+diffContext)
-		var sb strings.Builder
-		oldN, newN := 0, 0
-		for _, l := range script[start:end] {
-			if l.op != '+' {
-				oldN++
-			}
-			if l.op != '-' {
-				newN++
-			}
-		}
-		fmt.Fprintf(&sb, "@@ -%s +%s @@\n", hunkRange(oldLine[start], oldN), hunkRange(newLine[start], newN))
-		for _, l := range script[start:end] {
-			sb.WriteByte(l.op)
-			sb.WriteString(l.text)
-			sb.WriteByte('\n')
-		}
-		hunks = append(hunks, sb.String())
-		i = end
-	}
-	return hunks
-}
-
-// hunkRange is a hunk header's "start,count" as GNU diff writes it: the
-// count left out when 1, and an empty range starting at the line before.
-func hunkRange(start, n int) string {
-	switch n {
-	case 0:
-		return fmt.Sprintf("%d,0", start-1)
-	case 1:
-		return fmt.Sprint(start)
-	}
-	return fmt.Sprintf("%d,%d", start, n)
 }
 
 // lastAppliedAnnotation is kubectl's client-side apply record: a copy of

@@ -3,7 +3,9 @@ package actions
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,17 +66,46 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 }
 
-// applyScript rebuilds both texts from an edit script.
-func applyScript(script []diffLine) (a, b []string) {
-	for _, l := range script {
-		if l.op != '+' {
-			a = append(a, l.text)
+// hunkHeader is a unified diff's "@@ -start[,n] +start[,n] @@".
+var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@$`)
+
+// diffCounts applies the unified diff d to the lines a and counts its
+// deleted and inserted lines.
+func diffCounts(t *testing.T, d string, a []string) (applied []string, deleted, inserted int) {
+	t.Helper()
+	next := 0 // the next line of a not yet copied
+	for _, l := range strings.Split(strings.TrimSuffix(d, "\n"), "\n") {
+		if m := hunkHeader.FindStringSubmatch(l); m != nil {
+			start, _ := strconv.Atoi(m[1])
+			if m[2] != "0" {
+				start-- // 1-based, but an empty range names the line before
+			}
+			applied = append(applied, a[next:start]...)
+			next = start
+			continue
 		}
-		if l.op != '-' {
-			b = append(b, l.text)
+		switch {
+		case l == "" || strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "+++ "):
+		case l[0] == ' ':
+			if next >= len(a) || a[next] != l[1:] {
+				t.Fatalf("context %q does not match line %d", l, next+1)
+			}
+			applied = append(applied, l[1:])
+			next++
+		case l[0] == '-':
+			if next >= len(a) || a[next] != l[1:] {
+				t.Fatalf("deleted %q does not match line %d", l, next+1)
+			}
+			deleted++
+			next++
+		case l[0] == '+':
+			applied = append(applied, l[1:])
+			inserted++
+		default:
+			t.Fatalf("unexpected diff line %q", l)
 		}
 	}
-	return a, b
+	return append(applied, a[next:]...), deleted, inserted
 }
 
 // lcsLen is the longest common subsequence's length, by dynamic
@@ -95,7 +126,8 @@ func lcsLen(a, b []string) int {
 	return prev[len(b)]
 }
 
-// Random texts: the script rebuilds both sides and is minimal.
+// Random texts: the diff rebuilds the new side from the old and is
+// minimal (it keeps as many lines as their longest common subsequence).
 func TestDiffLinesMinimal(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	gen := func() []string {
@@ -105,39 +137,39 @@ func TestDiffLinesMinimal(t *testing.T) {
 		}
 		return out
 	}
+	join := func(l []string) string {
+		if len(l) == 0 {
+			return ""
+		}
+		return strings.Join(l, "\n") + "\n"
+	}
 	for i := range 500 {
 		a, b := gen(), gen()
-		script := diffLines(a, b)
-		ga, gb := applyScript(script)
-		if !slices.Equal(ga, a) || !slices.Equal(gb, b) {
-			t.Fatalf("case %d: script does not rebuild %q → %q: %v", i, a, b, script)
+		d := unifiedDiff("old", "new", join(a), join(b))
+		got, deleted, inserted := diffCounts(t, d, a)
+		if !slices.Equal(got, b) {
+			t.Fatalf("case %d: diff does not rebuild %q → %q:\n%s", i, a, b, d)
 		}
-		kept := 0
-		for _, l := range script {
-			if l.op == ' ' {
-				kept++
-			}
-		}
-		if want := lcsLen(a, b); kept != want {
-			t.Fatalf("case %d: %q → %q keeps %d lines, LCS is %d", i, a, b, kept, want)
+		if kept := len(a) - deleted; kept != lcsLen(a, b) || len(b)-inserted != kept {
+			t.Fatalf("case %d: %q → %q keeps %d lines, LCS is %d", i, a, b, kept, lcsLen(a, b))
 		}
 	}
 }
 
-// Texts further apart than maxDiffEdits still diff correctly (the whole
+// Texts thousands of line edits apart still diff correctly (the whole
 // middle replaced), quickly.
 func TestDiffLinesTooFarApart(t *testing.T) {
 	var a, b []string
-	for i := range maxDiffEdits + 10 {
+	for i := range 2010 {
 		a = append(a, fmt.Sprintf("a%d", i))
 		b = append(b, fmt.Sprintf("b%d", i))
 	}
 	a = append([]string{"same"}, a...)
 	b = append([]string{"same"}, b...)
-	script := diffLines(a, b)
-	ga, gb := applyScript(script)
-	if !slices.Equal(ga, a) || !slices.Equal(gb, b) || script[0] != (diffLine{' ', "same"}) {
-		t.Fatal("script does not rebuild the texts")
+	d := unifiedDiff("old", "new", strings.Join(a, "\n")+"\n", strings.Join(b, "\n")+"\n")
+	got, _, _ := diffCounts(t, d, a)
+	if !slices.Equal(got, b) || !strings.Contains(d, "@@\n same\n") {
+		t.Fatal("diff does not rebuild the texts")
 	}
 }
 
