@@ -375,7 +375,7 @@ func (a *sealedSecretAction) proxyCert(ctx context.Context) ([]byte, error) {
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("service %s not found: set controller.name/controller.namespace (kubeseal --controller-name/--controller-namespace): %w", a.svcRef(), err)
-	case apierrors.IsForbidden(err):
+	case authorizationDenied(err):
 		return nil, &sealedForbiddenError{ForbiddenError: probes.ForbiddenError{Verb: "get", Resource: "services", Namespace: ns},
 			msg: fmt.Sprintf("forbidden: get services in %s — the credentials need `get` on `services` (the controller's Service %s)", ns, a.svcRef())}
 	case err != nil:
@@ -394,17 +394,27 @@ func (a *sealedSecretAction) proxyCert(ctx context.Context) ([]byte, error) {
 	}
 	// The API server's own refusals come back as a Status the client does
 	// not always decode (a proxy's answer is not the API's): read it.
+	// Only the authorizer's denial is a missing permission: a 403 the
+	// controller itself answered (its body, not the API's Status) is its
+	// refusal, and reads as such.
 	msg := err.Error()
+	denied := authorizationDenied(err)
 	var st metav1.Status
 	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Message != "" {
 		msg = st.Message
+		denied = denied || authorizationDenied(&apierrors.StatusError{ErrStatus: st})
 	} else if s, ok := err.(apierrors.APIStatus); ok && s.Status().Message != "" {
 		msg = s.Status().Message
 	}
 	switch {
-	case apierrors.IsForbidden(err):
+	case denied:
 		return nil, &sealedForbiddenError{ForbiddenError: probes.ForbiddenError{Verb: "get", Resource: "services/proxy", Namespace: ns},
 			msg: fmt.Sprintf("forbidden: get services/proxy in %s — the credentials need `get` on `services/proxy`", ns)}
+	case apierrors.IsForbidden(err):
+		if answer := probes.FirstLine(string(body)); answer != "" {
+			msg = answer
+		}
+		return nil, fmt.Errorf("the controller refused the certificate request through service %s: %s: %w", a.svcRef(), msg, err)
 	case apierrors.IsServiceUnavailable(err) && strings.Contains(msg, "no endpoints available"):
 		return nil, fmt.Errorf("the controller has no ready endpoints (service %s): is it running? (%s: %w)", a.svcRef(), msg, err)
 	case apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err):
@@ -419,6 +429,14 @@ func (a *sealedSecretAction) proxyCert(ctx context.Context) ([]byte, error) {
 
 // errSealedUnreachable: the API server could not reach the controller.
 var errSealedUnreachable = errors.New("unreachable")
+
+// authorizationDenied reports whether err is the API server's
+// authorization denial (not an admission plugin's, nor a proxied
+// backend's, 403).
+func authorizationDenied(err error) bool {
+	_, ok := kube.AuthorizationDenied(err)
+	return ok
+}
 
 // sealedForbiddenError is an RBAC refusal with a message saying which
 // permission to grant.

@@ -365,6 +365,67 @@ func TestSealedCertThroughServiceProxy(t *testing.T) {
 	}
 }
 
+// A 403 through the service proxy is a missing permission only when the
+// API server's authorizer says so; a 403 the controller itself answers is
+// its refusal, an error naming it, not a call to fix RBAC.
+func TestSealedCertProxyForbidden(t *testing.T) {
+	const proxyPath = "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem"
+	rbac := metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure, Code: http.StatusForbidden,
+		Reason:  metav1.StatusReasonForbidden,
+		Message: `services "sealed-secrets-controller" is forbidden: User "lead" cannot get resource "services/proxy" in API group "" in the namespace "kube-system"`,
+		Details: &metav1.StatusDetails{Name: "sealed-secrets-controller", Kind: "services"}}
+	tests := []struct {
+		name        string
+		contentType string
+		body        []byte
+		status      probes.Status
+		want        string
+	}{
+		{name: "the authorizer", contentType: "application/json", body: must(json.Marshal(rbac)), status: probes.StatusForbidden,
+			want: "forbidden: get services/proxy in kube-system — the credentials need `get` on `services/proxy`"},
+		{name: "the controller", contentType: "text/plain", body: []byte("cert requests are closed\n"), status: probes.StatusError,
+			want: "the controller refused the certificate request through service kube-system/sealed-secrets-controller: cert requests are closed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/api/v1/namespaces/kube-system/services/sealed-secrets-controller":
+					svc := corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+						ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-controller", Namespace: "kube-system"},
+						Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+					w.Header().Set("Content-Type", "application/json")
+					_ = json.NewEncoder(w).Encode(svc)
+				case proxyPath:
+					w.Header().Set("Content-Type", tt.contentType)
+					w.WriteHeader(http.StatusForbidden)
+					_, _ = w.Write(tt.body)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			c, err := probes.NewClusterForConfig("standin", &rest.Config{Host: srv.URL}, "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			a := sealedBuild(t, Env{Kube: func(string) (*probes.Cluster, error) { return c, nil }}, &SealedSecretSpec{}, nil)
+			if res := a.Plan(context.Background()); res.Status != tt.status || !strings.Contains(res.Message, tt.want) {
+				t.Errorf("plan = %s %q %q, want %s %q", res.Status, res.Summary, res.Message, tt.status, tt.want)
+			}
+		})
+	}
+}
+
+// must is v, for a test's fixture that cannot fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // sealedUserEnv is an Env acting as a user bound exactly to perms (ns is
 // the default namespace).
 func sealedUserEnv(t *testing.T, cp *controlplane.ControlPlane, user, dir, ns string, perms []probes.Permission) Env {
