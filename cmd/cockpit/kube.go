@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -40,15 +42,19 @@ func (f *kubeFlags) restConfig() (*rest.Config, string, error) {
 	cc := f.clientConfig()
 	raw, err := cc.RawConfig()
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
-	// A context the kubeconfig lacks is said once, with those it has.
+	// A context the kubeconfig lacks is said once, with those it has (its
+	// message names the kubeconfig).
 	if err := kube.CheckContext(cc, f.context); err != nil {
 		return nil, "", err
 	}
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, "", err // unwrapped: clientcmd.IsEmptyConfig tells it apart
+	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
 	name := f.context
 	if name == "" {

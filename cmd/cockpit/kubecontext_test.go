@@ -106,7 +106,7 @@ phases:
 					t.Errorf("stderr lacks\n\t%s\nstderr:\n%s", want, stderr)
 				}
 			}
-			for _, bad := range []string{`context ""`, `does not exist`, "s3cr3t-t0ken"} {
+			for _, bad := range []string{`context ""`, `does not exist`, "s3cr3t-t0ken", "kubeconfig: kubeconfig"} {
 				if strings.Contains(stdout+stderr, bad) {
 					t.Errorf("the output has %q:\n%s%s", bad, stdout, stderr)
 				}

@@ -93,10 +93,14 @@ var errNoKubeconfig = errors.New("no kubeconfig")
 func fetchServerVersion(kf kubeFlags, timeout time.Duration) (*serverVersion, error) {
 	cfg, ctxName, err := kf.restConfig()
 	if err != nil {
-		if clientcmd.IsEmptyConfig(err) && kf.kubeconfig == "" && kf.context == "" {
-			return nil, errNoKubeconfig
+		if clientcmd.IsEmptyConfig(err) {
+			if kf.kubeconfig == "" && kf.context == "" {
+				return nil, errNoKubeconfig
+			}
+			err = fmt.Errorf("kubeconfig: %w", err)
 		}
-		return nil, invalidInput(fmt.Errorf("kubeconfig: %w", err))
+		return nil, invalidInput(err) // restConfig's other errors name the kubeconfig
+
 	}
 	cfg.Timeout = timeout
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
