@@ -102,6 +102,17 @@ func followObject(ctx context.Context, name string,
 			return nil
 		}
 	}
+	// failed ends the follow on ctx's end or a final error, and else
+	// pauses before the next try.
+	failed := func(err error) error {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case kubeErrFinal(err):
+			return err
+		}
+		return pause(err)
+	}
 	rv := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -109,13 +120,8 @@ func followObject(ctx context.Context, name string,
 		}
 		if rv == "" {
 			obj, err := get(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case err != nil && kubeErrFinal(err):
-				return err
-			case err != nil:
-				if err := pause(err); err != nil {
+			if err != nil || ctx.Err() != nil {
+				if err := failed(err); err != nil {
 					return err
 				}
 				continue
@@ -127,16 +133,12 @@ func followObject(ctx context.Context, name string,
 		}
 		w, err := watchFn(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(),
 			ResourceVersion: rv, AllowWatchBookmarks: true})
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil && (apierrors.IsGone(err) || apierrors.IsResourceExpired(err)):
+		if err != nil && ctx.Err() == nil && (apierrors.IsGone(err) || apierrors.IsResourceExpired(err)) {
 			rv = ""
 			continue
-		case err != nil && kubeErrFinal(err):
-			return err
-		case err != nil:
-			if err := pause(err); err != nil {
+		}
+		if err != nil || ctx.Err() != nil {
+			if err := failed(err); err != nil {
 				return err
 			}
 			continue

@@ -330,27 +330,7 @@ func TestSealedCertThroughServiceProxy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			certPEM, fp := sealedCert(t, tt.notAfter)
 			var paths []string
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				paths = append(paths, r.Method+" "+r.URL.Path)
-				switch r.URL.Path {
-				case "/api/v1/namespaces/kube-system/services/sealed-secrets-controller":
-					svc := corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-						ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-controller", Namespace: "kube-system"},
-						Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: tt.portName, Port: 8080}}}}
-					w.Header().Set("Content-Type", "application/json")
-					_ = json.NewEncoder(w).Encode(svc)
-				case tt.wantProxy:
-					_, _ = w.Write(certPEM)
-				default:
-					http.NotFound(w, r)
-				}
-			}))
-			defer srv.Close()
-			c, err := probes.NewClusterForConfig("standin", &rest.Config{Host: srv.URL}, "default")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := sealedStandIn(t, tt.portName, tt.wantProxy, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certPEM) }, &paths)
 			a := sealedBuild(t, Env{Now: func() time.Time { return now }, Kube: func(string) (*probes.Cluster, error) { return c, nil }}, &SealedSecretSpec{}, nil)
 			for what, res := range map[string]Result{"plan": a.Plan(context.Background()), "execute": a.Execute(context.Background(), nil)} {
 				if res.Status != tt.status || res.Changes != 0 || res.Values["cert_days_left"] != tt.days || len(res.Items) != 1 ||
@@ -388,34 +368,49 @@ func TestSealedCertProxyForbidden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				switch r.URL.Path {
-				case "/api/v1/namespaces/kube-system/services/sealed-secrets-controller":
-					svc := corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-						ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-controller", Namespace: "kube-system"},
-						Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
-					w.Header().Set("Content-Type", "application/json")
-					_ = json.NewEncoder(w).Encode(svc)
-				case proxyPath:
-					w.Header().Set("Content-Type", tt.contentType)
-					w.WriteHeader(http.StatusForbidden)
-					_, _ = w.Write(tt.body)
-				default:
-					http.NotFound(w, r)
-				}
-			}))
-			defer srv.Close()
-			c, err := probes.NewClusterForConfig("standin", &rest.Config{Host: srv.URL}, "default")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := sealedStandIn(t, "http", proxyPath, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write(tt.body)
+			}, nil)
 			a := sealedBuild(t, Env{Kube: func(string) (*probes.Cluster, error) { return c, nil }}, &SealedSecretSpec{}, nil)
 			if res := a.Plan(context.Background()); res.Status != tt.status || !strings.Contains(res.Message, tt.want) {
 				t.Errorf("plan = %s %q %q, want %s %q", res.Status, res.Summary, res.Message, tt.status, tt.want)
 			}
 		})
 	}
+}
+
+// sealedStandIn is a Cluster of a stand-in API server on loopback
+// serving the controller's Service in kube-system (its port named
+// portName) and answering proxyPath with proxy; it records each request's
+// method and path in paths, when not nil.
+func sealedStandIn(t *testing.T, portName, proxyPath string, proxy http.HandlerFunc, paths *[]string) *probes.Cluster {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if paths != nil {
+			*paths = append(*paths, r.Method+" "+r.URL.Path)
+		}
+		switch r.URL.Path {
+		case "/api/v1/namespaces/kube-system/services/sealed-secrets-controller":
+			svc := corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+				ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-controller", Namespace: "kube-system"},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: portName, Port: 8080}}}}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(svc)
+		case proxyPath:
+			proxy(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := probes.NewClusterForConfig("standin", &rest.Config{Host: srv.URL}, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // must is v, for a test's fixture that cannot fail.
