@@ -1,6 +1,9 @@
 // Package kube is the Kubernetes layer shared by the probes (which observe)
 // and the runbook actions (which change the cluster): how a failed API call
-// reads to an operator, and how a kubeconfig context is found.
+// reads to an operator, how a kubeconfig context is found, how a workload
+// is named ([ParseWorkloadRef]: kubectl's TYPE/NAME in all its spellings)
+// and where its rollout stands ([RolloutStatus]: kubectl's status viewers,
+// a pure function of the object).
 //
 // [Err] is the one mapper of API errors. Only an authorization denial (the
 // RBAC authorizer's "User … cannot <verb> resource …") becomes a
