@@ -596,7 +596,7 @@ func TestActionCleanup(t *testing.T) {
 	mustContain(t, screen(m), "↻ cleanup in progress…", "run failed")
 	m.Update(e.apply(runbook.ActionCleaned{Step: "apply-manifests", Result: actions.Result{Result: probes.Result{
 		Status: probes.StatusPass, Summary: "silence silence-42 expired"}}}))
-	mustContain(t, screen(m), "cleanup ✓ pass silence silence-42 expired", "08:00:33 apply-manifests cleanup ✓ pass: silence silence-42 expired")
+	mustContain(t, screen(m), "cleanup ✓ pass silence silence-42 expired", "08:00:33 apply-manifests cleanup: silence silence-42 expired")
 	if got := summary(m, "apply-manifests", 200); got != "applied 3 objects · cleaned up" {
 		t.Errorf("summary %q", got)
 	}

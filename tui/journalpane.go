@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -22,6 +23,7 @@ type journalPane struct {
 	lines  []string
 	events int
 	report string
+	prev   runbook.State // the state before the next applied event
 }
 
 func newJournalPane(e *env, path string) *journalPane { return &journalPane{env: e, path: path} }
@@ -40,9 +42,15 @@ func (p *journalPane) Events() int { return p.events }
 func (p *journalPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case StateMsg:
-		if line, ok := journalLine(msg); ok {
+		if msg.At.Event == nil {
+			p.prev = msg.State
+			break
+		}
+		lines := journalLines(p.prev, msg)
+		p.prev = msg.State
+		if len(lines) > 0 {
 			p.events++
-			p.lines = append(p.lines, line)
+			p.lines = append(p.lines, lines...)
 			if len(p.lines) > journalKeep {
 				p.lines = p.lines[len(p.lines)-journalKeep:]
 			}
@@ -71,73 +79,16 @@ func (p *journalPane) View() string {
 	return p.env.box(p.w, p.h, t, false, lines)
 }
 
-// journalLine renders one applied event for the journal tail; quiet ticks
-// are not shown.
-func journalLine(msg StateMsg) (string, bool) {
-	var what string
-	switch ev := msg.At.Event.(type) {
-	case runbook.Started:
-		what = "run started by " + ev.Operator + runMode(ev.AllowActions)
-	case runbook.Tick:
-		if len(msg.Effects) == 0 {
-			return "", false
+// journalLines renders one applied event for the journal tail, in the
+// words every front end uses (runbook.Narrate); a quiet tick has none.
+func journalLines(prev runbook.State, msg StateMsg) []string {
+	var out []string
+	for _, ln := range runbook.Narrate(prev, msg.State, msg.At, msg.Effects) {
+		where := ln.Step
+		if where == "" {
+			where = ln.Phase
 		}
-		what = "tick"
-	case runbook.RunStep:
-		what = "run " + ev.Step
-	case runbook.RunPhase:
-		what = "run phase"
-	case runbook.ProbeResult:
-		what = fmt.Sprintf("%s %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-	case runbook.LoadResult:
-		what = fmt.Sprintf("%s %s load %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-	case runbook.Confirmed:
-		what = ev.Step + " confirmed by " + ev.Operator + prefixed(": ", ev.Note)
-	case runbook.Skipped:
-		what = ev.Step + " skipped by " + ev.Operator + prefixed(": ", ev.Reason)
-	case runbook.Overridden:
-		target := ev.Step
-		if ev.Phase != "" {
-			target = "gate " + ev.Phase
-		}
-		what = fmt.Sprintf("⚑ %s overridden by %s: %s", target, ev.Operator, ev.Reason)
-	case runbook.Advance:
-		what = "advance by " + ev.Operator
-	case runbook.Aborted:
-		what = "aborted by " + ev.Operator + prefixed(": ", ev.Reason)
-	case runbook.Resumed:
-		what = fmt.Sprintf("resumed by %s after %d journaled events", ev.Operator, ev.Events) + runMode(ev.AllowActions)
-	case runbook.ActionPlanned:
-		what = fmt.Sprintf("%s dry run %s %s: %s (%s)", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary, changes(ev.Result.Changes))
-	case runbook.ActionDone:
-		what = fmt.Sprintf("%s %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-		if ev.Result.UndoRevision > 0 {
-			what += fmt.Sprintf(" (undo to rev %d offered)", ev.Result.UndoRevision)
-		}
-	case runbook.UndoRequested:
-		what = "↶ " + ev.Step + " undo requested by " + ev.Operator + prefixed(": ", ev.Reason)
-	case runbook.ActionUndone:
-		what = fmt.Sprintf("%s undo %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-	case runbook.ActionCleaned:
-		what = fmt.Sprintf("%s cleanup %s %s: %s", ev.Step, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-	case runbook.AccessReviewed:
-		what = fmt.Sprintf("access review of %s %s %s: %s", ev.Phase, statusGlyph(ev.Result.Status), ev.Result.Status, ev.Result.Summary)
-	case nil:
-		return "", false
-	default:
-		what = ev.EventType()
+		out = append(out, strings.Join(strings.Fields(msg.At.Time.Format("15:04:05")+" "+where), " ")+" "+ln.Text())
 	}
-	for _, eff := range msg.Effects {
-		switch eff := eff.(type) {
-		case runbook.Refused:
-			what += " → refused: " + eff.Reason
-		case runbook.PhaseLeft:
-			what += fmt.Sprintf(" → left %s (%s)", eff.Phase, eff.Verdict.Status)
-		case runbook.PhaseEntered:
-			what += " → entered " + eff.Phase
-		case runbook.Finished:
-			what += " → finished: " + eff.Outcome.String()
-		}
-	}
-	return msg.At.Time.Format("15:04:05") + " " + what, true
+	return out
 }

@@ -178,14 +178,6 @@ func (m *Model) rail() string {
 
 func stepTitle(st *runbook.Step) string { return st.ID }
 
-// runMode names a run's mode in the journal tail.
-func runMode(allowActions bool) string {
-	if allowActions {
-		return " (actions enabled)"
-	}
-	return " (read-only)"
-}
-
 func prefixed(sep, s string) string {
 	if s == "" {
 		return ""

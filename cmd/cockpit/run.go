@@ -244,66 +244,40 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 	line := func(format string, args ...any) {
 		fmt.Fprintf(l.w, "%s  %s\n", stamp, l.redact.String(fmt.Sprintf(format, args...)))
 	}
-	switch ev := at.Event.(type) {
-	case runbook.Started:
-		line("run started by %s: %s", ev.Operator, s.Runbook.Metadata.Name)
-	case runbook.Resumed:
-		line("resumed by %s after %d event(s)", ev.Operator, ev.Events)
-	case runbook.Confirmed:
-		line("%-10s %-24s confirmed by %s: %s", phaseOf(s, ev.Step), ev.Step, ev.Operator, ev.Note)
-	case runbook.Overridden:
-		what := ev.Step
-		if what == "" {
-			what = "gate of " + ev.Phase
+	for _, ln := range runbook.Narrate(l.prev, s, at, effects) {
+		if ln.Kind == runbook.LineResult {
+			continue // a step's result shows as its status when that changes
 		}
-		line("%-10s %-24s OVERRIDDEN by %s: %s", s.Phases[s.Current].ID, what, ev.Operator, ev.Reason)
-	case runbook.Skipped:
-		line("%-10s %-24s skipped by %s", phaseOf(s, ev.Step), ev.Step, ev.Operator)
-	case runbook.Aborted:
-		line("aborted by %s: %s", ev.Operator, ev.Reason)
+		switch {
+		case ln.Word != "":
+			line("%-10s %-24s %-10s %s", ln.Phase, ln.Step, ln.Word, withMessage(ln.What, ln.Detail, runbook.StepPending))
+		case ln.Step != "":
+			line("%-10s %-24s %s", ln.Phase, ln.Step, ln.What)
+		case ln.Phase != "":
+			line("%-10s %s", ln.Phase, ln.What)
+		default:
+			line("%s", ln.What)
+		}
+	}
+	// What a line does not hold: the objects an action touched, a dry
+	// run's diff, the permissions an access review found missing.
+	switch ev := at.Event.(type) {
 	case runbook.ActionPlanned:
-		l.actionLine(line, s, ev.Step, "dry run", ev.Result)
+		l.objects(line, ev.Result)
 		if ev.Result.Diff != "" {
 			l.diff(ev.Result.Diff)
 		}
 	case runbook.ActionDone:
-		l.actionLine(line, s, ev.Step, "executed", ev.Result)
-	case runbook.UndoRequested:
-		line("%-10s %-24s undo asked by %s: %s", phaseOf(s, ev.Step), ev.Step, ev.Operator, ev.Reason)
+		l.objects(line, ev.Result)
 	case runbook.ActionUndone:
-		l.actionLine(line, s, ev.Step, "undo", ev.Result)
+		l.objects(line, ev.Result)
 	case runbook.ActionCleaned:
-		l.actionLine(line, s, ev.Step, "cleanup", ev.Result)
+		l.objects(line, ev.Result)
 	case runbook.AccessReviewed:
-		line("phase %s access review: %s", ev.Phase, withMessage(ev.Result.Summary, ev.Result.Message, runbook.StepPending))
 		for _, it := range ev.Result.Items {
 			if it.Status != probes.StatusPass {
 				line("  missing  %s (%s)", it.Name, it.Summary)
 			}
-		}
-	}
-	for i := range s.Phases {
-		for k, ss := range s.Phases[i].Steps {
-			if i >= len(l.prev.Phases) || k >= len(l.prev.Phases[i].Steps) {
-				continue
-			}
-			was := l.prev.Phases[i].Steps[k]
-			if ss.Status == was.Status || ss.Status == runbook.StepRunning && was.Status == runbook.StepPending {
-				continue
-			}
-			line("%-10s %-24s %-10s %s", s.Phases[i].ID, ss.ID, ss.Status, withMessage(ss.Says(), ss.Last.Message, ss.Status))
-		}
-	}
-	for _, eff := range effects {
-		switch e := eff.(type) {
-		case runbook.PhaseEntered:
-			line("phase %s entered", e.Phase)
-		case runbook.PhaseLeft:
-			line("phase %s left: gate %s: %s", e.Phase, e.Verdict.Status, e.Verdict.Message)
-		case runbook.Refused:
-			line("refused %s: %s", e.Event, e.Reason)
-		case runbook.Finished:
-			line("run finished: %s", e.Outcome)
 		}
 	}
 	l.prev = s
@@ -312,10 +286,8 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 // maxDiffLines bounds the diff lines a dry run logs (the journal keeps all).
 const maxDiffLines = 200
 
-// actionLine logs an action's plan, execution, undo or cleanup, with the
-// objects it touched.
-func (l *eventLog) actionLine(line func(string, ...any), s runbook.State, step, what string, res actions.Result) {
-	line("%-10s %-24s %-10s %s", phaseOf(s, step), step, what, withMessage(res.Summary, res.Message, runbook.StepPending))
+// objects logs the objects an action's result touched.
+func (l *eventLog) objects(line func(string, ...any), res actions.Result) {
 	for _, o := range res.Objects {
 		detail := o.Op
 		if o.ResourceVersion != "" {
@@ -347,13 +319,6 @@ func withMessage(summary, message string, st runbook.StepStatus) string {
 		return summary
 	}
 	return summary + " — " + message
-}
-
-func phaseOf(s runbook.State, step string) string {
-	if pi, _, ok := s.Find(step); ok {
-		return s.Phases[pi].ID
-	}
-	return ""
 }
 
 // writeRunSummary prints each phase's gate and steps, and the verdict.

@@ -82,7 +82,7 @@ func TestRunHeadless(t *testing.T) {
 		{name: "override with a reason", args: []string{"--auto-confirm-manual", "--override", "issuer=not used by gravl; OPS-112"},
 			wantCode: exitWarned, wantVerdict: signoff.VerdictGoOverrides,
 			wantStdout: []string{"verdict: GO WITH OVERRIDES", "overridden by ci: not used by gravl; OPS-112", "baseline", "40 reqs"},
-			wantStderr: []string{"OVERRIDDEN by ci", "phase validate entered"}},
+			wantStderr: []string{"OVERRIDDEN by ci", "validate   phase entered"}},
 		{name: "unconfirmed manual step stops", args: []string{"--override", "issuer=accepted"}, wantCode: exitFailed,
 			wantVerdict: signoff.VerdictNoGo, wantStdout: []string{"manual step(s) notify need a confirmation"}},
 		{name: "several confirmations at once", args: []string{"--confirm", "notify", "--override", "issuer=accepted", "--phase", "preflight"},

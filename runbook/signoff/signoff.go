@@ -246,29 +246,17 @@ func overrides(s runbook.State) int {
 	return n
 }
 
-// record adds what one event changed to the timeline and decisions.
+// record adds what one event changed to the timeline (in the words every
+// front end uses: runbook.Narrate) and to the decisions and changes.
 func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.Effect, operators map[string]bool) {
-	add := func(phase, step, format string, args ...any) {
-		r.Timeline = append(r.Timeline, Entry{At: at.Time, Phase: phase, Step: step, What: fmt.Sprintf(format, args...)})
-	}
-	phase := ""
-	if s.Started {
-		phase = s.Phases[s.Current].ID
-	}
 	refused := slices.ContainsFunc(effects, func(e runbook.Effect) bool { _, ok := e.(runbook.Refused); return ok })
 	switch ev := at.Event.(type) {
 	case runbook.Started:
 		operators[ev.Operator] = true
 		r.actionsEver = r.actionsEver || ev.AllowActions
-		mode := ""
-		if ev.Headless {
-			mode = " (headless)"
-		}
-		add("", "", "run started by %s%s", ev.Operator, mode)
 	case runbook.Resumed:
 		operators[ev.Operator] = true
 		r.actionsEver = r.actionsEver || ev.AllowActions
-		add(phase, "", "resumed by %s after %d journaled event(s)", ev.Operator, ev.Events)
 	case runbook.ActionDone:
 		r.change(prev, s, at, ev.Step, "executed", ev.Result)
 	case runbook.ActionUndone:
@@ -278,7 +266,6 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 	case runbook.UndoRequested:
 		if !refused {
 			operators[ev.Operator] = true
-			add(phase, ev.Step, "undo asked by %s: %s", ev.Operator, ev.Reason)
 		}
 	case runbook.Confirmed:
 		if !refused {
@@ -300,59 +287,24 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 					was := prev.Phases[pi].Steps[si]
 					d.Overrode = strings.TrimSuffix(was.Status.String()+": "+was.Says()+" — "+was.Last.Message, " — ")
 				}
-				add(d.Phase, ev.Step, "OVERRIDDEN by %s: %s", ev.Operator, ev.Reason)
-			} else {
-				if pi := phaseIndex(prev, ev.Phase); pi >= 0 {
-					v := prev.Gate(pi)
-					d.Overrode = "gate " + v.Status.String() + ": " + v.Message
-				}
-				add(ev.Phase, "", "gate OVERRIDDEN by %s: %s", ev.Operator, ev.Reason)
+			} else if pi := phaseIndex(prev, ev.Phase); pi >= 0 {
+				v := prev.Gate(pi)
+				d.Overrode = "gate " + v.Status.String() + ": " + v.Message
 			}
 			r.Overrides = append(r.Overrides, d)
 		}
 	case runbook.LoadControl:
 		if !refused {
 			operators[ev.Operator] = true
-			what := "load " + ev.Op
-			if ev.Op == runbook.LoadRate || ev.Op == runbook.LoadVUs {
-				what += fmt.Sprintf(" %g", ev.Value)
-			}
-			add(phase, ev.Step, "%s by %s", what, ev.Operator)
 		}
 	case runbook.Aborted:
 		operators[ev.Operator] = true
-		add(phase, "", "aborted by %s: %s", ev.Operator, ev.Reason)
 	}
-	for pi := range s.Phases {
-		for si, ss := range s.Phases[pi].Steps {
-			was := prev.Phases[pi].Steps[si].Status
-			if ss.Status == was || ss.Status == runbook.StepRunning && was == runbook.StepPending {
-				continue
-			}
-			what := ss.Status.String()
-			switch {
-			case ss.Status == runbook.StepPassed && ss.Confirm != nil && prev.Phases[pi].Steps[si].Confirm == nil:
-				what = "confirmed by " + ss.Confirm.Operator
-			case ss.Status == runbook.StepOverridden, ss.Status == runbook.StepSkipped:
-				continue // the decision itself is on the timeline
-			case ss.Says() != "":
-				what += ": " + ss.Says()
-			}
-			add(s.Phases[pi].ID, ss.ID, "%s", what)
+	for _, ln := range runbook.Narrate(prev, s, at, effects) {
+		if ln.Kind == runbook.LineResult || ln.Kind == runbook.LinePlan {
+			continue // results show as status changes; dry runs change nothing
 		}
-	}
-	for _, eff := range effects {
-		switch e := eff.(type) {
-		case runbook.PhaseEntered:
-			add(e.Phase, "", "phase entered")
-		case runbook.PhaseLeft:
-			add(e.Phase, "", "phase left, gate %s: %s", e.Verdict.Status, e.Verdict.Message)
-		case runbook.Refused:
-			add(phase, "", "%s refused: %s", e.Event, e.Reason)
-		case runbook.Finished:
-			v, _ := Verdict(s)
-			add("", "", "run finished: %s", v)
-		}
+		r.Timeline = append(r.Timeline, Entry{At: at.Time, Phase: ln.Phase, Step: ln.Step, What: ln.Text()})
 	}
 }
 
@@ -385,7 +337,6 @@ func (r *Report) change(prev, s runbook.State, at runbook.At, step, what string,
 		c.Operator = now.Confirm.Operator
 	}
 	r.Changes = append(r.Changes, c)
-	r.Timeline = append(r.Timeline, Entry{At: at.Time, Phase: c.Phase, Step: step, What: fmt.Sprintf("%s %s: %s", st.Action.Kind, what, res.Summary)})
 }
 
 func phaseOf(s runbook.State, step string) string {
