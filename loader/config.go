@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,6 +236,38 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// Field is the path without its indices and keys — "requests.url",
+// "requests.headers", "executor.stages.target", "thresholds" — the name
+// of the field whatever element of a list or map it is in.
+func (e *FieldError) Field() string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range e.Path {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Index is the first list index in the path (requests[2].url → 2), or -1.
+func (e *FieldError) Index() int {
+	_, rest, ok := strings.Cut(e.Path, "[")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.SplitN(rest, "]", 2)[0])
+	if err != nil {
+		return -1
+	}
+	return n
+}
 
 func fieldErr(path, format string, args ...any) error {
 	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}

@@ -274,49 +274,45 @@ func parseStages(src string) ([]loader.Stage, error) {
 	return out, nil
 }
 
-// flagOf names the flag or argument behind a loader configuration field.
-func flagOf(path string, open bool) string {
-	switch {
-	case strings.HasPrefix(path, "executor.stages"):
-		return "--stages" + strings.TrimPrefix(path, "executor.stages")
-	case strings.HasPrefix(path, "thresholds["):
-		return "--threshold"
-	case strings.HasPrefix(path, "requests["):
-		i, rest, _ := strings.Cut(strings.TrimPrefix(path, "requests["), "]")
-		n, _ := strconv.Atoi(i)
-		switch {
-		case strings.HasPrefix(rest, ".url"):
-			return fmt.Sprintf("URL argument %d", n+1)
-		case strings.HasPrefix(rest, ".method"):
-			return "--method"
-		case strings.HasPrefix(rest, ".headers"):
-			return "--header" + strings.TrimPrefix(rest, ".headers")
-		}
-	}
-	switch path {
-	case "executor.vus", "executor.preAllocatedVUs":
-		return "--vus"
-	case "executor.maxVUs":
-		return "--max-vus"
+// loadFlags names the flag behind each loader configuration field
+// (loader.FieldError.Field).
+var loadFlags = map[string]string{
+	"executor.vus":             "--vus",
+	"executor.preAllocatedVUs": "--vus",
+	"executor.maxVUs":          "--max-vus",
+	"executor.duration":        "--duration",
+	"executor.iterations":      "--iterations",
+	"executor.thinkTime":       "--think-time",
+	"executor.maxLag":          "--max-lag",
+	"executor.stages":          "--stages",
+	"executor.stages.duration": "--stages",
+	"executor.stages.target":   "--stages",
+	"thresholds":               "--threshold",
+	"requests.method":          "--method",
+	"requests.headers":         "--header",
+	"timeout":                  "--timeout",
+	"window":                   "--window",
+}
+
+// flagOf names the flag or argument behind a loader configuration error.
+func flagOf(fe *loader.FieldError, open bool) string {
+	field := fe.Field()
+	switch field {
+	case "requests.url":
+		return fmt.Sprintf("URL argument %d", fe.Index()+1)
 	case "executor.rate":
 		if open {
 			return "--rate"
 		}
 		return "--rate/--max-vus"
-	case "executor.duration":
-		return "--duration"
-	case "executor.iterations":
-		return "--iterations"
-	case "executor.thinkTime":
-		return "--think-time"
-	case "executor.maxLag":
-		return "--max-lag"
-	case "timeout":
-		return "--timeout"
-	case "window":
-		return "--window"
 	}
-	return path
+	if f, ok := loadFlags[field]; ok {
+		if strings.HasPrefix(field, "executor.stages") && fe.Index() >= 0 {
+			return fmt.Sprintf("%s[%d]", f, fe.Index())
+		}
+		return f
+	}
+	return fe.Path
 }
 
 // fileConfig reads a --config load file and applies the flags given on the
@@ -464,7 +460,7 @@ func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, f
 			if opts.config != "" && !strings.HasPrefix(fe.Path, "thresholds[") {
 				return invalidInputf("%s: %s: %w", opts.config, fe.Path, fe.Err) // the file was validated: not expected
 			}
-			return invalidInputf("%s: %w", flagOf(fe.Path, cfg.Executor.Kind.Open()), fe.Err)
+			return invalidInputf("%s: %w", flagOf(fe, cfg.Executor.Kind.Open()), fe.Err)
 		}
 		return invalidInput(err)
 	}
