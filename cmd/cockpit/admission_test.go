@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,10 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 		name       string
 		kubeconfig func(t *testing.T, ns string) string
 		status     probes.Status
-		// want is the message: the dry run's pod has a generated name,
-		// which the ServiceAccount plugin sees as its prefix.
+		// want is the message, a regular expression: the dry run's pod
+		// has a generated name, which the ServiceAccount plugin sees as
+		// its prefix and the others whole. Every surface must then show
+		// the message the journal holds.
 		want func(ns string) string
 	}{
 		{
@@ -97,7 +100,34 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 			kubeconfig: func(t *testing.T, _ string) string { return cp.Kubeconfig(t, "envtest") },
 			status:     probes.StatusError,
 			want: func(ns string) string {
-				return `pods "cockpit-check-" is forbidden: error looking up service account ` + ns + `/default: serviceaccount "default" not found`
+				return regexp.QuoteMeta(`pods "cockpit-check-" is forbidden: error looking up service account ` + ns + `/default: serviceaccount "default" not found`)
+			},
+		},
+		{
+			name: "ResourceQuota exceeded",
+			kubeconfig: func(t *testing.T, ns string) string {
+				cp.CreateYAML(t, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: "+ns+"}\n")
+				cp.QuotaNoPods(t, ns, "no-pods")
+				cp.UntilPodsDenied(t, ns, map[string]string{"app.kubernetes.io/managed-by": "cockpit"})
+				return cp.Kubeconfig(t, "envtest")
+			},
+			status: probes.StatusError,
+			want: func(string) string {
+				return `pods "cockpit-check-[a-z0-9]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0`
+			},
+		},
+		{
+			name: "ValidatingAdmissionPolicy denies",
+			kubeconfig: func(t *testing.T, ns string) string {
+				cp.CreateYAML(t, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: "+ns+"}\n")
+				cp.DenyLabelledPods(t, ns, "app.kubernetes.io/managed-by", "cockpit", "no check pods during the freeze")
+				cp.UntilPodsDenied(t, ns, map[string]string{"app.kubernetes.io/managed-by": "cockpit"})
+				return cp.Kubeconfig(t, "envtest")
+			},
+			status: probes.StatusError,
+			want: func(ns string) string {
+				return `pods "cockpit-check-[a-z0-9]+" is forbidden: ValidatingAdmissionPolicy '` + regexp.QuoteMeta(ns) + `-deny-pods' with binding '` +
+					regexp.QuoteMeta(ns) + `-deny-pods' denied request: no check pods during the freeze`
 			},
 		},
 		{
@@ -119,35 +149,17 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 				return userKubeconfig(t, cp, "admission-lead", "narrow")
 			},
 			status: probes.StatusForbidden,
-			want:   func(ns string) string { return "forbidden: create pods in namespace " + ns },
+			want:   func(ns string) string { return regexp.QuoteMeta("forbidden: create pods in namespace " + ns) },
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := cp.Namespace(t)
-			want := tt.want(ns)
 			journal := filepath.Join(t.TempDir(), "journal.jsonl")
 			code, stdout, stderr := cockpit(t, "run", admRunbook(t, ns), "--kubeconfig", tt.kubeconfig(t, ns), "--journal", journal,
 				"--fresh", "--allow-actions", "--auto-confirm-actions", "--operator", "ci")
 			if code != exitFailed {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
-			}
-
-			// Headless: the dry run's line and the step's, and the summary.
-			for _, line := range []string{
-				"dns-from-a-pod           dry run    cannot create the check pod — " + want,
-				"dns-from-a-pod           failed     cannot create the check pod — " + want,
-				"Pod/" + ns + "/cockpit-check- failed: " + want,
-			} {
-				if !strings.Contains(stderr, line) {
-					t.Errorf("the headless log lacks %q:\n%s", line, stderr)
-				}
-			}
-			if !strings.Contains(stdout, "dns-from-a-pod  failed              cannot create the check pod — "+want) {
-				t.Errorf("the summary lacks the reason:\n%s", stdout)
-			}
-			if tt.status != probes.StatusForbidden && strings.Contains(stdout+stderr, "forbidden: create pods") {
-				t.Errorf("an admission refusal reads as an RBAC denial:\n%s%s", stdout, stderr)
 			}
 
 			// The journal: the dry run's result, as the server said it.
@@ -172,9 +184,29 @@ func TestCheckPodRefusalOperatorView(t *testing.T) {
 				t.Fatalf("%d action.planned events, want 1", len(planned))
 			}
 			p := planned[0].Result
-			if p.Status != tt.status || p.Summary != "cannot create the check pod" || p.Message != want ||
-				len(p.Objects) != 1 || p.Objects[0].Error != want {
-				t.Errorf("journal: action.planned %s %q %q %+v\n want %s %q", p.Status, p.Summary, p.Message, p.Objects, tt.status, want)
+			want := p.Message
+			if !regexp.MustCompile(`^` + tt.want(ns) + `$`).MatchString(want) {
+				t.Fatalf("journal: the dry run's message %q is not the server's %q", want, tt.want(ns))
+			}
+			if p.Status != tt.status || p.Summary != "cannot create the check pod" || len(p.Objects) != 1 || p.Objects[0].Error != want {
+				t.Errorf("journal: action.planned %s %q %q %+v\n want %s", p.Status, p.Summary, p.Message, p.Objects, tt.status)
+			}
+
+			// Headless: the dry run's line and the step's, and the summary.
+			for _, line := range []string{
+				"dns-from-a-pod           dry run    cannot create the check pod — " + want,
+				"dns-from-a-pod           failed     cannot create the check pod — " + want,
+				"Pod/" + ns + "/cockpit-check- failed: " + want,
+			} {
+				if !strings.Contains(stderr, line) {
+					t.Errorf("the headless log lacks %q:\n%s", line, stderr)
+				}
+			}
+			if !strings.Contains(stdout, "dns-from-a-pod  failed              cannot create the check pod — "+want) {
+				t.Errorf("the summary lacks the reason:\n%s", stdout)
+			}
+			if tt.status != probes.StatusForbidden && strings.Contains(stdout+stderr, "forbidden: create pods") {
+				t.Errorf("an admission refusal reads as an RBAC denial:\n%s%s", stdout, stderr)
 			}
 
 			// The sign-off, in its data and its Markdown.
@@ -237,4 +269,71 @@ func admReport(t *testing.T, journal string) (string, *signoff.Report) {
 		t.Fatal(err)
 	}
 	return b.String(), r
+}
+
+// An apply of a Pod that violates the namespace's enforced Pod Security
+// Standard, run headless with actions allowed: the headless log, the
+// journal, the sign-off and the cockpit's screen carry the API server's
+// reason on the object — never a missing permission.
+func TestApplyPodSecurityOperatorView(t *testing.T) {
+	cp := controlplane.Start(t)
+	t.Setenv("HOME", t.TempDir())
+	ns := cp.Namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	dir := t.TempDir()
+	manifest := "apiVersion: v1\nkind: Pod\nmetadata: {name: root-shell, namespace: " + ns + "}\nspec:\n  containers:\n  - {name: shell, image: \"busybox:1.37\", command: [sleep, \"3600\"], securityContext: {runAsUser: 0}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "pod.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rb := filepath.Join(dir, "apply.yaml")
+	if err := os.WriteFile(rb, []byte(`apiVersion: cockpit/v1
+kind: Runbook
+metadata: {name: pod-security}
+phases:
+- id: deploy
+  steps:
+  - id: root-shell
+    action: {kind: apply, files: [pod.yaml]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "journal.jsonl")
+	code, stdout, stderr := cockpit(t, "run", rb, "--kubeconfig", cp.Kubeconfig(t, "envtest"), "--journal", journal,
+		"--allow-actions", "--auto-confirm-actions", "--operator", "ci")
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)
+	}
+	const reason = `pods "root-shell" is forbidden: violates PodSecurity "restricted:latest": `
+	wantLine(t, "headless log", stderr, "root-shell", "dry run", reason)
+	wantLine(t, "headless log", stderr, "Pod/"+ns+"/root-shell", "failed", reason)
+	if strings.Contains(stdout+stderr, "forbidden: create pods") || strings.Contains(stdout+stderr, "forbidden: patch pods") {
+		t.Errorf("a Pod Security refusal reads as an RBAC denial:\n%s%s", stdout, stderr)
+	}
+	rr, err := runbook.ReadJournal(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := rr.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, at := range events {
+		if ev, ok := at.Event.(runbook.ActionPlanned); ok {
+			found = true
+			if ev.Result.Status == probes.StatusForbidden || len(ev.Result.Objects) != 1 || !strings.Contains(ev.Result.Objects[0].Error, reason) {
+				t.Errorf("journal: action.planned %s %+v, want the server's reason on the object", ev.Result.Status, ev.Result.Objects)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no action.planned in the journal")
+	}
+	md, r := admReport(t, journal)
+	if st := r.Phases[0].Steps[0]; st.Status != "failed" || !strings.Contains(st.Evidence, reason) {
+		t.Errorf("sign-off step %+v, want failed with the server's reason", st)
+	}
+	wantLine(t, "markdown sign-off", md, "`root-shell`", "❌ failed", reason)
+	if pane := admPane(admScreen(t, journal, 160, 40)); !strings.Contains(pane, admSqueeze(reason)) {
+		t.Errorf("the step's pane lacks the server's reason %q:\n%s", reason, pane)
+	}
 }

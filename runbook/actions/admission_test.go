@@ -4,24 +4,19 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-// admWait bounds the wait for an admission policy to take effect: a guard
-// against a hang, never a sleep.
-const admWait = 30 * time.Second
+// admCheckPodLabels are the labels cockpit puts on its check pods, which
+// the test's policy refuses.
+var admCheckPodLabels = map[string]string{"app.kubernetes.io/managed-by": "cockpit"}
 
 // admCheckPod is a check pod as the seed runs it.
 func admCheckPod() *CheckPodSpec {
@@ -37,29 +32,6 @@ func admEnv(t *testing.T, cp *controlplane.ControlPlane, ns string) Env {
 	}
 	t.Cleanup(c.Close)
 	return Env{Dir: t.TempDir(), Kube: func(string) (*probes.Cluster, error) { return c, nil }}
-}
-
-// admUntilDenied waits until the API server refuses a dry-run create of a
-// check pod in ns — the admission objects the test wrote (a quota's
-// status, a policy and its binding) reach the admission plugins through
-// informers — and returns the refusal.
-func admUntilDenied(t *testing.T, cs kubernetes.Interface, ns string) error {
-	t.Helper()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Labels: map[string]string{"app.kubernetes.io/managed-by": "cockpit"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.37"}}}}
-	var denied error
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, admWait, true, func(ctx context.Context) (bool, error) {
-		_, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if apierrors.IsForbidden(err) {
-			denied = err
-			return true, nil
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatalf("the API server still admits pods in %s after %s: %v", ns, admWait, err)
-	}
-	return denied
 }
 
 // Every source of a 403 on a check pod's creation, against a real API
@@ -104,12 +76,8 @@ func TestCheckPodAdmissionDenials(t *testing.T) {
 			name: "ResourceQuota exceeded",
 			setup: func(t *testing.T) (kubernetes.Interface, string, Env) {
 				cp, ns, env := testEnv(t, t.TempDir())
-				q := cp.CreateYAML(t, "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: no-pods, namespace: "+ns+"}\nspec: {hard: {pods: \"0\"}}\n")[0]
-				// As the quota controller would: the usage it counted.
-				if _, err := cp.SetStatus(context.Background(), q, map[string]any{"hard": map[string]any{"pods": "0"}, "used": map[string]any{"pods": "0"}}); err != nil {
-					t.Fatal(err)
-				}
-				admUntilDenied(t, cp.Typed, ns)
+				cp.QuotaNoPods(t, ns, "no-pods")
+				cp.UntilPodsDenied(t, ns, admCheckPodLabels)
 				return cp.Typed, ns, env
 			},
 			wantStatus: probes.StatusError,
@@ -121,14 +89,14 @@ func TestCheckPodAdmissionDenials(t *testing.T) {
 			name: "ValidatingAdmissionPolicy denies",
 			setup: func(t *testing.T) (kubernetes.Interface, string, Env) {
 				cp, ns, env := testEnv(t, t.TempDir())
-				admDenyCheckPods(t, cp, ns)
-				admUntilDenied(t, cp.Typed, ns)
+				cp.DenyLabelledPods(t, ns, "app.kubernetes.io/managed-by", "cockpit", "no check pods in this namespace during the freeze")
+				cp.UntilPodsDenied(t, ns, admCheckPodLabels)
 				return cp.Typed, ns, env
 			},
 			wantStatus: probes.StatusError,
 			want: func(ns, pod string) string {
-				return `pods "` + pod + `" is forbidden: ValidatingAdmissionPolicy '` + ns + `-no-check-pods' with binding '` + ns +
-					`-no-check-pods' denied request: no check pods in this namespace during the freeze`
+				return `pods "` + pod + `" is forbidden: ValidatingAdmissionPolicy '` + ns + `-deny-pods' with binding '` + ns +
+					`-deny-pods' denied request: no check pods in this namespace during the freeze`
 			},
 		},
 		{
@@ -203,51 +171,6 @@ func admPodName(msg string) string {
 		return name[:j]
 	}
 	return DefaultCheckPodName + "-"
-}
-
-// admDenyCheckPods writes a ValidatingAdmissionPolicy refusing cockpit's
-// check pods, with reason Forbidden (a 403), and its binding to ns.
-func admDenyCheckPods(t *testing.T, cp *controlplane.ControlPlane, ns string) {
-	t.Helper()
-	ctx := context.Background()
-	name := ns + "-no-check-pods"
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: `!has(object.metadata.labels) || !('app.kubernetes.io/managed-by' in object.metadata.labels) || object.metadata.labels['app.kubernetes.io/managed-by'] != 'cockpit'`,
-				Message:    "no check pods in this namespace during the freeze",
-				Reason:     ptr.To(metav1.StatusReasonForbidden),
-			}},
-		},
-	}
-	if _, err := cp.Typed.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}},
-		},
-	}
-	if _, err := cp.Typed.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = cp.Typed.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctx, name, metav1.DeleteOptions{})
-		_ = cp.Typed.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctx, name, metav1.DeleteOptions{})
-	})
 }
 
 // admRootPod is a Pod the restricted Pod Security Standard refuses: it
