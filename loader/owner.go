@@ -21,9 +21,12 @@ func (r *run) own(a *aggregator) {
 	for {
 		select {
 		case <-tick.C():
+			// Read before the time: a snapshot of a run still scheduling
+			// at now shows its target, however late this goroutine runs.
+			stopping := r.stopping.Load()
 			now := r.elapsed()
 			o.collect(now)
-			o.publish(now, false)
+			o.publish(now, false, stopping)
 		case req := <-r.windowReq:
 			now := r.elapsed()
 			o.collect(now)
@@ -35,7 +38,7 @@ func (r *run) own(a *aggregator) {
 				o.closeCPU(a.curAt, now)
 				a.rotate(now) // close the partial interval: windows end with the run
 			}
-			o.publish(now, true)
+			o.publish(now, true, true)
 			return
 		}
 	}
@@ -159,7 +162,9 @@ func (o *owner) counts() {
 	o.lastDrop, o.lastIn, o.lastOut = d, in, out
 }
 
-func (o *owner) publish(now time.Duration, done bool) {
+// publish sends the snapshot at now; stopping is whether the run was
+// winding down when now was read (an open model then shows no target).
+func (o *owner) publish(now time.Duration, done, stopping bool) {
 	r, a := o.r, o.a
 	o.seq++
 	s := Snapshot{
@@ -182,7 +187,7 @@ func (o *owner) publish(now time.Duration, done bool) {
 	if r.cfg.Executor.Kind.Open() {
 		s.MaxVUs = int(r.maxVUs.Load())
 		s.Starved = r.starved.Load()
-		if !r.stopping.Load() {
+		if !stopping {
 			s.TargetRate = math.Float64frombits(r.rate.Load())
 		}
 		s.Delivery = o.delivery(now)
