@@ -23,10 +23,10 @@ func (r *run) own(a *aggregator) {
 		case <-tick.C():
 			// Read before the time: a snapshot of a run still scheduling
 			// at now shows its target, however late this goroutine runs.
-			stopping := r.stopping.Load()
+			stopping, rate := r.stopping.Load(), r.rate.Load()
 			now := r.elapsed()
 			o.collect(now)
-			o.publish(now, false, stopping)
+			o.publish(now, false, stopping, rate)
 		case req := <-r.windowReq:
 			now := r.elapsed()
 			o.collect(now)
@@ -38,7 +38,7 @@ func (r *run) own(a *aggregator) {
 				o.closeCPU(a.curAt, now)
 				a.rotate(now) // close the partial interval: windows end with the run
 			}
-			o.publish(now, true, true)
+			o.publish(now, true, true, 0)
 			return
 		}
 	}
@@ -162,9 +162,11 @@ func (o *owner) counts() {
 	o.lastDrop, o.lastIn, o.lastOut = d, in, out
 }
 
-// publish sends the snapshot at now; stopping is whether the run was
-// winding down when now was read (an open model then shows no target).
-func (o *owner) publish(now time.Duration, done, stopping bool) {
+// publish sends the snapshot at now; stopping and rate (the pacer's
+// target, float64 bits) are as they were when now was read — before the
+// collection, which a busy machine can make long — so an open model's
+// snapshot shows the target it ran at then, none once it winds down.
+func (o *owner) publish(now time.Duration, done, stopping bool, rate uint64) {
 	r, a := o.r, o.a
 	o.seq++
 	s := Snapshot{
@@ -188,7 +190,7 @@ func (o *owner) publish(now time.Duration, done, stopping bool) {
 		s.MaxVUs = int(r.maxVUs.Load())
 		s.Starved = r.starved.Load()
 		if !stopping {
-			s.TargetRate = math.Float64frombits(r.rate.Load())
+			s.TargetRate = math.Float64frombits(rate)
 		}
 		s.Delivery = o.delivery(now)
 	} else {
