@@ -6,7 +6,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test envtest promtest tmux fmt-check vet staticcheck unit demo bench-load
+.PHONY: test envtest promtest tmux fmt-check vet staticcheck unit demo bench-load realcluster test-realcluster
 
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
@@ -21,6 +21,19 @@ envtest:
 # for the prometheus/alertmanager probe tests (cold ~3.5 min on 2 cores).
 promtest:
 	@hack/promtest/build.sh >/dev/null
+
+# realcluster: build the real single-node cluster (kubelet, containerd,
+# kube-proxy, CoreDNS, kube-router, sealed-secrets, images) into
+# ~/.cache/cockpit/realcluster/... and install the Debian packages it needs
+# (README, "The real-cluster rig", has the cold and warm times). Not part of
+# `make test` yet.
+realcluster:
+	@hack/realcluster/build.sh >/dev/null
+
+# test-realcluster: the rig's own tests on a real node (root; fail, never skip).
+test-realcluster:
+	COCKPIT_REALCLUSTER_BIN="$$(hack/realcluster/build.sh)" COCKPIT_REQUIRE_CONTROLPLANE=1 \
+		$(GO) test -count=1 ./internal/realcluster/...
 
 # tmux: the real-terminal test drives `cockpit demo` in tmux (Debian's
 # package; installed here when missing, as root or with sudo).
