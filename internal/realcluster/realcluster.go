@@ -113,6 +113,9 @@ type Cluster struct {
 	// StartupTime is how long Start took, from nothing to a Ready node with
 	// CoreDNS Ready and kube-router enforcing.
 	StartupTime time.Duration
+	// Milestones are the start's steps with their time since the guard
+	// went in ("node Ready 4.9s", ...).
+	Milestones []string
 
 	state    string
 	base     *baseline
@@ -181,8 +184,8 @@ func Main(m *testing.M) int {
 	}
 	t0 := time.Now()
 	err := c.Stop()
-	fmt.Fprintf(os.Stderr, "realcluster: start-up %.1fs, RSS of the node at the end %d MiB (%s), teardown %.1fs\n",
-		c.StartupTime.Seconds(), sum>>10, formatRSS(rss), time.Since(t0).Seconds())
+	fmt.Fprintf(os.Stderr, "realcluster: start-up %.1fs (%s), RSS of the node at the end %d MiB (%s), teardown %.1fs\n",
+		c.StartupTime.Seconds(), strings.Join(c.Milestones, ", "), sum>>10, formatRSS(rss), time.Since(t0).Seconds())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "realcluster: stop: %v\n", err)
 		code = 1

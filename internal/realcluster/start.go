@@ -241,6 +241,10 @@ current-context: realcluster
 		wg.Wait()
 		return c, cause(err)
 	}
+	mark := func(what string) {
+		c.Milestones = append(c.Milestones, fmt.Sprintf("%s %.1fs", what, time.Since(t0).Seconds()))
+	}
+	mark("API server ready")
 	kubeconfig := "--kubeconfig=" + c.Kubeconfig
 	if err := startC("kube-controller-manager", kubeconfig, "--leader-elect=false",
 		"--bind-address=127.0.0.1", "--secure-port=10257",
@@ -262,6 +266,7 @@ current-context: realcluster
 	if importErr != nil {
 		return c, importErr
 	}
+	mark("images imported")
 	if err := startC("kubelet", "--config="+filepath.Join(state, "etc", "kubelet.yaml"), kubeconfig,
 		"--hostname-override="+NodeName, "--node-ip="+NodeIP,
 		"--root-dir="+filepath.Join(state, "kubelet"), "--cert-dir="+filepath.Join(state, "kubelet", "pki")); err != nil {
@@ -285,6 +290,7 @@ current-context: realcluster
 	if err := c.waitNodeReady(ctx); err != nil {
 		return c, cause(err)
 	}
+	mark("node Ready")
 	// kube-router (NetworkPolicy enforcement only: no routing, no proxy, no
 	// CNI) looks its node up once, at start: after the kubelet registered it.
 	if err := startC("kube-router", kubeconfig, "--hostname-override="+NodeName,
@@ -295,6 +301,7 @@ current-context: realcluster
 	if err := c.waitDeploymentAvailable(ctx, "kube-system", "coredns"); err != nil {
 		return c, cause(err)
 	}
+	mark("CoreDNS Ready")
 	// kube-router has no health endpoint here (it would listen on every
 	// address); its filter chain is its sign of life.
 	if err := waitFor(ctx, "kube-router's KUBE-ROUTER-INPUT chain", 100*time.Millisecond, func() error {
@@ -302,6 +309,7 @@ current-context: realcluster
 	}); err != nil {
 		return c, cause(err)
 	}
+	mark("kube-router enforcing")
 	c.StartupTime = time.Since(t0)
 	return c, nil
 }
