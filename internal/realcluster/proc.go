@@ -195,8 +195,9 @@ func zombie(pid int) bool {
 }
 
 // rigPIDs lists the processes that belong to the rig: those running one of
-// the rig's binaries (a path under binDir: components, shims) and those
-// whose root is under the state dir (the pods' containers).
+// the rig's binaries (a path under binDir: components, shims) and the pods'
+// containers (in the kubelet's kubepods cgroups, or with their root under
+// the state dir).
 func rigPIDs(binDir, state string) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -206,16 +207,32 @@ func rigPIDs(binDir, state string) []int {
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
+		if err != nil || pid == self || zombie(pid) {
+			continue // a zombie holds nothing but its PID, until its parent (here: init) reaps it
 		}
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
-		if under(exe, binDir) || under(root, state) {
+		if under(exe, binDir) || under(root, state) || inKubepods(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// inKubepods reports whether pid is in a cgroup under the kubelet's
+// kubepods (cgroupfs driver), in any hierarchy.
+func inKubepods(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		// hierarchy-ID:controllers:path
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && (f[2] == "/kubepods" || strings.HasPrefix(f[2], "/kubepods/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // under reports whether path is dir or inside it.
