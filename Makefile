@@ -11,7 +11,7 @@ GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
 # test with the race detector. Kubernetes tests fail, never skip, here.
-test: envtest promtest tmux fmt-check vet staticcheck unit
+test: envtest promtest realcluster tmux fmt-check vet staticcheck unit
 
 # envtest: build kube-apiserver + etcd into ~/.cache/cockpit/envtest/... .
 envtest:
@@ -25,8 +25,8 @@ promtest:
 # realcluster: build the real single-node cluster (kubelet, containerd,
 # kube-proxy, CoreDNS, kube-router, sealed-secrets, images) into
 # ~/.cache/cockpit/realcluster/... and install the Debian packages it needs
-# (README, "The real-cluster rig", has the cold and warm times). Not part of
-# `make test` yet.
+# (README, "The real-cluster rig", has the cold and warm times). `make test`
+# builds it first and its tests run on it (as root).
 realcluster:
 	@hack/realcluster/build.sh >/dev/null
 
@@ -55,7 +55,7 @@ staticcheck:
 
 unit:
 	KUBEBUILDER_ASSETS="$$(hack/envtest/build.sh)" COCKPIT_PROMTEST_BIN="$$(hack/promtest/build.sh)" \
-		COCKPIT_REQUIRE_CONTROLPLANE=1 \
+		COCKPIT_REALCLUSTER_BIN="$$(hack/realcluster/build.sh)" COCKPIT_REQUIRE_CONTROLPLANE=1 \
 		$(GO) test -race -count=1 ./...
 
 demo:
