@@ -590,6 +590,22 @@ func (r *kubeReader) read(ctx context.Context, res kubeResource, namespace strin
 	return s.list(ctx, match)
 }
 
+// readSelected resolves resource and reads the objects of it that names
+// or selector pick, in namespace unless the type is cluster-scoped. The
+// selection comes back too: it tells which names are missing.
+func (r *kubeReader) readSelected(ctx context.Context, resource, namespace string, names []string, selector string) ([]*unstructured.Unstructured, kubeSelect, error) {
+	res, err := r.cluster.resolve(resource)
+	if err != nil {
+		return nil, kubeSelect{}, err
+	}
+	sel := kubeSelect{names: names, selector: parseSelector(selector)}
+	if res.namespaced {
+		sel.namespace = namespace
+	}
+	objs, err := r.read(ctx, res, sel.namespace, sel.match)
+	return objs, sel, err
+}
+
 // kubeSelect is how a spec picks objects: by names, by label selector, or
 // all of them (neither).
 type kubeSelect struct {

@@ -160,12 +160,7 @@ var (
 )
 
 func (p *certificateProbe) Observe(ctx context.Context) Observation {
-	res, err := p.cluster.resolve(certificatesResource)
-	if err != nil {
-		return Observation{Err: err}
-	}
-	sel := kubeSelect{namespace: p.spec.Namespace, names: p.spec.Names, selector: parseSelector(p.spec.Selector)}
-	certs, err := p.read(ctx, res, p.spec.Namespace, sel.match)
+	certs, sel, err := p.readSelected(ctx, certificatesResource, p.spec.Namespace, p.spec.Names, p.spec.Selector)
 	if err != nil {
 		return Observation{Err: err}
 	}

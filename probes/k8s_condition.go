@@ -188,15 +188,7 @@ var (
 )
 
 func (p *conditionProbe) Observe(ctx context.Context) Observation {
-	res, err := p.cluster.resolve(p.spec.Resource)
-	if err != nil {
-		return Observation{Err: err}
-	}
-	sel := kubeSelect{names: p.spec.Names, selector: parseSelector(p.spec.Selector)}
-	if res.namespaced {
-		sel.namespace = p.spec.Namespace
-	}
-	objs, err := p.read(ctx, res, sel.namespace, sel.match)
+	objs, sel, err := p.readSelected(ctx, p.spec.Resource, p.spec.Namespace, p.spec.Names, p.spec.Selector)
 	if err != nil {
 		return Observation{Err: err}
 	}
