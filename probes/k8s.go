@@ -176,13 +176,9 @@ func NewClusterForConfig(name string, cfg *rest.Config, namespace string) (*Clus
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "cockpit"
 	}
-	typed, err := kubernetes.NewForConfig(cfg)
+	typed, dyn, err := kube.Clients(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("typed client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
+		return nil, err
 	}
 	return NewCluster(ClusterOptions{Name: name, Typed: typed, Dynamic: dyn, Namespace: namespace}), nil
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	"github.com/cockpit-dev/cockpit/internal/toolcache"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -268,13 +269,9 @@ func (cp *ControlPlane) StartAPIServer() error {
 func newControlPlane(env *envtest.Environment, cfg *rest.Config) (*ControlPlane, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 200, 400 // tests are bursty; the default 5 QPS throttles them
-	typed, err := kubernetes.NewForConfig(cfg)
+	typed, dyn, err := kube.Clients(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("typed client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
+		return nil, err
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
