@@ -69,16 +69,8 @@ func (p *detailPane) content(w, h int) (string, []string) {
 			title += " · " + kind
 		}
 	}
-	var out []string
+	out := p.stepHead(st, ss, w)
 	add := func(text string) { out = append(out, p.env.wrap(text, w)...) }
-	status := s.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
-	if ss.Attempt > 1 {
-		status += fmt.Sprintf(" · attempt %d of %d", ss.Attempt, st.Retries+1)
-	}
-	out = append(out, status)
-	if st.Title != "" {
-		add(st.Title)
-	}
 	if st.Probe != nil {
 		if d, ok := st.Probe.Spec.(probes.Describer); ok {
 			add(s.Muted.Render(d.Describe()))
@@ -90,17 +82,7 @@ func (p *detailPane) content(w, h int) (string, []string) {
 			add(s.Muted.Render("a note is required"))
 		}
 	}
-	if unmet := p.run.state.UnmetNeeds(st.ID); unmet != "" && ss.Status == runbook.StepPending {
-		add("needs " + unmet + " to pass first")
-	}
-	for _, d := range []struct {
-		what string
-		d    *runbook.Decision
-	}{{"confirmed", ss.Confirm}, {"skipped", ss.Skip}, {"overridden", ss.Override}} {
-		if d.d != nil {
-			add(s.Warn.Render(fmt.Sprintf("%s by %s at %s", d.what, d.d.Operator, d.d.At.Format("15:04:05"))) + prefixed(": ", d.d.Text))
-		}
-	}
+	out = append(out, p.decisionLines(st, ss, w)...)
 	if st.Every > 0 {
 		line := fmt.Sprintf("every %s", time.Duration(st.Every))
 		if !ss.NextDue.IsZero() && ss.Status == runbook.StepRunning {
@@ -175,30 +157,26 @@ func (p *detailPane) modeLine(st *runbook.Step, ss *runbook.StepState) string {
 	return s.Warn.Render(glyphMutating+" mutating") + " · " + s.ModeReadOnly.Render("read-only") + ": dry run only (--allow-actions executes)"
 }
 
-// actionDetail draws an action step in a w×h detail pane: what it does,
-// the mode, its dry run, its result with the objects' versions, an undo,
-// the tail of its output, a cleanup, and the phase's access review. What
-// the pane cannot show is not drawn.
-func (p *detailPane) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) []string {
-	s := p.env.styles
-	var out []string
-	add := func(text string) { out = append(out, p.env.wrap(text, w)...) }
-	status := s.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
+// stepHead returns the first lines of a step's detail, wrapped to w: its
+// status with its flags (and attempt, when retried), then its title.
+func (p *detailPane) stepHead(st *runbook.Step, ss *runbook.StepState, w int) []string {
+	status := p.env.styles.step(ss.Status).Render(stepGlyph(ss.Status)+" "+ss.Status.String()) + stepFlags(st)
 	if ss.Attempt > 1 {
 		status += fmt.Sprintf(" · attempt %d of %d", ss.Attempt, st.Retries+1)
 	}
-	out = append(out, status)
+	out := []string{status}
 	if st.Title != "" {
-		add(st.Title)
+		out = append(out, p.env.wrap(st.Title, w)...)
 	}
-	if d := describe(st); d != "" {
-		add(s.Muted.Render(d))
-	}
-	add(p.modeLine(st, ss))
-	access := p.run.state.Phases[p.run.phase].Access
-	if access != nil && !access.Status.OK() {
-		add(s.Fail.Render(statusGlyph(access.Status)+" access review: "+access.Summary) + " (below)")
-	}
+	return out
+}
+
+// decisionLines returns what stands between a step and its run, wrapped
+// to w: the steps it still needs, and who confirmed, skipped or overrode
+// it, when.
+func (p *detailPane) decisionLines(st *runbook.Step, ss *runbook.StepState, w int) []string {
+	var out []string
+	add := func(text string) { out = append(out, p.env.wrap(text, w)...) }
 	if unmet := p.run.state.UnmetNeeds(st.ID); unmet != "" && ss.Status == runbook.StepPending {
 		add("needs " + unmet + " to pass first")
 	}
@@ -207,9 +185,29 @@ func (p *detailPane) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h 
 		d    *runbook.Decision
 	}{{"confirmed", ss.Confirm}, {"skipped", ss.Skip}, {"overridden", ss.Override}} {
 		if d.d != nil {
-			add(s.Warn.Render(fmt.Sprintf("%s by %s at %s", d.what, d.d.Operator, d.d.At.Format("15:04:05"))) + prefixed(": ", d.d.Text))
+			add(p.env.styles.Warn.Render(fmt.Sprintf("%s by %s at %s", d.what, d.d.Operator, d.d.At.Format("15:04:05"))) + prefixed(": ", d.d.Text))
 		}
 	}
+	return out
+}
+
+// actionDetail draws an action step in a w×h detail pane: what it does,
+// the mode, its dry run, its result with the objects' versions, an undo,
+// the tail of its output, a cleanup, and the phase's access review. What
+// the pane cannot show is not drawn.
+func (p *detailPane) actionDetail(st *runbook.Step, ss *runbook.StepState, w, h int) []string {
+	s := p.env.styles
+	out := p.stepHead(st, ss, w)
+	add := func(text string) { out = append(out, p.env.wrap(text, w)...) }
+	if d := describe(st); d != "" {
+		add(s.Muted.Render(d))
+	}
+	add(p.modeLine(st, ss))
+	access := p.run.state.Phases[p.run.phase].Access
+	if access != nil && !access.Status.OK() {
+		add(s.Fail.Render(statusGlyph(access.Status)+" access review: "+access.Summary) + " (below)")
+	}
+	out = append(out, p.decisionLines(st, ss, w)...)
 
 	// What happened last comes first: a short pane cuts the end.
 	plan := func(compact bool) {
