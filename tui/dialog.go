@@ -167,12 +167,21 @@ func (p *dialogPane) View() string {
 	return p.env.box(p.w, p.h, p.dlg.title, true, p.dialogLines(p.w-frameSize, p.h-frameSize))
 }
 
+// finished reports whether the run has finished, and tells the operator
+// so: nothing is left to advance, override or abort.
+func (p *dialogPane) finished() bool {
+	s := &p.run.state
+	if s.Finished() {
+		p.env.notify("the run has finished ("+s.Outcome.String()+")", true)
+	}
+	return s.Finished()
+}
+
 // advance asks to leave the phase. A red gate is refused by the engine
 // (and journaled as an attempt); the cockpit says why at once.
 func (p *dialogPane) advance() tea.Cmd {
 	s := &p.run.state
-	if s.Finished() {
-		p.env.notify("the run has finished ("+s.Outcome.String()+")", true)
+	if p.finished() {
 		return nil
 	}
 	ps := &s.Phases[s.Current]
@@ -315,17 +324,11 @@ func (p *dialogPane) openOverrideStep() {
 		}
 	}
 	lines = append(lines, "", "The override and its reason go to the journal and the report.")
-	id, op := st.ID, p.env.operator
-	p.dlg = &dialog{
-		kind: dlgOverrideStep, title: "Override " + st.ID,
-		lines: lines, prompt: "Reason:", required: true,
-		build: func(text string) runbook.Event { return runbook.Overridden{Step: id, Operator: op, Reason: text} },
-	}
+	p.openOverride(dlgOverrideStep, "Override "+st.ID, lines, runbook.Overridden{Step: st.ID})
 }
 
 func (p *dialogPane) openOverrideGate() {
-	if p.run.state.Finished() {
-		p.env.notify("the run has finished ("+p.run.state.Outcome.String()+")", true)
+	if p.finished() {
 		return
 	}
 	ps := &p.run.state.Phases[p.run.state.Current]
@@ -344,17 +347,26 @@ func (p *dialogPane) openOverrideGate() {
 		}
 	}
 	lines = append(lines, "", "Then a advances. The override goes to the journal and the report.")
-	id, op := ps.ID, p.env.operator
+	p.openOverride(dlgOverrideGate, "Override gate "+ps.ID, lines, runbook.Overridden{Phase: ps.ID})
+}
+
+// openOverride opens an override dialog showing lines: a reason is
+// required, and the event sent is ev by the operator with that reason.
+func (p *dialogPane) openOverride(kind dialogKind, title string, lines []string, ev runbook.Overridden) {
+	ev.Operator = p.env.operator
 	p.dlg = &dialog{
-		kind: dlgOverrideGate, title: "Override gate " + ps.ID,
+		kind: kind, title: title,
 		lines: lines, prompt: "Reason:", required: true,
-		build: func(text string) runbook.Event { return runbook.Overridden{Phase: id, Operator: op, Reason: text} },
+		build: func(text string) runbook.Event {
+			e := ev
+			e.Reason = text
+			return e
+		},
 	}
 }
 
 func (p *dialogPane) openAbort() {
-	if p.run.state.Finished() {
-		p.env.notify("the run has finished ("+p.run.state.Outcome.String()+")", true)
+	if p.finished() {
 		return
 	}
 	op := p.env.operator
