@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
@@ -49,31 +50,19 @@ func (f *Feed) Observe(s runbook.State, at runbook.At, effects []runbook.Effect)
 // Load queues a load step's snapshot (a Runner.OnLoad callback). Only the
 // latest queued snapshot of a step is kept.
 func (f *Feed) Load(step string, snap loader.Snapshot) {
-	f.mu.Lock()
-	for i, m := range f.queue {
-		if lm, ok := m.(LoadMsg); ok && lm.Step == step {
-			f.queue[i] = LoadMsg{Step: step, Snapshot: snap}
-			f.mu.Unlock()
-			return
-		}
-	}
-	f.push(LoadMsg{Step: step, Snapshot: snap})
-	f.mu.Unlock()
+	f.pushLatest(LoadMsg{Step: step, Snapshot: snap}, func(m tea.Msg) bool {
+		lm, ok := m.(LoadMsg)
+		return ok && lm.Step == step
+	})
 }
 
 // Progress queues an executing action's interim result (a Runner.OnProgress
 // callback). Only the latest queued report of a step is kept.
 func (f *Feed) Progress(step string, res actions.Result) {
-	f.mu.Lock()
-	for i, m := range f.queue {
-		if pm, ok := m.(ProgressMsg); ok && pm.Step == step {
-			f.queue[i] = ProgressMsg{Step: step, Result: res}
-			f.mu.Unlock()
-			return
-		}
-	}
-	f.push(ProgressMsg{Step: step, Result: res})
-	f.mu.Unlock()
+	f.pushLatest(ProgressMsg{Step: step, Result: res}, func(m tea.Msg) bool {
+		pm, ok := m.(ProgressMsg)
+		return ok && pm.Step == step
+	})
 }
 
 // Send queues any message.
@@ -81,6 +70,18 @@ func (f *Feed) Send(msg tea.Msg) {
 	f.mu.Lock()
 	f.push(msg)
 	f.mu.Unlock()
+}
+
+// pushLatest queues msg in the place of the first queued message it
+// supersedes, or else at the end: of such messages only the latest waits.
+func (f *Feed) pushLatest(msg tea.Msg, supersedes func(queued tea.Msg) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i := slices.IndexFunc(f.queue, supersedes); i >= 0 {
+		f.queue[i] = msg
+		return
+	}
+	f.push(msg)
 }
 
 func (f *Feed) push(msg tea.Msg) {
