@@ -551,23 +551,12 @@ func (p *exprParser) matchers(closing string) ([]LabelMatcher, error) {
 
 func (p *exprParser) matcher() (LabelMatcher, error) {
 	p.space()
-	start := p.pos
-	for p.pos < len(p.src) && isLabelNameByte(p.src[p.pos], p.pos == start) {
-		p.pos++
-	}
-	if p.pos == start {
+	m := LabelMatcher{Name: p.name(isLabelNameByte)}
+	if m.Name == "" {
 		return LabelMatcher{}, p.errorf("want a label name, got %q", p.rest())
 	}
-	m := LabelMatcher{Name: p.src[start:p.pos]}
 	p.space()
-	for _, op := range []string{"=~", "!~", "!=", "="} {
-		if strings.HasPrefix(p.src[p.pos:], op) {
-			m.Op = op
-			p.pos += len(op)
-			break
-		}
-	}
-	if m.Op == "" {
+	if m.Op = p.operator("=~", "!~", "!=", "="); m.Op == "" {
 		return LabelMatcher{}, p.errorf("want one of = != =~ !~ after %q", m.Name)
 	}
 	p.space()

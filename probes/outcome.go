@@ -256,46 +256,50 @@ func (p *exprParser) space() {
 
 func (p *exprParser) eat(tok string) bool {
 	p.space()
-	if strings.HasPrefix(p.src[p.pos:], tok) {
-		p.pos += len(tok)
-		return true
+	return p.operator(tok) != ""
+}
+
+// name consumes a name whose bytes isByte accepts (first: at the name's
+// start) and returns it: "" when none is there.
+func (p *exprParser) name(isByte func(b byte, first bool) bool) string {
+	start := p.pos
+	for p.pos < len(p.src) && isByte(p.src[p.pos], p.pos == start) {
+		p.pos++
 	}
-	return false
+	return p.src[start:p.pos]
+}
+
+// operator consumes the first of ops that the input starts with and
+// returns it: "" when none does. A longer operator must come before the
+// ones it starts with.
+func (p *exprParser) operator(ops ...string) string {
+	for _, op := range ops {
+		if strings.HasPrefix(p.src[p.pos:], op) {
+			p.pos += len(op)
+			return op
+		}
+	}
+	return ""
 }
 
 func (p *exprParser) cmp() (cmp, error) {
 	p.space()
-	start := p.pos
-	for p.pos < len(p.src) && isNameByte(p.src[p.pos], p.pos == start) {
-		p.pos++
-	}
-	if p.pos == start {
+	c := cmp{name: p.name(isNameByte)}
+	if c.name == "" {
 		if p.pos == len(p.src) {
 			return cmp{}, p.errorf("want a value name, got the end")
 		}
 		return cmp{}, p.errorf("want a value name, got %q", p.rest())
 	}
-	c := cmp{name: p.src[start:p.pos]}
 	p.space()
-	for _, op := range []string{"<=", ">=", "==", "!=", "<", ">"} {
-		if strings.HasPrefix(p.src[p.pos:], op) {
-			c.op = op
-			p.pos += len(op)
-			break
-		}
-	}
-	if c.op == "" {
+	if c.op = p.operator("<=", ">=", "==", "!=", "<", ">"); c.op == "" {
 		return cmp{}, p.errorf("want one of < <= > >= == != after %q", c.name)
 	}
 	p.space()
-	start = p.pos
-	if p.pos < len(p.src) && isNameByte(p.src[p.pos], true) {
-		for p.pos < len(p.src) && isNameByte(p.src[p.pos], p.pos == start) {
-			p.pos++
-		}
-		c.ref = p.src[start:p.pos]
+	if c.ref = p.name(isNameByte); c.ref != "" {
 		return c, nil
 	}
+	start := p.pos
 	for p.pos < len(p.src) && strings.IndexByte("+-0123456789.eE", p.src[p.pos]) >= 0 {
 		p.pos++
 	}
