@@ -24,21 +24,12 @@
 #     is untouched; only the browser UI is a placeholder.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prom=$(cd "$here" && go list -m -f '{{.Version}}' github.com/prometheus/prometheus)
-am=$(cd "$here" && go list -m -f '{{.Version}}' github.com/prometheus/alertmanager)
-if [ -z "$prom" ] || [ -z "$am" ]; then
-  echo "build.sh: cannot read the prometheus/alertmanager versions from $here/go.mod" >&2
-  exit 1
-fi
-root=${COCKPIT_PROMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cockpit/promtest}
-dir="$root/prometheus-$prom-alertmanager-$am-$(go env GOOS)-$(go env GOARCH)"
-if [ -x "$dir/prometheus" ] && [ -x "$dir/alertmanager" ]; then
-  echo "$dir"
-  exit 0
-fi
-mkdir -p "$dir"
-tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+# shellcheck source=hack/buildcache.sh
+. "$here/../buildcache.sh"
+prom=$(module_version github.com/prometheus/prometheus)
+am=$(module_version github.com/prometheus/alertmanager)
+cache_dir "${COCKPIT_PROMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cockpit/promtest}" \
+  "prometheus-$prom-alertmanager-$am" prometheus alertmanager
 echo "build.sh: building prometheus $prom and alertmanager $am into $dir" >&2
 
 ver=github.com/prometheus/common/version
