@@ -2,18 +2,15 @@ package probes_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cockpit-dev/cockpit/internal/goldenfile"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // describeSecret is what the cases' credentials expand to; no target may
 // show it.
@@ -153,7 +150,7 @@ func TestDescribe(t *testing.T) {
 				}
 				fmt.Fprintf(&b, "\nprobe:  %s\ntarget: %s\n", cases[i], target)
 			}
-			golden(t, filepath.Join("testdata", "describe", kind+".golden"), b.Bytes())
+			goldenfile.Check(t, filepath.Join("testdata", "describe", kind+".golden"), b.Bytes())
 		})
 	}
 	for kind := range describeCases {
@@ -181,24 +178,5 @@ func TestEveryKindDescribes(t *testing.T) {
 		if d.Describe() == "" {
 			t.Errorf("kind %s: the zero spec describes as nothing", kind)
 		}
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s", path, got)
 	}
 }

@@ -2,16 +2,14 @@ package runbook
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cockpit-dev/cockpit/internal/goldenfile"
 	"github.com/cockpit-dev/cockpit/probes"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func env(vals map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
@@ -92,23 +90,7 @@ func TestParseInvalidGolden(t *testing.T) {
 	if !errors.As(err, &list) {
 		t.Fatalf("err = %v, want an ErrorList", err)
 	}
-	golden(t, "testdata/invalid.golden", err.Error()+"\n")
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s--- want\n%s", filepath.Base(path), got, want)
-	}
+	goldenfile.Check(t, "testdata/invalid.golden", err.Error()+"\n")
 }
 
 func TestParseSmallErrors(t *testing.T) {
@@ -194,7 +176,7 @@ func TestParseInvalidCorpus(t *testing.T) {
 					t.Errorf("error without its file or a message: %#v", e)
 				}
 			}
-			golden(t, strings.TrimSuffix(f, ".yaml")+".golden", err.Error()+"\n")
+			goldenfile.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", err.Error()+"\n")
 		})
 	}
 }

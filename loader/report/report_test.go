@@ -3,18 +3,15 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/goldenfile"
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/threshold"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func lat(base time.Duration) loader.Latency {
 	return loader.Latency{Count: 1000, Min: base / 4, Mean: base, P50: base * 9 / 10, P90: base * 2, P95: base * 3,
@@ -62,21 +59,10 @@ func snapshot(t *testing.T) loader.Snapshot {
 	}
 }
 
+// golden checks got against testdata/NAME.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestSummaryGolden(t *testing.T) {

@@ -3,19 +3,17 @@ package signoff
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/goldenfile"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const seedRunbook = `apiVersion: cockpit/v1
 kind: Runbook
@@ -140,7 +138,7 @@ func TestReportGolden(t *testing.T) {
 			if strings.Contains(md.String(), "s3cret-t0ken") {
 				t.Fatal("a secret reached the report")
 			}
-			golden(t, filepath.Join("testdata", tt.name+".md"), md.Bytes())
+			goldenfile.Check(t, filepath.Join("testdata", tt.name+".md"), md.Bytes())
 			js, err := json.MarshalIndent(r, "", "  ")
 			if err != nil {
 				t.Fatal(err)
@@ -164,25 +162,6 @@ func TestReportRefusesTamperedJournal(t *testing.T) {
 	os.WriteFile(path, bytes.Replace(data, []byte(`"status":"fail"`), []byte(`"status":"pass"`), 1), 0o600)
 	if _, err := FromJournal(path); err == nil || !strings.Contains(err.Error(), "hash chain broken") {
 		t.Fatalf("err = %v, want the broken chain named", err)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s", path, got)
 	}
 }
 
