@@ -1,24 +1,16 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"log"
-	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/cockpit-dev/cockpit/bench/internal/loopback"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18081", "loopback address to listen on")
-	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		fmt.Fprintf(os.Stderr, "jitter: --addr %q: want a loopback IP:port\n", *addr)
-		os.Exit(2)
-	}
+	addr := loopback.Addr("jitter", "127.0.0.1:18081")
 	var n atomic.Int64
 	ok := []byte("ok")
 	mux := http.NewServeMux()
@@ -35,5 +27,5 @@ func main() {
 		_, _ = w.Write(ok)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(ok) })
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	log.Fatal(http.ListenAndServe(addr, mux))
 }
