@@ -3,10 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
@@ -27,14 +24,7 @@ import (
 //
 //	go test ./loader -run '^$' -bench BenchmarkPacer -benchtime 1x
 func BenchmarkPacer(b *testing.B) {
-	url := os.Getenv("LOADER_BENCH_URL")
-	if url == "" {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
-		defer srv.Close()
-		url = srv.URL
-	} else if !strings.HasPrefix(url, "http://127.") {
-		b.Fatalf("LOADER_BENCH_URL %q: loopback only", url)
-	}
+	url := benchTarget(b)
 	secs := 5
 	if s := os.Getenv("LOADER_BENCH_SECONDS"); s != "" {
 		if _, err := fmt.Sscan(s, &secs); err != nil || secs <= 0 {
