@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,7 +30,7 @@ var crashLooping = map[string]bool{
 
 // PodHealth reads a pod's readiness, restarts and waiting reasons.
 func PodHealth(p *corev1.Pod) PodState {
-	s := PodState{Ready: podReady(p), Completed: p.Status.Phase == corev1.PodSucceeded}
+	s := PodState{Ready: kube.PodReady(p), Completed: p.Status.Phase == corev1.PodSucceeded}
 	ready := 0
 	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for _, c := range list {
@@ -49,16 +50,6 @@ func PodHealth(p *corev1.Pod) PodState {
 	}
 	s.Containers = fmt.Sprintf("%d/%d", ready, len(p.Spec.Containers))
 	return s
-}
-
-// podReady reports whether a pod's Ready condition is True.
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // PodsSpec configures a "k8s.pods" probe: the health of the pods a selector

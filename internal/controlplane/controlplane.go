@@ -316,7 +316,7 @@ func loadCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // controller, so namespaces are not deleted; names never collide.
 func (cp *ControlPlane) Namespace(t testing.TB, labels ...map[string]string) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d", dnsLabel(t.Name(), 50), cp.nsSeq.Add(1))
+	name := fmt.Sprintf("%s-%d", kube.DNSLabel(t.Name(), 50), cp.nsSeq.Add(1))
 	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}
 	if len(labels) > 0 {
 		l := map[string]any{}
@@ -329,30 +329,6 @@ func (cp *ControlPlane) Namespace(t testing.TB, labels ...map[string]string) str
 	}
 	cp.Create(t, &unstructured.Unstructured{Object: ns})
 	return name
-}
-
-// dnsLabel turns s into a lowercase DNS label of at most n characters.
-func dnsLabel(s string, n int) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if b.Len() >= n {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == "" {
-		out = "test"
-	}
-	return out
 }
 
 // ResourceFor maps an object's kind to its resource and scope through

@@ -40,26 +40,6 @@ func TestVersionsMatchToolsModule(t *testing.T) {
 	}
 }
 
-func TestDNSLabel(t *testing.T) {
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{in: "TestFoo", n: 50, want: "testfoo"},
-		{in: "TestFoo/sub_case#01", n: 50, want: "testfoo-sub-case-01"},
-		{in: "Test__Foo", n: 50, want: "test-foo"},
-		{in: "//", n: 50, want: "test"},
-		{in: "TestAVeryLongName", n: 5, want: "testa"},
-		{in: "Test/Foo", n: 5, want: "test"}, // trailing dash trimmed
-	}
-	for _, tt := range tests {
-		if got := dnsLabel(tt.in, tt.n); got != tt.want {
-			t.Errorf("dnsLabel(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-}
-
 // The loop the probes rely on: an object is created, a "controller" (the
 // test) writes its status through the status subresource, and client-go
 // reads it back. A fake clientset would also keep a status sent on create;

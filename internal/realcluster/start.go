@@ -19,6 +19,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -669,7 +670,7 @@ func (c *Cluster) killTasks() {
 // namespace when the test ends.
 func (c *Cluster) Namespace(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d", dnsLabel(t.Name(), 50), c.nsSeq.Add(1))
+	name := fmt.Sprintf("%s-%d", kube.DNSLabel(t.Name(), 50), c.nsSeq.Add(1))
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := c.Typed.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("realcluster: create namespace %s: %v", name, err)
@@ -688,30 +689,6 @@ func (c *Cluster) Namespace(t testing.TB) string {
 		t.Fatalf("realcluster: namespace %s: waiting for its default ServiceAccount: %v", name, err)
 	}
 	return name
-}
-
-// dnsLabel turns s into a lowercase DNS label of at most n characters.
-func dnsLabel(s string, n int) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if b.Len() >= n {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == "" {
-		out = "test"
-	}
-	return out
 }
 
 func sortedSet(m map[string]bool) []string {

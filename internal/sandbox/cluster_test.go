@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -161,8 +162,8 @@ func TestSeededDeploymentsAreRolledOut(t *testing.T) {
 					t.Fatalf("%d pods for %s, want %d", len(pods.Items), sel, tt.replicas)
 				}
 				for _, p := range pods.Items {
-					if p.Status.Phase != corev1.PodRunning || !podIsReady(&p) {
-						t.Errorf("pod %s: phase %s ready %v", p.Name, p.Status.Phase, podIsReady(&p))
+					if p.Status.Phase != corev1.PodRunning || !kube.PodReady(&p) {
+						t.Errorf("pod %s: phase %s ready %v", p.Name, p.Status.Phase, kube.PodReady(&p))
 					}
 				}
 			})

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -232,15 +233,6 @@ func markPodReady(p *corev1.Pod, now time.Time) {
 	}
 }
 
-func podIsReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // simPod is a pod the controller manages.
 type simPod struct {
 	name  string
@@ -447,7 +439,7 @@ func (c *rolloutController) adopt(ctx context.Context, d *appsv1.Deployment, has
 			continue
 		}
 		if p.Labels[labelPodTemplateHash] == hash {
-			r.updated = append(r.updated, simPod{name: p.Name, ready: podIsReady(p)})
+			r.updated = append(r.updated, simPod{name: p.Name, ready: kube.PodReady(p)})
 		} else {
 			r.old = append(r.old, p.Name)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -199,8 +200,8 @@ func TestTemplateChangeRollsOut(t *testing.T) {
 		t.Fatalf("%d backend pods, want 2", len(pods.Items))
 	}
 	for _, p := range pods.Items {
-		if p.Labels[labelPodTemplateHash] != hash || !podIsReady(&p) || p.Spec.Containers[0].Image != "ghcr.io/gravl-app/backend:1.9.0" {
-			t.Errorf("pod %s: hash %s ready %v image %s", p.Name, p.Labels[labelPodTemplateHash], podIsReady(&p), p.Spec.Containers[0].Image)
+		if p.Labels[labelPodTemplateHash] != hash || !kube.PodReady(&p) || p.Spec.Containers[0].Image != "ghcr.io/gravl-app/backend:1.9.0" {
+			t.Errorf("pod %s: hash %s ready %v image %s", p.Name, p.Labels[labelPodTemplateHash], kube.PodReady(&p), p.Spec.Containers[0].Image)
 		}
 	}
 }
