@@ -207,6 +207,10 @@ type Config struct {
 	// HDRLog, when set, receives the latency histogram of every one-second
 	// interval in HdrHistogram's interval log format (values in µs).
 	HDRLog io.Writer
+	// Intervals, when set (whole seconds), makes snapshots carry an
+	// Interval record every Intervals of the run (Snapshot.Intervals;
+	// IntervalLength is the runbook's rule).
+	Intervals time.Duration
 	// Clock is the time source (default: the real clock).
 	Clock Clock
 	// UserAgent is sent unless a request sets its own (default "cockpit-load").
@@ -317,6 +321,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.SnapshotInterval < DefaultSnapshotInterval {
 		return c, fieldErr("snapshotInterval", "must be at least %s (10 snapshots a second), got %s", DefaultSnapshotInterval, c.SnapshotInterval)
+	}
+	if c.Intervals < 0 || c.Intervals%time.Second != 0 {
+		return c, fieldErr("intervals", "must be whole seconds, got %s", c.Intervals)
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "cockpit-load"

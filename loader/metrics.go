@@ -165,6 +165,7 @@ type aggregator struct {
 	enc     []byte               // its encoding
 	scratch *hdr.Histogram       // window merges
 	log     *hdrLog
+	iv      *intervals // Config.Intervals: the records being built
 }
 
 func newAggregator(open bool, ringLen int, log *hdrLog) *aggregator {
@@ -241,6 +242,9 @@ func (a *aggregator) addCounts(dropped, bytesIn, bytesOut int64) {
 
 // rotate closes the current interval at end and moves it into the ring.
 func (a *aggregator) rotate(end time.Duration) {
+	if a.iv != nil {
+		a.iv.add(a)
+	}
 	i := a.head
 	s := &a.ring[i]
 	s.start, s.end = a.curAt, end

@@ -24,10 +24,12 @@ func (r *run) own(a *aggregator) {
 			// Read before the time: a snapshot of a run still scheduling
 			// at now shows its target, however late this goroutine runs.
 			stopping, rate := r.stopping.Load(), r.rate.Load()
+			o.ivStopping, o.ivRate = stopping, rate
 			now := r.elapsed()
 			o.collect(now)
 			o.publish(now, false, stopping, rate)
 		case req := <-r.windowReq:
+			o.ivStopping, o.ivRate = r.stopping.Load(), r.rate.Load()
 			now := r.elapsed()
 			o.collect(now)
 			req.reply <- a.window(req.d, now).stats()
@@ -38,6 +40,8 @@ func (r *run) own(a *aggregator) {
 				o.closeCPU(a.curAt, now)
 				a.rotate(now) // close the partial interval: windows end with the run
 			}
+			o.ivStopping = true
+			o.closeInterval(now, true)
 			o.publish(now, true, true, 0)
 			return
 		}
@@ -55,6 +59,10 @@ type owner struct {
 	lastIn   int64
 	lastOut  int64
 	aborted  []bool
+	// ivStopping and ivRate are read before the time of the collection
+	// that closes intervals: the target an interval closing in it ran at.
+	ivStopping bool
+	ivRate     uint64
 
 	// The process's CPU: at the start, at the last sample, and in the
 	// current interval; the seconds with drops, and those of them with the
@@ -141,8 +149,10 @@ func (o *owner) collect(now time.Duration) {
 		}
 		pending = keep
 		o.counts()
-		o.closeCPU(a.curAt, a.curAt+interval)
-		a.rotate(a.curAt + interval)
+		end := a.curAt + interval
+		o.closeCPU(a.curAt, end)
+		a.rotate(end)
+		o.closeInterval(end, false)
 	}
 	for i := range pending {
 		a.record(&pending[i])
@@ -197,6 +207,9 @@ func (o *owner) publish(now time.Duration, done, stopping bool, rate uint64) {
 		s.TargetVUs = int(r.target.Load())
 	}
 	s.Thresholds = o.thresholds(now, done)
+	if a.iv != nil {
+		s.Intervals, a.iv.out = a.iv.out, nil
+	}
 	r.evMu.Lock()
 	s.Events = slices.Clone(r.events)
 	r.evMu.Unlock()
@@ -234,7 +247,9 @@ func (o *owner) send(s Snapshot) {
 	default:
 	}
 	select {
-	case <-o.r.snaps:
+	case old := <-o.r.snaps:
+		// The reader never took it: its intervals go with the new one.
+		s.Intervals = append(old.Intervals, s.Intervals...)
 	default:
 	}
 	o.r.snaps <- s // the owner is the only sender and the buffer is empty now

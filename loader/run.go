@@ -160,6 +160,9 @@ func Run(ctx context.Context, cfg Config) (<-chan Snapshot, *Control, error) {
 		})
 	}
 	agg := newAggregator(e.Kind.Open(), ringLen, log)
+	if cfg.Intervals > 0 {
+		agg.iv = newIntervals(cfg.Intervals)
+	}
 	r.event(EventStart, 0, string(e.Kind))
 	if e.Kind.Open() && e.autoVUs {
 		r.event(EventAutoVUs, float64(e.MaxVUs), fmt.Sprintf("VUs sized from the rate: %d started, up to %d (%g/s × %s timeout, at most %d)",

@@ -57,6 +57,11 @@ type Snapshot struct {
 	Thresholds []ThresholdState
 	// Events lists every control change, stage and stop, oldest first.
 	Events []Event
+	// Intervals are the Interval records closed since the last snapshot
+	// the reader took (Config.Intervals; nil without it), oldest first:
+	// a snapshot replaced before it was read hands its own on, so a reader
+	// that reads every snapshot sees every interval once.
+	Intervals []Interval
 }
 
 // Passed reports whether every threshold passes.
