@@ -70,6 +70,11 @@ bench-load:
 bench-lag:
 	bench/lag.sh
 
+# bench-journal: journal bytes per minute of load at 100 and 10,000 req/s, the cost of one interval event (README, Performance).
+.PHONY: bench-journal
+bench-journal:
+	bench/journal.sh
+
 # bench-mem: the loader's heap after 10s, 60s and 300s of load (README, Performance).
 .PHONY: bench-mem
 bench-mem:

@@ -280,6 +280,8 @@ func (e *engine) apply(ev Event) {
 		return
 	}
 	switch ev := ev.(type) {
+	case LoadInterval:
+		return // evidence for the report: it changes no state, even late
 	case ActionCleaned:
 		e.actionCleaned(ev) // what a run left is taken back after it ends too
 		return

@@ -3,6 +3,7 @@ package runbook
 import (
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook/actions"
@@ -52,6 +53,17 @@ type LoadResult struct {
 	RunID  uint64           `json:"runId"`
 	Result probes.Result    `json:"result"`
 	Report *report.Document `json:"report,omitempty"`
+}
+
+// LoadInterval is one interval of a running load test (loader.Interval:
+// its latency histograms, corrected and raw, in HdrHistogram's compressed
+// encoding, its counts, VUs, rates and threshold changes), journaled as
+// the loader closes it: the run over time, for the report's charts and
+// any window the sign-off reconstructs. The engine keeps nothing of it.
+type LoadInterval struct {
+	Step     string          `json:"step"`
+	RunID    uint64          `json:"runId"`
+	Interval loader.Interval `json:"interval"`
 }
 
 // Load control operations, as LoadControl.Op.
@@ -164,19 +176,20 @@ type AccessReviewed struct {
 }
 
 // EventType implementations.
-func (Started) EventType() string     { return "run.started" }
-func (Tick) EventType() string        { return "tick" }
-func (RunStep) EventType() string     { return "step.run" }
-func (RunPhase) EventType() string    { return "phase.run" }
-func (ProbeResult) EventType() string { return "probe.result" }
-func (LoadResult) EventType() string  { return "load.result" }
-func (LoadControl) EventType() string { return "load.control" }
-func (Confirmed) EventType() string   { return "step.confirmed" }
-func (Skipped) EventType() string     { return "step.skipped" }
-func (Overridden) EventType() string  { return "override" }
-func (Advance) EventType() string     { return "phase.advance" }
-func (Aborted) EventType() string     { return "run.aborted" }
-func (Resumed) EventType() string     { return "run.resumed" }
+func (Started) EventType() string      { return "run.started" }
+func (Tick) EventType() string         { return "tick" }
+func (RunStep) EventType() string      { return "step.run" }
+func (RunPhase) EventType() string     { return "phase.run" }
+func (ProbeResult) EventType() string  { return "probe.result" }
+func (LoadResult) EventType() string   { return "load.result" }
+func (LoadInterval) EventType() string { return "load.interval" }
+func (LoadControl) EventType() string  { return "load.control" }
+func (Confirmed) EventType() string    { return "step.confirmed" }
+func (Skipped) EventType() string      { return "step.skipped" }
+func (Overridden) EventType() string   { return "override" }
+func (Advance) EventType() string      { return "phase.advance" }
+func (Aborted) EventType() string      { return "run.aborted" }
+func (Resumed) EventType() string      { return "run.resumed" }
 
 // EventType implementations of the action events.
 func (ActionPlanned) EventType() string  { return "action.planned" }

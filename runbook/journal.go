@@ -126,6 +126,8 @@ func (j *Journal) Append(at At, operator, phase string) error {
 		step = ev.Step
 	case LoadControl:
 		step = ev.Step
+	case LoadInterval:
+		step = ev.Step
 	case Confirmed:
 		step = ev.Step
 	case Skipped:
@@ -273,7 +275,7 @@ func (rr *ReadResult) Events() ([]At, error) {
 var eventTypes = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for _, ev := range []Event{Started{}, Tick{}, RunStep{}, RunPhase{}, ProbeResult{}, LoadResult{},
-		LoadControl{}, Confirmed{}, Skipped{}, Overridden{}, Advance{}, Aborted{}, Resumed{},
+		LoadControl{}, LoadInterval{}, Confirmed{}, Skipped{}, Overridden{}, Advance{}, Aborted{}, Resumed{},
 		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}} {
 		m[ev.EventType()] = reflect.TypeOf(ev)
 	}

@@ -289,6 +289,7 @@ func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl 
 		fail(err.Error())
 		return
 	}
+	cfg.Intervals = intervalLength(cfg.Executor)
 	r.mu.Lock()
 	if prev := r.loads[sl.Step]; prev != nil {
 		prev.Stop()
@@ -311,6 +312,9 @@ func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl 
 		var last loader.Snapshot
 		for snap := range snaps {
 			last = snap
+			for _, iv := range snap.Intervals {
+				send(LoadInterval{Step: sl.Step, RunID: sl.RunID, Interval: iv})
+			}
 			if r.OnLoad != nil {
 				r.OnLoad(sl.Step, snap)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
 	"github.com/cockpit-dev/cockpit/runbook"
@@ -54,6 +55,7 @@ type Report struct {
 	actionsEver bool
 	Phases      []Phase `json:"phases"`
 	Loads       []Load  `json:"loads,omitempty"`
+	loadIx      loadIndex
 	// Changes are what the run's actions did, in order: every execution,
 	// undo and cleanup, with the objects touched and their versions.
 	Changes       []Change   `json:"changes"`
@@ -100,6 +102,12 @@ type Load struct {
 	Phase   string          `json:"phase"`
 	Target  string          `json:"target"`
 	Summary report.Document `json:"summary"`
+	// RunID is the run whose verdict this is; Intervals are the
+	// load.interval events it journaled (Window merges any span of them);
+	// OtherRuns the step's runs that reached no verdict, with theirs.
+	RunID     uint64            `json:"runId,omitempty"`
+	Intervals []loader.Interval `json:"-"`
+	OtherRuns []LoadRun         `json:"otherRuns,omitempty"`
 }
 
 // Change is one thing an action did to the world.
@@ -190,6 +198,7 @@ func Build(rr *runbook.ReadResult, path string) (*Report, error) {
 	if err := r.phases(s, ix); err != nil {
 		return nil, fmt.Errorf("%s: the report is not rendered: %w", path, err)
 	}
+	r.attachIntervals()
 	return r, nil
 }
 
@@ -206,6 +215,7 @@ func (r *Report) replay(rb *runbook.Runbook, rr *runbook.ReadResult, events []ru
 		s, effects = runbook.Apply(s, at)
 		r.record(prev, s, at, effects, operators)
 		ix.note(prev, s, rr.Records[i+1].Seq, at.Event)
+		r.loadIx.note(prev, s, at.Event)
 	}
 	return s, ix, operators
 }
