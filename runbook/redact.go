@@ -35,11 +35,15 @@ const Redacted = "[REDACTED]"
 
 // String returns s with every secret replaced.
 func (r *Redactor) String(s string) string {
-	if r != nil && r.values != nil {
-		s = r.values.Replace(s)
-	}
+	// A private key first: a header's value must not cut its BEGIN line.
 	if strings.Contains(s, "PRIVATE KEY") {
 		s = privateKeyPEM.ReplaceAllString(s, "[REDACTED PRIVATE KEY]")
+	}
+	// Headers before the values: a value redacted inside one would stop
+	// the header's match at its bracket.
+	s = headerLine.ReplaceAllString(s, "${1}${2}${3}"+Redacted)
+	if r != nil && r.values != nil {
+		s = r.values.Replace(s)
 	}
 	s = authHeader.ReplaceAllString(s, "${1}"+Redacted+"${3}")
 	return authScheme.ReplaceAllString(s, "$1 "+Redacted)
@@ -87,6 +91,14 @@ var credentialKey = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|
 // authHeader matches Authorization/Cookie header values written as JSON
 // inside text (a message quoting a request), quotes escaped or not.
 var authHeader = regexp.MustCompile(`(?i)(\\?"(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)\\?"\s*:\s*\\?")((?:[^"\\]|\\[^"])*)(\\?")`)
+
+// headerLine matches a credential header written as HTTP writes it in
+// text ("Cookie: a=b; c=d"): its value up to the end of the line, a quote,
+// a bracket or a comma — so a header inside YAML or JSON (quoted, or in a
+// flow mapping) keeps the document's shape.
+// A name after a dot is a field path ("headers.Authorization: … not
+// set"), not a header.
+var headerLine = regexp.MustCompile(`(?i)(^|[\s{(,;])((?:proxy-)?authorization|set-cookie|cookie|x-api-key)([ \t]*:[ \t]*)([^\s"'{}\[\],][^\r\n"'{}\[\],]*)`)
 
 // authScheme matches credentials written as "Bearer …" or "Basic …".
 var authScheme = regexp.MustCompile(`(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}`)
