@@ -6,12 +6,12 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test envtest promtest tmux fmt-check vet staticcheck unit demo bench-load realcluster test-realcluster
+.PHONY: test envtest promtest tmux chromium fmt-check vet staticcheck unit demo bench-load realcluster test-realcluster
 
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
 # test with the race detector. Kubernetes tests fail, never skip, here.
-test: envtest promtest realcluster tmux fmt-check vet staticcheck unit
+test: envtest promtest realcluster tmux chromium fmt-check vet staticcheck unit
 
 # envtest: build kube-apiserver + etcd into ~/.cache/cockpit/envtest/... .
 envtest:
@@ -43,6 +43,15 @@ tmux:
 		echo "make: installing tmux (Debian) for the real-terminal test"; \
 		$$sudo apt-get install -y -qq tmux >/dev/null 2>&1 || \
 		{ $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq tmux >/dev/null; }; }
+
+# chromium: the HTML report's test opens it in headless Chromium
+# (hack/htmlcheck.sh; Debian's package, installed here when missing).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "make: installing chromium (Debian) for the HTML report's test"; \
+		$$sudo apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq chromium >/dev/null; }; }
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cockpit-dev/cockpit/internal/sandbox"
 	"github.com/cockpit-dev/cockpit/probes"
@@ -54,5 +55,6 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 		return err
 	}
 	fmt.Fprintf(s.out, "report: %s\n", path)
+	fmt.Fprintf(s.out, "report: %s\n", strings.TrimSuffix(path, ".md")+".html")
 	return runVerdict(final, pilot)
 }

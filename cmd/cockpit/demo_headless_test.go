@@ -51,6 +51,12 @@ func TestDemoHeadless(t *testing.T) {
 			if !strings.Contains(string(md), "## Verdict: **"+tt.wantVerdict+"**") {
 				t.Errorf("the report's verdict differs:\n%s", md)
 			}
+			// The HTML beside it, rendered from the real run's journal.
+			html := strings.TrimSuffix(journal, ".journal.jsonl") + ".signoff.html"
+			if page, err := os.ReadFile(html); err != nil || !strings.Contains(string(page), ">"+tt.wantVerdict+"<") {
+				t.Errorf("the HTML report's verdict differs (%v)", err)
+			}
+			checkInBrowser(t, html)
 		})
 	}
 }

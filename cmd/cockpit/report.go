@@ -29,11 +29,12 @@ red item was accepted with a recorded reason, NO-GO when a gate failed or the
 run was aborted, NO-GO (INCOMPLETE) when the run has not reached its end. The
 exit code follows it (0, 4, 3), so CI can gate on the report too.`,
 		Example: `  cockpit report gravl-go-live.journal.jsonl > signoff.md
-  cockpit report gravl-go-live.journal.jsonl -o json --out signoff.json`,
+  cockpit report gravl-go-live.journal.jsonl -o json --out signoff.json
+  cockpit report gravl-go-live.journal.jsonl --format html --out signoff.html`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "markdown" && output != "md" && output != "json" {
-				return flagError(cmd, fmt.Errorf("--output: want markdown or json, got %q", output))
+			if output != "markdown" && output != "md" && output != "json" && output != "html" {
+				return flagError(cmd, fmt.Errorf("--output: want markdown, json or html, got %q", output))
 			}
 			r, err := signoff.FromJournal(args[0])
 			if err != nil {
@@ -66,39 +67,49 @@ exit code follows it (0, 4, 3), so CI can gate on the report too.`,
 			return verdict{code: exitFailed}
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "format: markdown or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "format: markdown, json or html (one self-contained page)")
+	cmd.Flags().StringVar(&output, "format", "markdown", "the same as --output")
 	cmd.Flags().StringVar(&file, "out", "", "write to FILE instead of stdout")
 	return cmd
 }
 
 func writeReport(w io.Writer, r *signoff.Report, output string) error {
-	if output == "json" {
+	switch output {
+	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
+	case "html":
+		return signoff.WriteHTML(w, r)
 	}
 	return signoff.WriteMarkdown(w, r)
 }
 
-// writeSignoff writes the Markdown sign-off of the journal next to it
-// (NAME.signoff.md for NAME.journal.jsonl) and returns its path.
+// writeSignoff writes the sign-off of the journal next to it —
+// NAME.signoff.md and NAME.signoff.html for NAME.journal.jsonl — and
+// returns the Markdown's path.
 func writeSignoff(journal string) (string, error) {
 	r, err := signoff.FromJournal(journal)
 	if err != nil {
 		return "", fmt.Errorf("sign-off report: %w", err)
 	}
-	path := strings.TrimSuffix(journal, ".jsonl")
-	path = strings.TrimSuffix(path, ".journal") + ".signoff.md"
-	f, err := os.Create(path)
-	if err != nil {
-		return "", fmt.Errorf("sign-off report: %w", err)
+	base := strings.TrimSuffix(journal, ".jsonl")
+	base = strings.TrimSuffix(base, ".journal") + ".signoff"
+	for _, out := range []struct {
+		ext   string
+		write func(io.Writer, *signoff.Report) error
+	}{{".md", signoff.WriteMarkdown}, {".html", signoff.WriteHTML}} {
+		f, err := os.Create(base + out.ext)
+		if err != nil {
+			return "", fmt.Errorf("sign-off report: %w", err)
+		}
+		if err := out.write(f, r); err != nil {
+			f.Close()
+			return "", fmt.Errorf("sign-off report: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return "", fmt.Errorf("sign-off report: %w", err)
+		}
 	}
-	if err := signoff.WriteMarkdown(f, r); err != nil {
-		f.Close()
-		return "", fmt.Errorf("sign-off report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("sign-off report: %w", err)
-	}
-	return path, nil
+	return base + ".md", nil
 }

@@ -181,6 +181,11 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 		return fmt.Errorf("interrupted in phase %q", final.Phases[final.Current].ID)
 	}
 	writeRunSummary(s.out, final, sess.Journal.Path(), pilot)
+	if path, err := writeSignoff(sess.Journal.Path()); err != nil {
+		log.printf("%v", err)
+	} else {
+		log.printf("sign-off: %s, %s", path, strings.TrimSuffix(path, ".md")+".html")
+	}
 	return runVerdict(final, pilot)
 }
 

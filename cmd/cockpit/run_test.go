@@ -173,7 +173,7 @@ func TestRunAndReportBadInput(t *testing.T) {
 		{"unknown phase", []string{"run", rb, "--phase", "deploy"}, `--phase "deploy"`},
 		{"missing runbook", []string{"run", "nope.yaml"}, "nope.yaml"},
 		{"report of no journal", []string{"report", "nope.jsonl"}, "nope.jsonl"},
-		{"report format", []string{"report", "x.jsonl", "-o", "pdf"}, "want markdown or json"},
+		{"report format", []string{"report", "x.jsonl", "-o", "pdf"}, "want markdown, json or html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
