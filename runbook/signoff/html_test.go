@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/goldenfile"
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
@@ -242,7 +243,7 @@ func outline(page string) string {
 // the sign-off, with every chart titled and labelled for screen readers.
 func TestHTMLStructureGolden(t *testing.T) {
 	page := renderHTML(t, recordHTMLRun(t))
-	golden(t, filepath.Join("testdata", "html-structure.golden"), []byte(outline(page)))
+	goldenfile.Check(t, filepath.Join("testdata", "html-structure.golden"), outline(page))
 	charts := svgRe.FindAllString(page, -1)
 	if len(charts) != 4 {
 		t.Fatalf("%d charts, want the timeline and three for the load test", len(charts))
