@@ -175,6 +175,24 @@ type AccessReviewed struct {
 	Result probes.Result `json:"result"`
 }
 
+// stepEvent is an event about one step: the journal names the step on
+// its line.
+type stepEvent interface{ stepOf() string }
+
+func (e RunStep) stepOf() string       { return e.Step }
+func (e ProbeResult) stepOf() string   { return e.Step }
+func (e LoadResult) stepOf() string    { return e.Step }
+func (e LoadInterval) stepOf() string  { return e.Step }
+func (e LoadControl) stepOf() string   { return e.Step }
+func (e Confirmed) stepOf() string     { return e.Step }
+func (e Skipped) stepOf() string       { return e.Step }
+func (e Overridden) stepOf() string    { return e.Step }
+func (e ActionPlanned) stepOf() string { return e.Step }
+func (e ActionDone) stepOf() string    { return e.Step }
+func (e UndoRequested) stepOf() string { return e.Step }
+func (e ActionUndone) stepOf() string  { return e.Step }
+func (e ActionCleaned) stepOf() string { return e.Step }
+
 // EventType implementations.
 func (Started) EventType() string      { return "run.started" }
 func (Tick) EventType() string         { return "tick" }

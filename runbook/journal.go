@@ -117,23 +117,8 @@ func (j *Journal) Path() string { return j.path }
 // Append writes one event at its time.
 func (j *Journal) Append(at At, operator, phase string) error {
 	step := ""
-	switch ev := at.Event.(type) {
-	case RunStep:
-		step = ev.Step
-	case ProbeResult:
-		step = ev.Step
-	case LoadResult:
-		step = ev.Step
-	case LoadControl:
-		step = ev.Step
-	case LoadInterval:
-		step = ev.Step
-	case Confirmed:
-		step = ev.Step
-	case Skipped:
-		step = ev.Step
-	case Overridden:
-		step = ev.Step
+	if se, ok := at.Event.(stepEvent); ok {
+		step = se.stepOf()
 	}
 	return j.write(at.Event.EventType(), operator, phase, step, at.Event, at.Time)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,34 @@ func TestParseCollectsSecrets(t *testing.T) {
 	}
 	if got := rb.Secrets(); !reflect.DeepEqual(got, []string{"tok-123456"}) {
 		t.Errorf("Secrets() = %v", got)
+	}
+}
+
+// Every event about a step names it on its journal line, actions' too.
+func TestJournalLinesNameTheirStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "steps.jsonl")
+	now := time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC)
+	j, err := CreateJournal(path, Header{Runbook: "steps"}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []Event{ProbeResult{Step: "a"}, ActionPlanned{Step: "b"}, ActionDone{Step: "c"}, UndoRequested{Step: "d"},
+		ActionUndone{Step: "e"}, ActionCleaned{Step: "f"}, Confirmed{Step: "g"}, Tick{}}
+	for _, ev := range events {
+		if err := j.Append(At{Time: now, Event: ev}, "lead", "deploy"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	rr, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rec := range rr.Records[1:] {
+		got = append(got, rec.Step)
+	}
+	if want := []string{"a", "b", "c", "d", "e", "f", "g", ""}; !slices.Equal(got, want) {
+		t.Errorf("steps on the journal's lines %q, want %q", got, want)
 	}
 }
