@@ -21,6 +21,7 @@ import (
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/loader/threshold"
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // LoadStep is a load test: k6's executor options flat, the requests, and
@@ -373,21 +374,13 @@ func planned(s loader.Snapshot) string {
 }
 
 // shortDuration is a duration as an operator reads it: "45s", "5m",
-// "1h30m", "2.5s".
+// "1h30m", "2.5s" — to the tenth of a second under ten seconds, else to
+// the second.
 func shortDuration(d time.Duration) string {
 	if d < 10*time.Second {
-		d = d.Round(100 * time.Millisecond)
-	} else {
-		d = d.Round(time.Second)
+		return actions.ShortDuration(d.Round(100 * time.Millisecond))
 	}
-	out := d.String()
-	if strings.HasSuffix(out, "m0s") {
-		out = strings.TrimSuffix(out, "0s")
-	}
-	if strings.HasSuffix(out, "h0m") {
-		out = strings.TrimSuffix(out, "0m")
-	}
-	return out
+	return actions.ShortDuration(d.Round(time.Second))
 }
 
 func formatThresholdValue(th loader.ThresholdState) string {

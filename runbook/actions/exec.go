@@ -255,7 +255,7 @@ func (a *execAction) Plan(_ context.Context) Result {
 	start := a.now()
 	res := Result{}
 	res.Message = fmt.Sprintf("working directory %s; environment: cockpit's, with %s set (values hidden); timeout %s; expect exit code %d",
-		a.dir, a.envNames(), shortDuration(a.timeout), a.expect)
+		a.dir, a.envNames(), ShortDuration(a.timeout), a.expect)
 	_, shown, err := a.resolve()
 	if err != nil {
 		res.Status, res.Summary = probes.StatusError, "cannot run "+shellJoin(a.argv)
@@ -289,8 +289,8 @@ func (a *execAction) Execute(ctx context.Context, _ func(Result)) Result {
 		return stampResult(res, start, a.now)
 	case run.timedOut:
 		res.Status = probes.StatusFail
-		res.Summary = "timed out after " + shortDuration(a.timeout)
-		res.Message = fmt.Sprintf("%s timed out after %s: its process group was killed", cmd, shortDuration(a.timeout))
+		res.Summary = "timed out after " + ShortDuration(a.timeout)
+		res.Message = fmt.Sprintf("%s timed out after %s: its process group was killed", cmd, ShortDuration(a.timeout))
 	case run.interrupted:
 		res.Status = probes.StatusError
 		res.Summary = "interrupted"
@@ -490,9 +490,9 @@ func (b *tailBuffer) String() string {
 	return fmt.Sprintf("[… %d bytes cut …]\n%s", cut, buf)
 }
 
-// shortDuration writes d as a runbook would: 5m, 2h, 1h30m, 1.5s (not
+// ShortDuration writes d as a runbook would: 5m, 2h, 1h30m, 1.5s (not
 // 5m0s, 2h0m0s).
-func shortDuration(d time.Duration) string {
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -84,6 +84,14 @@ func kubeErrFinal(err error) bool {
 // and reported to retrying — but for those retrying cannot help
 // (kubeErrFinal: forbidden, not found…), which it returns. get and watchFn
 // return errors mapped by kube.Err.
+//
+// Why not client-go's watch tools: UntilWithSync retries a forbidden list
+// or watch forever without a word, where the operator must read
+// "forbidden: watch deployments.apps in …" at once; RetryWatcher stops on
+// a forbidden watch only when it sees the raw API error (kube.Err wraps
+// it), retries other failures silently (the TUI's "retrying: …" note would
+// be lost to klog) and ends on 410 Gone, so a re-reading wrapper would
+// still be needed.
 func followObject(ctx context.Context, name string,
 	get func(context.Context) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),

@@ -185,7 +185,7 @@ func (s *SealedSecretSpec) Describe() string {
 		return fmt.Sprintf("fetch the sealing certificate of %s/%s", c.Namespace, c.Name)
 	}
 	return fmt.Sprintf("apply SealedSecrets from %s%s and wait until %s/%s has unsealed them (timeout %s)",
-		strings.Join(s.Files, ", "), inNamespace(s.Namespace), c.Namespace, c.Name, shortDuration(s.Timeout.Or(DefaultSealedSecretTimeout)))
+		strings.Join(s.Files, ", "), inNamespace(s.Namespace), c.Namespace, c.Name, ShortDuration(s.Timeout.Or(DefaultSealedSecretTimeout)))
 }
 
 // Permissions implements Spec: get of the controller's Service and of
@@ -422,7 +422,7 @@ func (a *sealedSecretAction) proxyCert(ctx context.Context) ([]byte, error) {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("the controller at service %s does not serve %s (is it the sealed-secrets controller?): %w", a.svcRef(), sealedCertPath, err)
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("the controller did not answer through service %s within %s: %w", a.svcRef(), shortDuration(sealedCertTimeout), err)
+		return nil, fmt.Errorf("the controller did not answer through service %s within %s: %w", a.svcRef(), ShortDuration(sealedCertTimeout), err)
 	}
 	return nil, fmt.Errorf("fetch %s from service %s: %w", sealedCertPath, a.svcRef(), err)
 }
@@ -738,8 +738,8 @@ func (a *sealedSecretAction) waitSynced(ctx context.Context, progress func(Resul
 				res.Message = fmt.Sprintf("interrupted (%v) waiting for %s to be Synced: %s", context.Cause(ctx), s.ref(), s.message)
 			default:
 				res.Status = probes.StatusFail
-				res.Summary = fmt.Sprintf("timed out after %s waiting for %s to be Synced", shortDuration(a.timeout), s.ref())
-				res.Message = fmt.Sprintf("timed out after %s: %d of %d SealedSecrets Synced; %s: %s", shortDuration(a.timeout), synced, len(states), s.ref(), s.message)
+				res.Summary = fmt.Sprintf("timed out after %s waiting for %s to be Synced", ShortDuration(a.timeout), s.ref())
+				res.Message = fmt.Sprintf("timed out after %s: %d of %d SealedSecrets Synced; %s: %s", ShortDuration(a.timeout), synced, len(states), s.ref(), s.message)
 			}
 		default:
 			res.Status, res.Summary = s.status, "cannot follow "+s.ref()

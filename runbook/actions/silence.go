@@ -190,7 +190,7 @@ func (s *SilenceSpec) Describe() string {
 	if s.UntilPhase != "" {
 		until = "phase " + s.UntilPhase + " ends"
 	}
-	return fmt.Sprintf("silence {%s} for %s at %s (expired when %s)", strings.Join(s.Matchers, ", "), shortDuration(time.Duration(s.Duration)), probes.RedactURL(s.URL), until)
+	return fmt.Sprintf("silence {%s} for %s at %s (expired when %s)", strings.Join(s.Matchers, ", "), ShortDuration(time.Duration(s.Duration)), probes.RedactURL(s.URL), until)
 }
 
 // Permissions implements Spec: a silence touches no cluster.
@@ -259,7 +259,7 @@ func (a *silenceAction) filter() string {
 // describe is a silence in one line: matchers, window, author, comment.
 func (a *silenceAction) describe(sil probes.PostableSilence) string {
 	return fmt.Sprintf("%s from %s to %s (%s), by %s: %s", a.filter(), sil.StartsAt.Format(time.RFC3339), sil.EndsAt.Format(time.RFC3339),
-		shortDuration(a.duration), sil.CreatedBy, probes.FirstLine(sil.Comment))
+		ShortDuration(a.duration), sil.CreatedBy, probes.FirstLine(sil.Comment))
 }
 
 // Plan implements Action: the silence it would create and the matching
@@ -309,12 +309,12 @@ func (a *silenceAction) Plan(ctx context.Context) Result {
 	res.Values = map[string]float64{"alerts": float64(len(alerts)), "firing": float64(len(firing))}
 	switch {
 	case len(firing) > 0:
-		res.Summary = fmt.Sprintf("would silence %s for %s: %d %s firing now (%s)", a.filter(), shortDuration(a.duration), len(firing),
+		res.Summary = fmt.Sprintf("would silence %s for %s: %d %s firing now (%s)", a.filter(), ShortDuration(a.duration), len(firing),
 			nounFor(len(firing), "alert", "alerts"), silenceAlertNames(firing))
 	case len(alerts) > 0:
-		res.Summary = fmt.Sprintf("would silence %s for %s: %d matching %s, none firing unsuppressed", a.filter(), shortDuration(a.duration), len(alerts), nounFor(len(alerts), "alert", "alerts"))
+		res.Summary = fmt.Sprintf("would silence %s for %s: %d matching %s, none firing unsuppressed", a.filter(), ShortDuration(a.duration), len(alerts), nounFor(len(alerts), "alert", "alerts"))
 	default:
-		res.Summary = fmt.Sprintf("would silence %s for %s: no matching alert now", a.filter(), shortDuration(a.duration))
+		res.Summary = fmt.Sprintf("would silence %s for %s: no matching alert now", a.filter(), ShortDuration(a.duration))
 	}
 	res.Message = joinNotes("silence "+a.describe(sil), strings.Join(notes, "; "))
 	res.Items = items
