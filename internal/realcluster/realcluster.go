@@ -168,8 +168,16 @@ func Start(t testing.TB) *Cluster {
 // Main runs a package's tests and then stops the cluster, if one was
 // started, and checks that nothing of it is left on the host: a failed
 // stop or any leftover fails the run. Call it from TestMain.
-func Main(m *testing.M) int {
-	code := m.Run()
+func Main(m *testing.M) int { return Run(m.Run) }
+
+// Run is [Main] for a package whose TestMain has other harnesses to stop:
+// run runs the tests (and stops the others), then Run stops the cluster:
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(realcluster.Run(func() int { return controlplane.Main(m) }))
+//	}
+func Run(run func() int) int {
+	code := run()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.c == nil {
