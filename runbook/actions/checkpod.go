@@ -35,7 +35,15 @@ const (
 	DefaultCheckPodTimeout = 2 * time.Minute
 	// DefaultCheckPodName is the prefix of a check pod's generated name.
 	DefaultCheckPodName = "cockpit-check"
+	// DefaultCheckPodWindow is how long a check pod repeats its command
+	// when the runbook names no window: long enough for a NetworkPolicy
+	// engine to have programmed the new pod's rules (about a second for
+	// kube-router on the rig).
+	DefaultCheckPodWindow = 5 * time.Second
 )
+
+// checkPodPause is the pause between two attempts of a windowed check.
+const checkPodPause = "0.5"
 
 // checkPodContainer is the check pod's only container.
 const checkPodContainer = "check"
@@ -61,13 +69,26 @@ const checkPodCleanupTimeout = 15 * time.Second
 // In a runbook:
 //
 //	action: {kind: check-pod, namespace: gravl-prod, image: busybox:1.37,
-//	         command: [nslookup, kubernetes.default], labels: {app: api}}
+//	         command: [nslookup, kubernetes.default.svc.cluster.local],
+//	         labels: {app: api}}
 //
 // The pod runs unprivileged (user nobody, no capabilities, no privilege
 // escalation, the runtime's default seccomp profile, small resource
 // limits) with restartPolicy Never and no service account token unless a
-// service account is named. It passes when the command ends with the
-// expected exit code. The pod is deleted afterwards, whatever happened.
+// service account is named. The pod is deleted afterwards, whatever
+// happened.
+//
+// A NetworkPolicy engine (kube-router, Calico, Cilium) programs a new
+// pod's rules a moment after the pod starts: a command run once, at start,
+// can get through a policy that blocks it a second later. So the command
+// runs again and again for the Window (a POSIX shell loop: the image needs
+// /bin/sh), until the window is over and the last two attempts agree; the
+// check passes when that settled exit code is the expected one. Every
+// change of result is reported with its time ("exit 0 at 0.0–0.4 s, exit 1
+// from 1.1 s on"); results that never settle (within three windows) fail.
+// Window 0 runs the command once, as kubectl run would, for an image
+// without a shell or a command that must not be repeated; the result then
+// says that one attempt may have raced the policy engine.
 type CheckPodSpec struct {
 	// Namespace is where the pod runs; "" is the context's namespace.
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
@@ -93,6 +114,17 @@ type CheckPodSpec struct {
 	// ExpectExitCode is the exit code that passes (default 0); a test that
 	// must be refused (egress denied) expects the command's failure code.
 	ExpectExitCode int `json:"expectExitCode,omitempty" yaml:"expectExitCode,omitempty"`
+	// Window is how long the command is repeated before its result counts
+	// (default 5s; 0 runs it once). See the type's doc.
+	Window *probes.Duration `json:"window,omitempty" yaml:"window,omitempty"`
+}
+
+// window is the spec's window, its default if unset.
+func (s *CheckPodSpec) window() time.Duration {
+	if s.Window == nil {
+		return DefaultCheckPodWindow
+	}
+	return time.Duration(*s.Window)
 }
 
 var _ Spec = (*CheckPodSpec)(nil)
@@ -124,6 +156,15 @@ func (s *CheckPodSpec) Validate() error {
 	}
 	for _, e := range metav1validation.ValidateLabels(s.Labels, field.NewPath("labels")) {
 		errs = append(errs, specFieldErr(e.Field, "%s", e.ErrorBody()))
+	}
+	if w := s.window(); w < 0 {
+		errs = append(errs, specFieldErr("window", "must not be negative, got %s", w))
+	} else if timeout := s.Timeout.Or(DefaultCheckPodTimeout); s.Timeout >= 0 && 3*w >= timeout {
+		which := "window " + w.String()
+		if s.Window == nil {
+			which = "the default window " + w.String()
+		}
+		errs = append(errs, specFieldErr("window", "%s leaves no time to settle within the timeout %s (unsettled results are repeated for up to three windows): set a shorter window or a longer timeout", which, timeout))
 	}
 	if s.ExpectExitCode < 0 || s.ExpectExitCode > 255 {
 		errs = append(errs, specFieldErr("expectExitCode", "want 0 to 255, got %d", s.ExpectExitCode))
@@ -160,7 +201,7 @@ func (s *CheckPodSpec) Build(env Env) (Action, error) {
 	spec := *s
 	spec.Command = slices.Clone(s.Command)
 	spec.Labels = maps.Clone(s.Labels)
-	return &checkPodAction{spec: spec, typed: c.Typed(), ns: ns, timeout: s.Timeout.Or(DefaultCheckPodTimeout), now: env.Clock()}, nil
+	return &checkPodAction{spec: spec, typed: c.Typed(), ns: ns, timeout: s.Timeout.Or(DefaultCheckPodTimeout), window: s.window(), now: env.Clock()}, nil
 }
 
 type checkPodAction struct {
@@ -168,6 +209,7 @@ type checkPodAction struct {
 	typed   kubernetes.Interface
 	ns      string
 	timeout time.Duration
+	window  time.Duration
 	now     func() time.Time
 }
 
@@ -203,7 +245,7 @@ func (a *checkPodAction) pod() *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name:    checkPodContainer,
 				Image:   a.spec.Image,
-				Command: a.spec.Command,
+				Command: a.command(),
 				Resources: corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
 					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
@@ -236,7 +278,11 @@ func (a *checkPodAction) podSummary() string {
 	} else {
 		s += ", no service account token"
 	}
-	return s + fmt.Sprintf(", expect exit code %d, timeout %s", a.spec.ExpectExitCode, a.timeout)
+	s += fmt.Sprintf(", expect exit code %d, timeout %s", a.spec.ExpectExitCode, a.timeout)
+	if a.window == 0 {
+		return s + ", run once"
+	}
+	return s + fmt.Sprintf(", repeated for %s until it settles", a.window)
 }
 
 // createErr maps the error of creating the pod name ("" for a generated
@@ -406,6 +452,9 @@ func podItems(p *corev1.Pod, phaseStatus *probes.Status, want int) []probes.Item
 	exit := probes.Item{Name: "exit code", Status: probes.StatusPending, Summary: fmt.Sprintf("not ended (want %d)", want)}
 	if t := checkTerminated(p); t != nil {
 		exit.Summary, exit.Reason, exit.Message = fmt.Sprintf("%d (want %d)", t.ExitCode, want), t.Reason, t.Message
+		if runs, ok := parseAttempts(t.Message); ok {
+			exit.Message = describeRuns(runs)
+		}
 		exit.Status = probes.StatusPass
 		if int(t.ExitCode) != want {
 			exit.Status = probes.StatusFail
@@ -421,6 +470,8 @@ func (a *checkPodAction) verdict(ctx context.Context, p *corev1.Pod, waitErr err
 	name := p.Name
 	t := checkTerminated(p)
 	switch {
+	case waitErr == nil && t != nil && a.window > 0:
+		res = a.windowVerdict(p, t)
 	case waitErr == nil && t != nil:
 		res.Values = map[string]float64{"exit_code": float64(t.ExitCode)}
 		if int(t.ExitCode) == a.spec.ExpectExitCode {
@@ -434,6 +485,7 @@ func (a *checkPodAction) verdict(ctx context.Context, p *corev1.Pod, waitErr err
 				res.Message += " (" + why + ")"
 			}
 		}
+		res.Message = joinNotes(res.Message, "run once, at the pod's start (window 0): a NetworkPolicy engine may not have programmed the pod's rules yet")
 	case waitErr == nil:
 		// Ended without the command's exit: evicted, past its active
 		// deadline, never started.

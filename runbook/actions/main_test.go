@@ -5,10 +5,15 @@ import (
 	"testing"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
+	"github.com/cockpit-dev/cockpit/internal/realcluster"
 	"github.com/cockpit-dev/cockpit/probes"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+// TestMain stops the harnesses the tests started: the envtest control
+// plane, then the real cluster (checkpod_realcluster_test.go).
+func TestMain(m *testing.M) {
+	os.Exit(realcluster.Run(func() int { return controlplane.Main(m) }))
+}
 
 // testEnv starts (or reuses) the real control plane and returns it with a
 // fresh namespace and an action Env whose clusters reach it as an admin,
