@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"sync"
 	"testing"
@@ -146,8 +147,15 @@ func (s *standIns) pod(ctx context.Context, p *unstructured.Unstructured) error 
 	}
 	for _, c := range containers {
 		name, _, _ := unstructured.NestedString(c.(map[string]any), "name")
+		terminated := map[string]any{"exitCode": s.exit, "reason": "Completed"}
+		// A windowed check (the default) runs its command in check-pod's
+		// shell loop, which leaves the record of its attempts in the
+		// termination message: two attempts over 5.2 s, the same result.
+		if cmd, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "command"); len(cmd) > 3 && cmd[0] == "/bin/sh" && cmd[3] == "cockpit-check" {
+			terminated["message"] = fmt.Sprintf("cockpit check-pod attempts v1\n%d 0 520 2\n", s.exit)
+		}
 		statuses = append(statuses, map[string]any{"name": name, "ready": false, "restartCount": int64(0), "image": "busybox",
-			"imageID": "", "state": map[string]any{"terminated": map[string]any{"exitCode": s.exit, "reason": "Completed"}}})
+			"imageID": "", "state": map[string]any{"terminated": terminated}})
 	}
 	_, err := s.cp.SetStatus(ctx, p, map[string]any{"phase": phase, "containerStatuses": statuses})
 	return err
