@@ -13,6 +13,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
+	"github.com/cockpit-dev/cockpit/internal/realcluster"
 )
 
 func TestMain(m *testing.M) {
@@ -25,7 +26,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(argv, os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(controlplane.Main(m))
+	// The envtest control plane, then the real cluster (realcluster_test.go).
+	os.Exit(realcluster.Run(func() int { return controlplane.Main(m) }))
 }
 
 // cockpit runs the CLI in-process and returns its exit code and output.
