@@ -16,9 +16,14 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
+	"github.com/cockpit-dev/cockpit/internal/realcluster"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+// TestMain stops the harnesses the tests started: the envtest control
+// plane, then the real cluster (k8s_dnsegress_realcluster_test.go).
+func TestMain(m *testing.M) {
+	os.Exit(realcluster.Run(func() int { return controlplane.Main(m) }))
+}
 
 // kubeEnv returns an Env whose every context is one Cluster for cfg,
 // closed when the test ends.
