@@ -64,8 +64,8 @@ spec:
 // TestFailingRolloutUndoneOnRealCluster: on a real node, a new version whose
 // container exits at once never becomes Ready. `cockpit run` applies it,
 // the rollout action fails with the deployment controller's own reason
-// (ProgressDeadlineExceeded, its message naming the ReplicaSet),
-// --undo-on-failure rolls back to the previous ReplicaSet, and a
+// (ProgressDeadlineExceeded, its message naming the ReplicaSet) and the
+// kubelet's (CrashLoopBackOff, the last exit code), --undo-on-failure rolls back to the previous ReplicaSet, and a
 // k8s.workload probe in a later run sees the Deployment rolled out again,
 // on the first version's pods.
 func TestFailingRolloutUndoneOnRealCluster(t *testing.T) {
@@ -129,6 +129,10 @@ phases:
 		"rollout-v1               passed     1/1 rolled out",
 		`rollout-v2               failed     0/1 rolled out; not: deployment/web — deployment/web: deployment "web" exceeded its progress deadline: ReplicaSet "web-`,
 		"rollout-v2               undo       deployment/web rolled back from revision 2 to revision 1",
+		// The kubelet's reason, and the exit code the crash loop hides.
+		"pods not Ready: web-",
+		"container web waiting: CrashLoopBackOff: back-off ",
+		"last terminated: Error, exit code 3",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the run's output lacks %q", want)

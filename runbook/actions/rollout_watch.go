@@ -297,6 +297,13 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 	var stats []probes.Status
 	for i := range states {
 		st, ref := &states[i], a.refs[i]
+		if st.phase != kube.RolloutComplete && st.err == nil && !st.noUndo {
+			// Why its pods are not Ready: the controller's reason says a
+			// deadline passed, the kubelet's says why.
+			if why := a.wl.notReadyPods(ctx, ref); why != "" {
+				st.item.Message = joinNotes(st.item.Message, why)
+			}
+		}
 		switch {
 		case st.phase == kube.RolloutComplete:
 			continue
