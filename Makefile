@@ -30,10 +30,13 @@ promtest:
 realcluster:
 	@hack/realcluster/build.sh >/dev/null
 
-# test-realcluster: the rig's own tests on a real node (root; fail, never skip).
+# test-realcluster: the rig's own tests, then the product's tests on the
+# rig (named ...OnRealCluster), on a real node (root; fail, never skip).
 test-realcluster:
 	COCKPIT_REALCLUSTER_BIN="$$(hack/realcluster/build.sh)" COCKPIT_REQUIRE_CONTROLPLANE=1 \
 		$(GO) test -count=1 ./internal/realcluster/...
+	COCKPIT_REALCLUSTER_BIN="$$(hack/realcluster/build.sh)" COCKPIT_REQUIRE_CONTROLPLANE=1 \
+		$(GO) test -count=1 -run OnRealCluster ./runbook/actions ./probes ./cmd/cockpit
 
 # tmux: the real-terminal test drives `cockpit demo` in tmux (Debian's
 # package; installed here when missing, as root or with sudo).
