@@ -27,7 +27,7 @@ while :; do
   now; s=$((u-t0))
   "$@"; rc=$?
   now; e=$((u-t0)); n=$((n+1))
-  printf -- '--- cockpit check-pod: attempt %d at %d.%02d s: exit %d\n' "$n" $((s/100)) $((s%100)) "$rc"
+  printf '[cockpit check-pod] attempt %d at %d.%02d s: exit %d\n' "$n" $((s/100)) $((s%100)) "$rc"
   if [ "$rc" = "$prev" ]; then cnt=$((cnt+1)); last=$e
   else
     if [ -n "$prev" ]; then runs="$runs$prev $first $last $cnt
