@@ -160,11 +160,11 @@ func (s *CheckPodSpec) Validate() error {
 	if w := s.window(); w < 0 {
 		errs = append(errs, specFieldErr("window", "must not be negative, got %s", w))
 	} else if timeout := s.Timeout.Or(DefaultCheckPodTimeout); s.Timeout >= 0 && 3*w >= timeout {
-		which := "window " + w.String()
+		which := "window " + ShortDuration(w)
 		if s.Window == nil {
-			which = "the default window " + w.String()
+			which = "the default window " + ShortDuration(w)
 		}
-		errs = append(errs, specFieldErr("window", "%s leaves no time to settle within the timeout %s (unsettled results are repeated for up to three windows): set a shorter window or a longer timeout", which, timeout))
+		errs = append(errs, specFieldErr("window", "%s leaves no time to settle within the timeout %s (unsettled results are repeated for up to three windows): set a shorter window or a longer timeout", which, ShortDuration(timeout)))
 	}
 	if s.ExpectExitCode < 0 || s.ExpectExitCode > 255 {
 		errs = append(errs, specFieldErr("expectExitCode", "want 0 to 255, got %d", s.ExpectExitCode))
@@ -282,7 +282,7 @@ func (a *checkPodAction) podSummary() string {
 	if a.window == 0 {
 		return s + ", run once"
 	}
-	return s + fmt.Sprintf(", repeated for %s until it settles", a.window)
+	return s + fmt.Sprintf(", repeated for %s until it settles", ShortDuration(a.window))
 }
 
 // createErr maps the error of creating the pod name ("" for a generated

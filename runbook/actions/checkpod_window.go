@@ -133,7 +133,7 @@ func (a *checkPodAction) windowVerdict(p *corev1.Pod, t *corev1.ContainerStateTe
 		if why := strings.Trim(t.Reason+": "+t.Message, ": "); why != "" {
 			res.Message += " (" + why + ")"
 		}
-		res.Message += fmt.Sprintf("; without the record of its attempts cockpit cannot tell whether the result settled within the window %s", a.window)
+		res.Message += fmt.Sprintf("; without the record of its attempts cockpit cannot tell whether the result settled within the window %s", ShortDuration(a.window))
 		if t.Reason == "StartError" || t.ExitCode == 126 || t.ExitCode == 127 || t.ExitCode == 128 {
 			res.Message += "; a windowed check runs the command in a /bin/sh loop: for an image without a shell, set window: 0 to run it once"
 		}
@@ -151,7 +151,7 @@ func (a *checkPodAction) windowVerdict(p *corev1.Pod, t *corev1.ContainerStateTe
 	case last.attempts < 2:
 		res.Status = probes.StatusFail
 		res.Summary = fmt.Sprintf("%s did not settle: %d attempts, the result changed %d times", cmd, total, len(runs)-1)
-		res.Message = fmt.Sprintf("pod %s: %s; no result held for two attempts in a row by the end (window %s)", p.Name, history, a.window)
+		res.Message = fmt.Sprintf("pod %s: %s; no result held for two attempts in a row by the end (window %s)", p.Name, history, ShortDuration(a.window))
 		return res
 	case last.exit == want:
 		res.Status = probes.StatusPass

@@ -49,7 +49,7 @@ func (w *workloads) notReadyPods(ctx context.Context, ref kube.WorkloadRef) stri
 	var notReady []string
 	for i := range pods {
 		p := &pods[i]
-		if podReady(p) || p.DeletionTimestamp != nil {
+		if kube.PodReady(p) || p.DeletionTimestamp != nil {
 			continue
 		}
 		notReady = append(notReady, p.Name+" ("+string(p.Status.Phase)+"): "+podNotReadyReason(p))
@@ -78,15 +78,6 @@ func workloadSelector(u *unstructured.Unstructured) (string, error) {
 		return "", fmt.Errorf("%s %s: selector: %w", u.GetKind(), u.GetName(), err)
 	}
 	return s.String(), nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // podNotReadyReason is podWaitReason with each container's last
