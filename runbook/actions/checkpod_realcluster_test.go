@@ -166,31 +166,56 @@ func TestCheckPodDNSUnderPoliciesOnRealCluster(t *testing.T) {
 }
 
 // TestCheckPodReportsAFlipOnRealCluster: the policies arrive while the
-// check runs — the attempts before kube-router programmed them resolve,
-// the later ones do not. The check fails on the settled result and says
-// when the result changed.
+// check runs — once its first attempt has resolved (read from the pod's
+// log), the seed's policies are created; the later attempts are blocked.
+// The check fails on the settled result and says when the result changed.
 func TestCheckPodReportsAFlipOnRealCluster(t *testing.T) {
 	c, ns, env := rigCheckPod(t)
 	spec := rigDNSCheck()
 	spec.Window = ptr.To(probes.Duration(10 * time.Second))
 	var once sync.Once
+	var wg sync.WaitGroup
+	var first string
 	var applyErr error
 	res := roBuild(t, env, spec).Execute(context.Background(), func(r Result) {
-		if !strings.HasSuffix(r.Summary, " Running") {
+		if !strings.HasSuffix(r.Summary, " Running") || len(r.Objects) != 1 {
 			return
 		}
+		name := r.Objects[0].Ref[strings.LastIndex(r.Objects[0].Ref, "/")+1:]
 		once.Do(func() {
-			for _, np := range dnsPolicies(ns, map[string]string{"name": "kube-system"}) {
-				if _, err := c.Typed.NetworkingV1().NetworkPolicies(ns).Create(context.Background(), np, metav1.CreateOptions{}); err != nil {
-					applyErr = err
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				applyErr = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+					logs, err := c.Typed.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+					if err != nil {
+						return false, nil // not readable yet
+					}
+					for _, l := range strings.Split(string(logs), "\n") {
+						if strings.HasPrefix(l, "[cockpit check-pod] attempt 1 ") {
+							first = l
+							return true, nil
+						}
+					}
+					return false, nil
+				})
+				for _, np := range dnsPolicies(ns, map[string]string{"name": "kube-system"}) {
+					if _, err := c.Typed.NetworkingV1().NetworkPolicies(ns).Create(ctx, np, metav1.CreateOptions{}); err != nil && applyErr == nil {
+						applyErr = err
+					}
 				}
-			}
+			}()
 		})
 	})
-	if applyErr != nil {
-		t.Fatal(applyErr)
-	}
+	wg.Wait()
 	t.Logf("%s: %s\n%s\n%s", res.Status, res.Summary, res.Message, res.Output)
+	if applyErr != nil {
+		t.Fatalf("waiting for the first attempt, then applying the policies: %v", applyErr)
+	}
+	if !strings.HasSuffix(first, ": exit 0") {
+		t.Fatalf("the first attempt, before any policy, did not resolve: %q", first)
+	}
 	if res.Status != probes.StatusFail || res.Values["exit_code"] == 0 {
 		t.Errorf("= %s %q (values %v), want a failure on the settled, blocked result", res.Status, res.Summary, res.Values)
 	}
