@@ -25,12 +25,7 @@ need taskset "apt-get install util-linux"
 need python3 "apt-get install python3"
 
 go build -o "$work/cockpit" ./cmd/cockpit
-go build -o "$work/jitter" ./bench/jitter
-taskset -c 1 "$work/jitter" --addr "$JADDR" & jitter_pid=$!
-for _ in $(seq 100); do
-	if (exec 3<>"/dev/tcp/${JADDR%:*}/${JADDR#*:}") 2>/dev/null; then break; fi
-	sleep 0.05
-done
+start_jitter "$work" "$JADDR"
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 printf '%-10s %-10s %-8s %-8s %-12s %-14s\n' rate delivered events interval bytes/event "bytes/min load"

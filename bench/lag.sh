@@ -29,12 +29,7 @@ need taskset "apt-get install util-linux"
 need python3 "apt-get install python3"
 
 start_target "$work" "$ADDR" # also builds cockpit into $work
-go build -o "$work/jitter" ./bench/jitter
-taskset -c 1 "$work/jitter" --addr "$JADDR" & jitter_pid=$!
-for _ in $(seq 100); do
-	if (exec 3<>"/dev/tcp/${JADDR%:*}/${JADDR#*:}") 2>/dev/null; then break; fi
-	sleep 0.05
-done
+start_jitter "$work" "$JADDR"
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$ROUNDS"); do

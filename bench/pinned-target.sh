@@ -13,10 +13,24 @@ start_target() {
 	go build -o "$1/cockpit" ./cmd/cockpit
 	go build -o "$1/target" ./bench/target
 	taskset -c 1 "$1/target" --addr "$2" & target_pid=$!
+	await_listen "$2"
+}
+
+# start_jitter DIR ADDR: builds bench/jitter (the reference-style target)
+# into DIR and starts it on ADDR pinned to core 1 (its pid in jitter_pid).
+start_jitter() {
+	go build -o "$1/jitter" ./bench/jitter
+	taskset -c 1 "$1/jitter" --addr "$2" & jitter_pid=$!
+	await_listen "$2"
+}
+
+# await_listen ADDR: waits until ADDR accepts connections (a bounded number
+# of tries, each a real connection).
+await_listen() {
 	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/${2%:*}/${2#*:}") 2>/dev/null; then return 0; fi
+		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
 		sleep 0.05
 	done
-	echo "bench: the target did not start on $2" >&2
+	echo "bench: nothing listens on $1" >&2
 	exit 1
 }

@@ -206,28 +206,8 @@ func MergeIntervals(ivs []Interval) (Stats, error) {
 			st.Status[code] += n
 		}
 		for _, c := range ErrorClasses() {
-			n := iv.Errors[c.String()]
-			switch c {
-			case ClassRefused:
-				st.Errors.Refused += n
-			case ClassTimeout:
-				st.Errors.Timeout += n
-			case ClassReset:
-				st.Errors.Reset += n
-			case ClassDNS:
-				st.Errors.DNS += n
-			case ClassTLS:
-				st.Errors.TLS += n
-			case ClassProtocol:
-				st.Errors.Protocol += n
-			case ClassOther:
-				st.Errors.Other += n
-			case ClassHTTP4xx:
-				st.Errors.HTTP4xx += n
-			case ClassHTTP5xx:
-				st.Errors.HTTP5xx += n
-			case ClassCheckFailed:
-				st.Errors.CheckFailed += n
+			if f := st.Errors.count(c); f != nil {
+				*f += iv.Errors[c.String()]
 			}
 		}
 	}

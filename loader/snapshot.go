@@ -137,29 +137,37 @@ type ErrorCounts struct {
 
 // ByClass returns the count of one class.
 func (e ErrorCounts) ByClass(c ErrorClass) int64 {
-	switch c {
-	case ClassRefused:
-		return e.Refused
-	case ClassTimeout:
-		return e.Timeout
-	case ClassReset:
-		return e.Reset
-	case ClassDNS:
-		return e.DNS
-	case ClassTLS:
-		return e.TLS
-	case ClassProtocol:
-		return e.Protocol
-	case ClassOther:
-		return e.Other
-	case ClassHTTP4xx:
-		return e.HTTP4xx
-	case ClassHTTP5xx:
-		return e.HTTP5xx
-	case ClassCheckFailed:
-		return e.CheckFailed
+	if n := e.count(c); n != nil {
+		return *n
 	}
 	return 0
+}
+
+// count is the field that counts class c (nil for none).
+func (e *ErrorCounts) count(c ErrorClass) *int64 {
+	switch c {
+	case ClassRefused:
+		return &e.Refused
+	case ClassTimeout:
+		return &e.Timeout
+	case ClassReset:
+		return &e.Reset
+	case ClassDNS:
+		return &e.DNS
+	case ClassTLS:
+		return &e.TLS
+	case ClassProtocol:
+		return &e.Protocol
+	case ClassOther:
+		return &e.Other
+	case ClassHTTP4xx:
+		return &e.HTTP4xx
+	case ClassHTTP5xx:
+		return &e.HTTP5xx
+	case ClassCheckFailed:
+		return &e.CheckFailed
+	}
+	return nil
 }
 
 // Classes lists the error classes in report order.
