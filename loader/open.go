@@ -42,6 +42,16 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			sched.setRate(r.elapsed(), cmd.rate)
 		}
 	}
+	// What await calls, made once: the pacer's loop allocates nothing.
+	var due <-chan time.Time
+	applyWaiting := func(cmd command) {
+		if due != nil {
+			wait.Stop() // no stale tick follows Stop (Go 1.23 timers; the fake clock too)
+		}
+		apply(cmd)
+	}
+	skipPaused := func() {} // what fell due while paused is skipped, not dropped
+	dropUnsent := func() { r.dropUnsent(sched) }
 	var resumes int64
 	for {
 		if n := r.resumes.Load(); n != resumes {
@@ -52,17 +62,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			r.pauseMu.Lock()
 			resume := r.resumeCh
 			r.pauseMu.Unlock()
-			select {
-			case <-resume:
-			case cmd := <-r.ctrl:
-				apply(cmd)
-			case <-end.C():
-				r.requestStop(ReasonDuration) // what fell due while paused is skipped, not dropped
-				return
-			case <-r.stopCh:
-				return
-			case <-ctx.Done():
-				r.requestStop(ReasonCancelled)
+			if !await(ctx, r, resume, end, apply, skipPaused) {
 				return
 			}
 			continue
@@ -77,7 +77,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			r.waitUntil(precise, t) // the last stretch, on time (wake.go)
 			continue
 		}
-		var due <-chan time.Time
+		due = nil
 		if ok && t > now {
 			d := t - now
 			if precise != nil {
@@ -91,21 +91,7 @@ func (r *run) pace(ctx, reqCtx context.Context) {
 			due = wait.C()
 		}
 		if !ok || t > now {
-			select {
-			case <-due:
-			case cmd := <-r.ctrl:
-				if due != nil {
-					wait.Stop() // no stale tick follows Stop (Go 1.23 timers; the fake clock too)
-				}
-				apply(cmd)
-			case <-end.C():
-				r.dropUnsent(sched)
-				r.requestStop(ReasonDuration)
-				return
-			case <-r.stopCh:
-				return
-			case <-ctx.Done():
-				r.requestStop(ReasonCancelled)
+			if !await(ctx, r, due, end, applyWaiting, dropUnsent) {
 				return
 			}
 			continue
@@ -259,4 +245,26 @@ func (r *run) openVU(ctx context.Context, v *vu) {
 		}
 		r.idle.Add(1)
 	}
+}
+
+// await waits for the pacer's next wake-up: ready (a resume, a due time;
+// nil waits for the rest only), or a control command, which it applies.
+// It reports false when the run ends instead: its duration is over
+// (atEnd runs first), it was stopped, or ctx ended.
+func await[T any](ctx context.Context, r *run, ready <-chan T, end Timer, apply func(command), atEnd func()) bool {
+	select {
+	case <-ready:
+	case cmd := <-r.ctrl:
+		apply(cmd)
+	case <-end.C():
+		atEnd()
+		r.requestStop(ReasonDuration)
+		return false
+	case <-r.stopCh:
+		return false
+	case <-ctx.Done():
+		r.requestStop(ReasonCancelled)
+		return false
+	}
+	return true
 }
