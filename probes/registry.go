@@ -3,9 +3,10 @@ package probes
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/cockpit-dev/cockpit/internal/kinds"
 )
 
 // ErrUnknownKind is returned for a probe kind the registry does not hold.
@@ -73,25 +74,19 @@ var registry = []Definition{
 	{Kind: "alertmanager", Summary: "Alertmanager alerts firing for label matchers, silences listed", NewSpec: func() Spec { return &AlertmanagerSpec{} }},
 }
 
+// KindName implements kinds.Named.
+func (d Definition) KindName() string { return d.Kind }
+
 // Lookup returns the definition of kind.
 func Lookup(kind string) (Definition, error) {
-	for _, d := range registry {
-		if d.Kind == kind {
-			return d, nil
-		}
+	if d, ok := kinds.Lookup(registry, kind); ok {
+		return d, nil
 	}
 	return Definition{}, fmt.Errorf("probe %q: %w (known: %s)", kind, ErrUnknownKind, strings.Join(Kinds(), ", "))
 }
 
 // Kinds lists the registered kinds, sorted.
-func Kinds() []string {
-	kinds := make([]string, 0, len(registry))
-	for _, d := range registry {
-		kinds = append(kinds, d.Kind)
-	}
-	slices.Sort(kinds)
-	return kinds
-}
+func Kinds() []string { return kinds.Names(registry) }
 
 // Duration is a time.Duration written as "5s", "1m30s" in runbooks.
 type Duration time.Duration

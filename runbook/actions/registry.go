@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/cockpit-dev/cockpit/internal/kinds"
 )
 
 // Definition describes one action kind.
@@ -43,25 +45,19 @@ var registry = []Definition{
 		Summary: "silence matching alerts in Alertmanager for the go-live window (amtool silence add); expired when its phase or the run ends"},
 }
 
+// KindName implements kinds.Named.
+func (d Definition) KindName() string { return d.Kind }
+
 // Lookup returns the definition of kind.
 func Lookup(kind string) (Definition, error) {
-	for _, d := range registry {
-		if d.Kind == kind {
-			return d, nil
-		}
+	if d, ok := kinds.Lookup(registry, kind); ok {
+		return d, nil
 	}
 	return Definition{}, fmt.Errorf("action %q: %w (known: %s)", kind, ErrUnknownKind, strings.Join(Kinds(), ", "))
 }
 
 // Kinds lists the registered kinds, sorted.
-func Kinds() []string {
-	kinds := make([]string, 0, len(registry))
-	for _, d := range registry {
-		kinds = append(kinds, d.Kind)
-	}
-	slices.Sort(kinds)
-	return kinds
-}
+func Kinds() []string { return kinds.Names(registry) }
 
 // Definitions lists the registered kinds' definitions, sorted by kind.
 func Definitions() []Definition {
