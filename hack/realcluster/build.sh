@@ -104,7 +104,7 @@ gobuild kube-router kube-router github.com/cloudnativelabs/kube-router/v2/cmd/ku
   "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$krouter"
 gobuild sealed-secrets-controller sealed-secrets github.com/bitnami/sealed-secrets/cmd/controller "" "-s -w -X main.VERSION=$sealed"
 gobuild kubeseal sealed-secrets github.com/bitnami/sealed-secrets/cmd/kubeseal "" "-s -w -X main.VERSION=$sealed"
-for c in mkimage pause gravl; do
+for c in mkimage pause; do
   [ -x "$dir/tools/$c" ] && continue
   s=$(date +%s)
   (cd "$here/images" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/$c" "./$c")
@@ -122,6 +122,13 @@ image() {
 }
 image pause.tar registry.k8s.io/pause:3.10.2 /pause /pause="$dir/tools/pause"
 image coredns.tar "cockpit.local/coredns:$coredns" /coredns /coredns="$dir/bin/coredns"
+# gravl is rebuilt (seconds, warm) on every run, like the cockpit binary
+# below: its image is rewritten only when the binary changed.
+(cd "$here/images" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/gravl" ./gravl)
+if ! cmp -s "$tmp/gravl" "$dir/tools/gravl"; then
+  mv "$tmp/gravl" "$dir/tools/gravl"
+  rm -f "$dir/images/gravl.tar"
+fi
 image gravl.tar cockpit.local/gravl:v1 /gravl /gravl="$dir/tools/gravl"
 image sealed-secrets-controller.tar "docker.io/bitnami/sealed-secrets-controller:${sealed#v}" /controller \
   /controller="$dir/bin/sealed-secrets-controller"

@@ -286,6 +286,10 @@ func newControlPlane(env *envtest.Environment, cfg *rest.Config) (*ControlPlane,
 	}, nil
 }
 
+// CRDs returns the CRDs every control plane installs (cert-manager's and
+// sealed-secrets', from testdata/crds), for a cluster that is not envtest's.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) { return loadCRDs() }
+
 // loadCRDs decodes the embedded CRD manifests.
 func loadCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds []*apiextensionsv1.CustomResourceDefinition

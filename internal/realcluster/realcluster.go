@@ -66,6 +66,12 @@ const (
 	SealedSecretsImage = "docker.io/bitnami/sealed-secrets-controller:0.40.0"
 )
 
+// GravlAliases are the names examples/gravl/app.yaml gives gravl's images;
+// the rig tags GravlImage with each, so the example's manifests run on the
+// node as they are (their tags are pinned, so the kubelet pulls only when
+// the image is missing: it is not).
+var GravlAliases = []string{"ghcr.io/gravl-app/backend:10.9.0", "ghcr.io/gravl-app/frontend:10.9.0"}
+
 // images are the tarballs build.sh writes into images/, imported at start.
 var images = []string{"pause.tar", "coredns.tar", "busybox.tar", "gravl.tar", "cockpit.tar", "sealed-secrets-controller.tar"}
 

@@ -231,6 +231,12 @@ current-context: realcluster
 				return
 			}
 		}
+		for _, alias := range GravlAliases {
+			if err := run(filepath.Join(bin, "ctr"), "--address", c.sock(), "-n", "k8s.io", "images", "tag", "--force", GravlImage, alias); err != nil {
+				importErr = fmt.Errorf("tag %s as %s: %w", GravlImage, alias, err)
+				return
+			}
+		}
 	}()
 	httpc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // loopback health endpoints with self-signed certificates
