@@ -14,10 +14,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/cockpit-dev/cockpit/internal/promtest"
@@ -116,7 +122,10 @@ func TestGravlGoLiveOnRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	journal := filepath.Join(t.TempDir(), "gravl.journal.jsonl")
-	args := []string{"run", filepath.Join(dir, "gravl-go-live.yaml"), "--kubeconfig", gravlKubeconfig(t, c),
+	// cockpit runs as a ServiceAccount holding exactly what `cockpit rbac`
+	// prints for the runbook: nothing more (no Secret's get, for one).
+	kubeconfig := kubeconfigAsRBAC(t, c, filepath.Join(dir, "gravl-go-live.yaml"))
+	args := []string{"run", filepath.Join(dir, "gravl-go-live.yaml"), "--kubeconfig", kubeconfig,
 		"--journal", journal, "--phase", "validate", "--operator", "ci",
 		"--allow-actions", "--auto-confirm-actions", "--auto-confirm-manual",
 		"--var", "alertmanagerURL=" + am.URL,
@@ -181,7 +190,19 @@ func TestGravlGoLiveOnRealCluster(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(sealedResult.Items), "SHA256 Fingerprint="+wantFingerprint) {
 		t.Errorf("create-sealed-secrets shows %+v, want the fingerprint kubeseal --fetch-cert gives: %s", sealedResult.Items, wantFingerprint)
 	}
-	// The controller unsealed them (read here as admin; cockpit reads no Secret).
+	// The identity cockpit ran as could not have read them.
+	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asCockpit, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asCockpit.CoreV1().Secrets("gravl-prod").Get(ctx, "gravl-db-secret", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("as cockpit's ServiceAccount, get secret gravl-db-secret: %v, want forbidden", err)
+	}
+	// The controller unsealed them (read here as admin).
 	for name, data := range plain {
 		s, err := c.Typed.CoreV1().Secrets("gravl-prod").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -230,23 +251,101 @@ func TestGravlGoLiveOnRealCluster(t *testing.T) {
 	}
 }
 
-// gravlKubeconfig is the rig's admin kubeconfig with the context the gravl
-// runbook names (gravl-prod).
-func gravlKubeconfig(t *testing.T, c *realcluster.Cluster) string {
+// kubeconfigAsRBAC creates ServiceAccount gravl-prod/cockpit, applies what
+// `cockpit rbac RUNBOOK --subject serviceaccount:gravl-prod/cockpit`
+// prints (creating the namespaces its Roles name that the rig lacks), and
+// returns a kubeconfig whose context gravl-prod (the one the gravl runbook
+// names) authenticates with that ServiceAccount's token.
+func kubeconfigAsRBAC(t *testing.T, c *realcluster.Cluster, runbookPath string) string {
 	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const ns, sa = "gravl-prod", "cockpit"
+	if _, err := c.Typed.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cockpit(t, "rbac", runbookPath, "--subject", "serviceaccount:"+ns+"/"+sa)
+	if code != exitOK {
+		t.Fatalf("cockpit rbac: exit %d\n%s", code, stderr)
+	}
+	for _, doc := range strings.Split(stdout, "\n---") {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		obj, _, err := clientgoscheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		if err != nil {
+			t.Fatalf("cockpit rbac's output: %v\n%s", err, doc)
+		}
+		var err2 error
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			_, err2 = c.Typed.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+			t.Cleanup(func() {
+				_ = c.Typed.RbacV1().ClusterRoles().Delete(context.Background(), o.Name, metav1.DeleteOptions{})
+			})
+		case *rbacv1.ClusterRoleBinding:
+			_, err2 = c.Typed.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+			t.Cleanup(func() {
+				_ = c.Typed.RbacV1().ClusterRoleBindings().Delete(context.Background(), o.Name, metav1.DeleteOptions{})
+			})
+		case *rbacv1.Role:
+			ensureNamespace(t, c, o.Namespace)
+			_, err2 = c.Typed.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			ensureNamespace(t, c, o.Namespace)
+			_, err2 = c.Typed.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("cockpit rbac printed a %T", obj)
+		}
+		if err2 != nil {
+			t.Fatalf("apply cockpit rbac's output: %v", err2)
+		}
+	}
+	tok, err := c.Typed.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := *cfg.Contexts[cfg.CurrentContext]
-	ctx.Namespace = "gravl-prod"
-	cfg.Contexts["gravl-prod"] = &ctx
+	admin, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cluster := admin.Contexts[admin.CurrentContext].Cluster
+	cfg.Clusters[cluster] = admin.Clusters[cluster]
+	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts["gravl-prod"] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: sa, Namespace: ns}
 	cfg.CurrentContext = "gravl-prod"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// ensureNamespace creates namespace ns unless it exists (deleted when the
+// test ends).
+func ensureNamespace(t *testing.T, c *realcluster.Cluster, ns string) {
+	t.Helper()
+	_, err := c.Typed.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+	case err != nil:
+		t.Fatal(err)
+	default:
+		t.Cleanup(func() { _ = c.Typed.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	}
+}
+
+// stripComments drops a YAML document's comment lines.
+func stripComments(doc string) string {
+	var keep []string
+	for _, l := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // kubeseal runs the rig's kubeseal against the node's controller
