@@ -15,6 +15,10 @@
 #   coredns/        coredns
 #   kube-router/    kube-router (NetworkPolicy enforcement only)
 #   sealed-secrets/ the sealed-secrets controller and kubeseal
+#   cert-manager/   cert-manager-controller: cert-manager's own clusterissuers
+#                   controller (SelfSigned and CA issuers) from its library
+#                   module, run by tests as a host process (its cmd/controller
+#                   module is not served by the proxy; see its main.go)
 #   images/         mkimage, pause, gravl
 #   (repository)    cockpit itself, CGO off, for its image
 # Images: registry.k8s.io/pause:3.10.2, cockpit.local/coredns, busybox:1.37
@@ -50,7 +54,8 @@ ctrd=$(ver containerd github.com/containerd/containerd/v2)
 coredns=$(ver coredns github.com/coredns/coredns)
 krouter=$(ver kube-router github.com/cloudnativelabs/kube-router/v2)
 sealed=$(ver sealed-secrets github.com/bitnami/sealed-secrets)
-for v in "$kube" "$ctrd" "$coredns" "$krouter" "$sealed"; do
+certmgr=$(ver cert-manager github.com/cert-manager/cert-manager)
+for v in "$kube" "$ctrd" "$coredns" "$krouter" "$sealed" "$certmgr"; do
   [ -n "$v" ] || { log "cannot read the component versions from $here/*/go.mod"; exit 1; }
 done
 # recipe: bump when the build or an image changes without a version change.
@@ -104,6 +109,14 @@ gobuild kube-router kube-router github.com/cloudnativelabs/kube-router/v2/cmd/ku
   "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$krouter"
 gobuild sealed-secrets-controller sealed-secrets github.com/bitnami/sealed-secrets/cmd/controller "" "-s -w -X main.VERSION=$sealed"
 gobuild kubeseal sealed-secrets github.com/bitnami/sealed-secrets/cmd/kubeseal "" "-s -w -X main.VERSION=$sealed"
+# cert-manager's version is not part of the cache key (the directory name):
+# a binary built from another version (its --version) is rebuilt in place.
+cm="$dir/bin/cert-manager-controller"
+if [ -x "$cm" ] && [ "$("$cm" --version 2>/dev/null)" != "$certmgr" ]; then
+  log "cert-manager-controller is not $certmgr: rebuilding it"
+  mv "$cm" "$tmp/cert-manager-controller.old" # removed with $tmp
+fi
+gobuild cert-manager-controller cert-manager . "" "-s -w"
 for c in mkimage pause; do
   [ -x "$dir/tools/$c" ] && continue
   s=$(date +%s)
