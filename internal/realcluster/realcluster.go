@@ -30,6 +30,10 @@ const (
 	CoreDNSVersion       = "v1.15.0"
 	KubeRouterVersion    = "v2.1.0"
 	SealedSecretsVersion = "v0.40.0"
+	// CertManagerVersion is the cert-manager library module
+	// CertManagerController is built from. It is not part of the cache key:
+	// build.sh rebuilds a binary of another version in place.
+	CertManagerVersion = "v1.21.2"
 	// recipe is build.sh's recipe number, part of the cache key.
 	recipe = 1
 )
@@ -74,6 +78,13 @@ var GravlAliases = []string{"ghcr.io/gravl-app/backend:10.9.0", "ghcr.io/gravl-a
 
 // images are the tarballs build.sh writes into images/, imported at start.
 var images = []string{"pause.tar", "coredns.tar", "busybox.tar", "gravl.tar", "cockpit.tar", "sealed-secrets-controller.tar"}
+
+// CertManagerController is the binary in BinDir that runs cert-manager's own
+// clusterissuers controller, with its SelfSigned and CA issuers, as a host
+// process: `cert-manager-controller --kubeconfig FILE
+// --cluster-resource-namespace NS` (hack/realcluster/cert-manager). The rig
+// does not start it; a test that needs it does, and stops it.
+const CertManagerController = "cert-manager-controller"
 
 // binaries are what build.sh writes into bin/ and the rig runs.
 var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",

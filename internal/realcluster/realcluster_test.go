@@ -35,6 +35,7 @@ func TestVersionsMatchGoMod(t *testing.T) {
 		{"coredns", "github.com/coredns/coredns", CoreDNSVersion},
 		{"kube-router", "github.com/cloudnativelabs/kube-router/v2", KubeRouterVersion},
 		{"sealed-secrets", "github.com/bitnami/sealed-secrets", SealedSecretsVersion},
+		{"cert-manager", "github.com/cert-manager/cert-manager", CertManagerVersion},
 	} {
 		path := filepath.Join("..", "..", "hack", "realcluster", tt.mod, "go.mod")
 		raw, err := os.ReadFile(path)
