@@ -5,7 +5,9 @@
 // kube-router enforcing NetworkPolicies. Images come from tarballs built
 // locally (no registry is reachable): pause, CoreDNS, busybox:1.37, the
 // gravl app (the reference HTTP target), cockpit itself and the
-// sealed-secrets controller.
+// sealed-secrets controller. The rig's bin/ also holds
+// [CertManagerController], cert-manager's own clusterissuers controller
+// built from its library module, which a test runs as a host process.
 //
 // A test binary shares one cluster, started on first use:
 //
