@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -32,7 +31,6 @@ import (
 )
 
 var (
-	crdGVR           = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	clusterIssuerGVR = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
 )
 
@@ -62,7 +60,7 @@ func TestCertManagerClusterIssuers(t *testing.T) {
 
 	// The ClusterIssuer CRD the envtest control plane installs, Established
 	// before the controller lists it.
-	installCRD(ctx, t, dyn, filepath.Join("..", "controlplane", "testdata", "crds", "cert-manager.io_clusterissuers.yaml"))
+	c.InstallCRDs(t, "clusterissuers.cert-manager.io")
 
 	// The cluster-resource namespace: where the controller reads the Secrets
 	// ClusterIssuers name.
@@ -128,27 +126,6 @@ func TestCertManagerClusterIssuers(t *testing.T) {
 	step("CA with its Secret Ready=True")
 	if got.reason != "KeyPairVerified" {
 		t.Errorf("CA ClusterIssuer %s with its Secret: Ready=True reason %q, want KeyPairVerified", caName, got.reason)
-	}
-}
-
-// installCRD creates the CRD in file and waits until it is Established; it
-// is deleted when the test ends.
-func installCRD(ctx context.Context, t *testing.T, dyn dynamic.Interface, file string) {
-	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(raw, &crd.Object); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create the CRD %s: %v", crd.GetName(), err)
-	}
-	t.Cleanup(func() { _ = dyn.Resource(crdGVR).Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{}) })
-	if _, err := waitCondition(ctx, dyn, crdGVR, crd.GetName(), "Established", "True"); err != nil {
-		t.Fatal(err)
 	}
 }
 
