@@ -124,7 +124,7 @@ var defaultConditionOutcomes = []OutcomeSpec{
 	{Fail: &RuleSpec{When: "missing > 0", Message: "{{missing}} object(s) missing"}},
 	{Fail: &RuleSpec{When: "failing > 0", Message: "{{failing}} of {{total}} not as wanted"}},
 	{Fail: &RuleSpec{When: "total == 0", Message: "no object matched"}},
-	{Fail: &RuleSpec{When: "pending > 0", Message: "{{pending}} of {{total}} not reported yet"}},
+	{Fail: &RuleSpec{When: "pending > 0", Message: "{{pending}} of {{total}} undecided (Unknown, not reported or stale)"}},
 	{Pass: &RuleSpec{Message: "{{ok}}/{{total}} as wanted"}},
 }
 
@@ -233,7 +233,7 @@ func (p *conditionProbe) Observe(ctx context.Context) Observation {
 	if pending > 0 && failing == 0 && len(missing) == 0 {
 		// Not reported, Unknown or stale, and nothing wrong otherwise: the
 		// controller has yet to say.
-		obs.Err = fmt.Errorf("%w: %d of %d not reported yet", ErrPending, pending, total)
+		obs.Err = fmt.Errorf("%w: %d of %d undecided (Unknown, not reported or stale)", ErrPending, pending, total)
 	}
 	return obs
 }

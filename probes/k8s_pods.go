@@ -20,6 +20,10 @@ type PodState struct {
 	Waiting    string // the first waiting reason: CrashLoopBackOff, ImagePullBackOff…
 	LastExit   string // the last termination reason of a restarted container: OOMKilled, Error
 	Containers string // "1/2": ready containers of all
+	// NotReady is the pod's Ready condition when it is not True: its
+	// reason and message, as the kubelet or the node controller set them
+	// (ContainersNotReady; a pod whose node stopped reporting).
+	NotReady, NotReadyMessage string
 }
 
 // crashLooping reasons make a pod fail at once, not just "not ready".
@@ -49,6 +53,13 @@ func PodHealth(p *corev1.Pod) PodState {
 		}
 	}
 	s.Containers = fmt.Sprintf("%d/%d", ready, len(p.Spec.Containers))
+	if !s.Ready && !s.Completed {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+				s.NotReady, s.NotReadyMessage = c.Reason, c.Message
+			}
+		}
+	}
 	return s
 }
 
@@ -167,6 +178,19 @@ func (p *podsProbe) Observe(ctx context.Context) Observation {
 		if h.LastExit != "" {
 			parts = append(parts, "last exit "+h.LastExit)
 		}
+		if !h.Ready && !h.Completed {
+			// The pod's own condition: with its reason when one was given
+			// (the node controller sets none when the node stops reporting,
+			// though the containers last said ready).
+			if h.NotReady != "" {
+				parts = append(parts, "Ready=False: "+h.NotReady)
+			} else {
+				parts = append(parts, "Ready=False")
+			}
+			if it.Reason == "" {
+				it.Reason = h.NotReady
+			}
+		}
 		if h.Restarts > 0 && it.Status == StatusPass {
 			it.Status = StatusWarn
 		}
@@ -174,6 +198,9 @@ func (p *podsProbe) Observe(ctx context.Context) Observation {
 		maxRestarts = max(maxRestarts, int(h.Restarts))
 		it.Summary = strings.Join(parts, ", ")
 		it.Message = pod.Status.Message
+		if it.Message == "" && !h.Ready {
+			it.Message = h.NotReadyMessage
+		}
 		items = append(items, it)
 	}
 	summary := fmt.Sprintf("%d/%d ready, %d %s", ready, len(objs), restarts, plural(restarts, "restart", "restarts"))

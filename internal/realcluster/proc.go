@@ -17,6 +17,8 @@ import (
 // recorded in a pid file so a later run can stop it if this one crashes.
 type proc struct {
 	name    string
+	bin     string   // what was started, with args: StartComponent starts it again
+	args    []string //
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{} // closed when the process has exited and been reaped
@@ -40,7 +42,7 @@ func startProc(state, name, bin string, args ...string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &proc{name: name, bin: bin, args: args, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)

@@ -258,6 +258,9 @@ current-context: realcluster
 		"--service-account-private-key-file="+filepath.Join(state, "sa.key"),
 		"--root-ca-file="+filepath.Join(state, "ca.crt"),
 		"--allocate-node-cidrs", "--cluster-cidr="+PodCIDR, "--node-cidr-mask-size=24",
+		// A node whose kubelet stopped is NotReady (Unknown) 20 s after its
+		// last lease renewal (every 5 s: nodeLeaseDurationSeconds 20), not 50.
+		"--node-monitor-grace-period=20s",
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig); err != nil {
 		wg.Wait()
