@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -112,8 +113,9 @@ type SimulatedCluster struct {
 	Dynamic dynamic.Interface
 
 	typed      *kubefake.Clientset
-	store      k8stesting.ObjectTracker // typed store, generation-aware
-	typedReact k8stesting.ReactionFunc  // serves the typed store, for Typed and Dynamic
+	store      *registryTracker        // typed store, kept as an API server's registry would
+	rv         atomic.Int64            // the typed store's resourceVersion counter
+	typedReact k8stesting.ReactionFunc // serves the typed store, for Typed and Dynamic
 	clock      clock.WithTicker
 	step       time.Duration
 	names      *nameSource
@@ -125,6 +127,7 @@ type SimulatedCluster struct {
 	started    bool
 	errMu      sync.Mutex
 	controlErr error
+	badRelease atomic.Bool
 }
 
 // NewSimulatedCluster builds the seeded fake clients. Call StartControllers
@@ -151,23 +154,27 @@ func NewSimulatedCluster(opts ClusterOptions) (*SimulatedCluster, error) {
 		return nil, fmt.Errorf("simulated cluster: seed: %w", err)
 	}
 
+	// The clientset's own tracker is never used: every action and watch
+	// is served from the registry below.
 	cs := kubefake.NewClientset()
 	c.typed = cs
-	c.store = generationTracker{ObjectTracker: cs.Tracker()}
+	// The type converter parses OpenAPI models once (about 0.1 s).
+	c.converter = sync.OnceValue(func() managedfields.TypeConverter {
+		return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
+	})
+	c.store = c.newRegistry()
 	for _, obj := range typedObjs {
 		if err := c.store.Add(obj); err != nil {
 			return nil, fmt.Errorf("simulated cluster: seed %s: %w", describe(obj), err)
 		}
 	}
-	// Building the type converter parses OpenAPI models: only dry runs need
-	// one of their own, so build it on first use.
-	c.converter = sync.OnceValue(func() managedfields.TypeConverter {
-		return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
-	})
+	if err := c.seedApplied(); err != nil {
+		return nil, err
+	}
 	c.typedReact = c.storeReactor(c.store, c.typedScratch)
 	cs.PrependReactor("*", "*", c.typedReact)
 	cs.PrependWatchReactor("*", c.watches.reactor(func(schema.GroupVersionResource) (k8stesting.ObjectTracker, func(runtime.Object) (runtime.Object, error)) {
-		return cs.Tracker(), nil
+		return c.store, nil
 	}))
 	cs.Resources = apiResources()
 	if d, ok := cs.Discovery().(*fakediscovery.FakeDiscovery); ok {
@@ -197,12 +204,13 @@ func (c *SimulatedCluster) StartControllers(ctx context.Context) (<-chan struct{
 		return nil, errors.New("simulated cluster: controllers already started")
 	}
 	ctrl := &rolloutController{
-		client:  c.Typed,
-		clock:   c.clock,
-		step:    c.step,
-		names:   c.names,
-		states:  make(map[types.NamespacedName]*rollout),
-		onError: c.recordError,
+		client:     c.Typed,
+		badRelease: c.badRelease.Load,
+		clock:      c.clock,
+		step:       c.step,
+		names:      c.names,
+		states:     make(map[types.NamespacedName]*rollout),
+		onError:    c.recordError,
 	}
 	done, err := ctrl.start(ctx)
 	if err != nil {
@@ -211,6 +219,18 @@ func (c *SimulatedCluster) StartControllers(ctx context.Context) (<-chan struct{
 	c.started = true
 	return done, nil
 }
+
+// SetBadRelease switches the bad-release fault: while it is on, the new
+// version of a Deployment — a pod template that has never completed a
+// rollout — crashes. Its pods crash-loop (CrashLoopBackOff, exit code 1)
+// instead of becoming ready, the rollout stops progressing and, after
+// progressDeadlineSeconds, the Deployment reports ProgressDeadlineExceeded.
+// A rollback to a template that rolled out before runs as it did. It takes
+// effect at the controllers' next step, for rollouts in progress too.
+func (c *SimulatedCluster) SetBadRelease(on bool) { c.badRelease.Store(on) }
+
+// BadRelease reports whether the bad-release fault is on.
+func (c *SimulatedCluster) BadRelease() bool { return c.badRelease.Load() }
 
 // ControllerError returns the last error the simulated controllers met, if
 // any (they carry on after errors, as real controllers do).
@@ -232,9 +252,14 @@ func (c *SimulatedCluster) Close() {
 	c.watches.close()
 }
 
-// typedScratch returns an empty field-managed tracker for a dry run.
+// newRegistry returns an empty typed store.
+func (c *SimulatedCluster) newRegistry() *registryTracker {
+	return newRegistryTracker(clientgoscheme.Scheme, clientgoscheme.Codecs.UniversalDecoder(), c.converter(), c.clock, c.names, &c.rv)
+}
+
+// typedScratch returns an empty typed store for a dry run.
 func (c *SimulatedCluster) typedScratch() (k8stesting.ObjectTracker, error) {
-	return k8stesting.NewFieldManagedObjectTracker(clientgoscheme.Scheme, clientgoscheme.Codecs.UniversalDecoder(), c.converter()), nil
+	return c.newRegistry(), nil
 }
 
 // newDynamic builds the dynamic client: custom resources in its own store,
@@ -257,7 +282,7 @@ func (c *SimulatedCluster) newDynamic(customObjs []runtime.Object) (dynamic.Inte
 		}
 	}
 	customScratch := func() (k8stesting.ObjectTracker, error) {
-		return k8stesting.NewObjectTracker(s, serializer.NewCodecFactory(s).UniversalDecoder()), nil
+		return generationTracker{ObjectTracker: k8stesting.NewObjectTracker(s, serializer.NewCodecFactory(s).UniversalDecoder())}, nil
 	}
 	typedReact := c.typedReact
 	customReact := c.storeReactor(custom, customScratch)
@@ -278,7 +303,7 @@ func (c *SimulatedCluster) newDynamic(customObjs []runtime.Object) (dynamic.Inte
 	})
 	dyn.PrependWatchReactor("*", c.watches.reactor(func(gvr schema.GroupVersionResource) (k8stesting.ObjectTracker, func(runtime.Object) (runtime.Object, error)) {
 		if c.builtins[gvr] {
-			return c.typed.Tracker(), c.toUnstructured
+			return c.store, c.toUnstructured
 		}
 		return dyn.Tracker(), nil
 	}))
@@ -293,7 +318,9 @@ func (c *SimulatedCluster) newDynamic(customObjs []runtime.Object) (dynamic.Inte
 }
 
 // storeReactor serves actions from store, and dry runs from a scratch
-// tracker holding a copy of the live object, so they change nothing. Writes
+// tracker holding a copy of the live object, so they change nothing (their
+// answer keeps the live object's resourceVersion, or has none for a
+// create, as the API server's does). Writes
 // are serialized: the fake's read-modify-write of a patch, and the second
 // write of a generation bump after an apply, are atomic as they would be
 // behind an API server's optimistic concurrency.
@@ -319,12 +346,20 @@ func (c *SimulatedCluster) storeReactor(store k8stesting.ObjectTracker, scratch 
 		if err != nil {
 			return true, nil, fmt.Errorf("dry run: %w", err)
 		}
+		rv := "" // a dry-run create has none: nothing was stored
 		if live, err := store.Get(gvr, ns, name); err == nil {
 			if err := s.Add(live); err != nil {
 				return true, nil, fmt.Errorf("dry run: copy %s: %w", name, err)
 			}
+			if m, err := meta.Accessor(live); err == nil {
+				rv = m.GetResourceVersion() // nothing was written
+			}
 		}
-		return k8stesting.ObjectReaction(generationTracker{ObjectTracker: s})(action)
+		handled, obj, err := k8stesting.ObjectReaction(s)(action)
+		if m, merr := meta.Accessor(obj); err == nil && obj != nil && merr == nil {
+			m.SetResourceVersion(rv)
+		}
+		return handled, obj, err
 	}
 }
 

@@ -39,6 +39,9 @@ const DefaultRolloutStep = time.Second
 // Names and reasons the real deployment controller uses.
 const (
 	annotationRevision     = "deployment.kubernetes.io/revision"
+	annotationDesired      = "deployment.kubernetes.io/desired-replicas"
+	annotationMaxReplicas  = "deployment.kubernetes.io/max-replicas"
+	managerController      = "kube-controller-manager"
 	labelPodTemplateHash   = appsv1.DefaultDeploymentUniqueLabelKey
 	reasonNewRSCreated     = "NewReplicaSetCreated"
 	reasonRSUpdated        = "ReplicaSetUpdated"
@@ -170,6 +173,43 @@ func setCondition(conds []appsv1.DeploymentCondition, c appsv1.DeploymentConditi
 	return conds
 }
 
+// newReplicaSet returns the ReplicaSet the deployment controller creates
+// for d's template with hash at revision: the template and selector with
+// the pod-template-hash label, the revision annotations, d as its
+// controller, no replicas yet.
+func newReplicaSet(d *appsv1.Deployment, hash string, revision int64, now time.Time) *appsv1.ReplicaSet {
+	tpl := d.Spec.Template.DeepCopy()
+	if tpl.Labels == nil {
+		tpl.Labels = map[string]string{}
+	}
+	tpl.Labels[labelPodTemplateHash] = hash
+	sel := &metav1.LabelSelector{}
+	if d.Spec.Selector != nil {
+		sel = d.Spec.Selector.DeepCopy()
+	}
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[labelPodTemplateHash] = hash
+	desired := ptr.Deref(d.Spec.Replicas, 1)
+	surge, _ := fenceposts(d, desired)
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: d.Namespace,
+			Name:      replicaSetName(d, hash),
+			Labels:    maps.Clone(tpl.Labels),
+			Annotations: map[string]string{
+				annotationRevision:    strconv.FormatInt(revision, 10),
+				annotationDesired:     strconv.FormatInt(int64(desired), 10),
+				annotationMaxReplicas: strconv.FormatInt(int64(desired+surge), 10),
+			},
+			OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind("Deployment"))},
+			CreationTimestamp: metav1.NewTime(now),
+		},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: sel, Template: *tpl},
+	}
+}
+
 // newPod returns a pod of d's template with hash, scheduled and starting.
 func newPod(d *appsv1.Deployment, hash string, names *nameSource, now time.Time) *corev1.Pod {
 	podLabels := maps.Clone(d.Spec.Template.Labels)
@@ -236,7 +276,17 @@ func markPodReady(p *corev1.Pod, now time.Time) {
 // simPod is a pod the controller manages.
 type simPod struct {
 	name  string
+	hash  string // its template's pod-template-hash
 	ready bool
+}
+
+// rsState is the controller's memory of one ReplicaSet of a Deployment.
+type rsState struct {
+	name     string
+	uid      types.UID
+	replicas int32 // last written spec.replicas
+	ready    int32 // last written status.readyReplicas
+	written  bool
 }
 
 // rollout is the controller's memory of one Deployment.
@@ -247,8 +297,10 @@ type rollout struct {
 	revision   int64
 	desired    int32
 	failing    bool
-	old        []string // ready pods of previous templates, oldest first
-	updated    []simPod // pods of the current template
+	old        []simPod            // ready pods of previous templates, oldest first
+	updated    []simPod            // pods of the current template
+	sets       map[string]*rsState // ReplicaSets by pod-template-hash
+	good       map[string]bool     // templates that have completed a rollout
 	progress   progress
 	conditions []appsv1.DeploymentCondition
 	lastStep   time.Time // last progress, for the progress deadline
@@ -277,12 +329,16 @@ func (r *rollout) complete() bool {
 // ones and writes the status kubectl rollout status reads. It runs in one
 // goroutine; all its state is owned by it.
 type rolloutController struct {
-	client  kubernetes.Interface
-	clock   clock.WithTicker
-	step    time.Duration
-	names   *nameSource
-	states  map[types.NamespacedName]*rollout
-	onError func(error)
+	client kubernetes.Interface
+	// badRelease reports whether a new version crashes: while it is true,
+	// pods of a template that has never completed a rollout crash-loop
+	// instead of becoming ready.
+	badRelease func() bool
+	clock      clock.WithTicker
+	step       time.Duration
+	names      *nameSource
+	states     map[types.NamespacedName]*rollout
+	onError    func(error)
 }
 
 // start opens the watch and the ticker before returning, so the caller may
@@ -349,11 +405,18 @@ func (c *rolloutController) handle(ctx context.Context, ev watch.Event) error {
 }
 
 func (r *rollout) podNames() []string {
-	names := slices.Clone(r.old)
-	for _, p := range r.updated {
+	var names []string
+	for _, p := range slices.Concat(r.old, r.updated) {
 		names = append(names, p.name)
 	}
 	return names
+}
+
+// crashes reports whether the pods of r's current template crash: its
+// template asks for it, or a bad release is on and the template has never
+// completed a rollout (a rollback to a revision that did runs fine).
+func (c *rolloutController) crashes(r *rollout) bool {
+	return r.failing || (c.badRelease != nil && c.badRelease() && !r.good[r.hash])
 }
 
 // observe reacts to a Deployment as the API server stored it.
@@ -373,6 +436,9 @@ func (c *rolloutController) observe(ctx context.Context, key types.NamespacedNam
 			r.deploy, r.generation, r.desired, r.failing = d, d.Generation, desired, failing
 			r.progress = progressUpdating
 			r.settled = r.complete()
+			if r.settled {
+				r.good[hash] = true
+			}
 			return nil
 		}
 	}
@@ -386,22 +452,38 @@ func (c *rolloutController) observe(ctx context.Context, key types.NamespacedNam
 		// replaced; pods that never became ready go at once.
 		for _, p := range r.updated {
 			if p.ready {
-				r.old = append(r.old, p.name)
+				r.old = append(r.old, p)
 				continue
 			}
 			if err := c.deletePod(ctx, d.Namespace, p.name); err != nil {
 				return err
 			}
 		}
-		r.updated, r.hash = nil, hash
+		// A template an older ReplicaSet holds (a rollback): its pods
+		// that still serve are the new template's pods again.
+		r.updated = nil
+		r.old = slices.DeleteFunc(r.old, func(p simPod) bool {
+			if p.hash == hash {
+				r.updated = append(r.updated, p)
+				return true
+			}
+			return false
+		})
+		r.hash = hash
 		r.revision++
 		r.progress = progressCreated
+		if err := c.ensureReplicaSet(ctx, d, r); err != nil {
+			return err
+		}
 		if err := c.patchRevision(ctx, d, r.revision); err != nil {
 			return err
 		}
 	} else if r.revision == 0 {
 		r.revision = 1
 		r.progress = progressCreated
+		if err := c.ensureReplicaSet(ctx, d, r); err != nil {
+			return err
+		}
 		if err := c.patchRevision(ctx, d, r.revision); err != nil {
 			return err
 		}
@@ -414,7 +496,8 @@ func (c *rolloutController) observe(ctx context.Context, key types.NamespacedNam
 // adopt builds the controller's memory of d from the pods that match its
 // selector: those of the current template are its new pods, the rest old.
 func (c *rolloutController) adopt(ctx context.Context, d *appsv1.Deployment, hash string) (*rollout, error) {
-	r := &rollout{deploy: d, hash: hash, conditions: d.Status.Conditions}
+	r := &rollout{deploy: d, hash: hash, conditions: d.Status.Conditions,
+		sets: map[string]*rsState{}, good: map[string]bool{}}
 	if rev, err := strconv.ParseInt(d.Annotations[annotationRevision], 10, 64); err == nil {
 		r.revision = rev
 	}
@@ -424,6 +507,22 @@ func (c *rolloutController) adopt(ctx context.Context, d *appsv1.Deployment, has
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
+	}
+	sets, err := c.client.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list replicasets: %w", err)
+	}
+	for i := range sets.Items {
+		rs := &sets.Items[i]
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		h := rs.Labels[labelPodTemplateHash]
+		r.sets[h] = &rsState{name: rs.Name, uid: rs.UID, replicas: ptr.Deref(rs.Spec.Replicas, 0), ready: rs.Status.ReadyReplicas, written: true}
+		if h != hash {
+			// An older ReplicaSet's template has rolled out before.
+			r.good[h] = true
+		}
 	}
 	pods, err := c.client.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
@@ -438,10 +537,11 @@ func (c *rolloutController) adopt(ctx context.Context, d *appsv1.Deployment, has
 		if !sel.Matches(labels.Set(p.Labels)) || p.DeletionTimestamp != nil {
 			continue
 		}
-		if p.Labels[labelPodTemplateHash] == hash {
-			r.updated = append(r.updated, simPod{name: p.Name, ready: kube.PodReady(p)})
+		sp := simPod{name: p.Name, hash: p.Labels[labelPodTemplateHash], ready: kube.PodReady(p)}
+		if sp.hash == hash {
+			r.updated = append(r.updated, sp)
 		} else {
-			r.old = append(r.old, p.Name)
+			r.old = append(r.old, sp)
 		}
 	}
 	return r, nil
@@ -459,6 +559,9 @@ func (c *rolloutController) tick(ctx context.Context) error {
 		if r.settled {
 			continue
 		}
+		if err := c.crashPods(ctx, r, now); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deployment %s: %w", key, err))
+		}
 		stepped, err := c.advance(ctx, r, now)
 		if err != nil {
 			if apierrors.IsNotFound(err) {
@@ -474,9 +577,11 @@ func (c *rolloutController) tick(ctx context.Context) error {
 			r.progress = progressUpdating
 			if r.complete() {
 				r.progress, r.settled = progressComplete, true
+				r.good[r.hash] = true
 			}
 		case r.complete():
 			r.progress, r.settled = progressComplete, true
+			r.good[r.hash] = true
 		case now.Sub(r.lastStep) > deadline:
 			r.progress, r.settled = progressTimedOut, true
 		default:
@@ -496,7 +601,7 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 	cnt := r.counts()
 	old, updated, ready := cnt.old, cnt.updated, cnt.updatedReady
 	switch {
-	case !r.failing && ready < updated:
+	case !c.crashes(r) && ready < updated:
 		// A starting pod passes its readiness probe.
 		i := slices.IndexFunc(r.updated, func(p simPod) bool { return !p.ready })
 		if err := c.readyPod(ctx, d.Namespace, r.updated[i].name, now); err != nil {
@@ -505,20 +610,24 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 		r.updated[i].ready = true
 	case old > 0 && old+ready > r.desired:
 		// Enough new pods serve: retire an old one.
-		if err := c.deletePod(ctx, d.Namespace, r.old[0]); err != nil {
+		if err := c.deletePod(ctx, d.Namespace, r.old[0].name); err != nil {
 			return false, err
 		}
 		r.old = r.old[1:]
 	case updated < r.desired && old+updated < r.desired+surge:
 		// Room to surge: start a pod of the new template.
 		p := newPod(d, r.hash, c.names, now)
-		if _, err := c.client.CoreV1().Pods(d.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		if rs := r.sets[r.hash]; rs != nil {
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.name, UID: rs.uid,
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}
+		}
+		if _, err := c.client.CoreV1().Pods(d.Namespace).Create(ctx, p, metav1.CreateOptions{FieldManager: managerController}); err != nil {
 			return false, fmt.Errorf("create pod %s: %w", p.Name, err)
 		}
-		r.updated = append(r.updated, simPod{name: p.Name})
+		r.updated = append(r.updated, simPod{name: p.Name, hash: r.hash})
 	case old > 0 && old+ready-1 >= r.desired-maxUnavailable:
 		// No room to surge: spend the unavailability budget on an old pod.
-		if err := c.deletePod(ctx, d.Namespace, r.old[0]); err != nil {
+		if err := c.deletePod(ctx, d.Namespace, r.old[0].name); err != nil {
 			return false, err
 		}
 		r.old = r.old[1:]
@@ -545,7 +654,7 @@ func (c *rolloutController) readyPod(ctx context.Context, ns, name string, now t
 		return fmt.Errorf("get pod %s: %w", name, err)
 	}
 	markPodReady(p, now)
-	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "kubelet"}); err != nil {
 		return fmt.Errorf("update pod %s status: %w", name, err)
 	}
 	return nil
@@ -566,7 +675,7 @@ func (c *rolloutController) patchRevision(ctx context.Context, d *appsv1.Deploym
 	if err != nil {
 		return fmt.Errorf("encode revision patch: %w", err)
 	}
-	if _, err := c.client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := c.client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: managerController}); err != nil {
 		return fmt.Errorf("set revision %d: %w", rev, err)
 	}
 	return nil
@@ -586,8 +695,149 @@ func (c *rolloutController) writeStatus(ctx context.Context, r *rollout, now tim
 	if err != nil {
 		return fmt.Errorf("encode status patch: %w", err)
 	}
-	if _, err := c.client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+	if _, err := c.client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: managerController}, "status"); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
+	return c.syncReplicaSets(ctx, r)
+}
+
+// ensureReplicaSet gives r's current template its ReplicaSet at r's
+// revision: a new one, or — a rollback — the older one holding the
+// template, its revision annotation moved on, as the deployment
+// controller does.
+func (c *rolloutController) ensureReplicaSet(ctx context.Context, d *appsv1.Deployment, r *rollout) error {
+	sets := c.client.AppsV1().ReplicaSets(d.Namespace)
+	if rs, ok := r.sets[r.hash]; ok {
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"annotations": map[string]string{annotationRevision: strconv.FormatInt(r.revision, 10)},
+		}})
+		if err != nil {
+			return fmt.Errorf("encode replicaset revision patch: %w", err)
+		}
+		if _, err := sets.Patch(ctx, rs.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: managerController}); err != nil {
+			return fmt.Errorf("set replicaset %s revision %d: %w", rs.name, r.revision, err)
+		}
+		return nil
+	}
+	created, err := sets.Create(ctx, newReplicaSet(d, r.hash, r.revision, c.clock.Now()), metav1.CreateOptions{FieldManager: managerController})
+	if err != nil {
+		return fmt.Errorf("create replicaset for revision %d: %w", r.revision, err)
+	}
+	r.sets[r.hash] = &rsState{name: created.Name, uid: created.UID}
 	return nil
+}
+
+// syncReplicaSets writes each ReplicaSet's replicas and ready replicas
+// where they changed: its pods among r's.
+func (c *rolloutController) syncReplicaSets(ctx context.Context, r *rollout) error {
+	total, ready := map[string]int32{}, map[string]int32{}
+	for _, p := range slices.Concat(r.old, r.updated) {
+		total[p.hash]++
+		if p.ready {
+			ready[p.hash]++
+		}
+	}
+	sets := c.client.AppsV1().ReplicaSets(r.deploy.Namespace)
+	var errs []error
+	for _, h := range slices.Sorted(maps.Keys(r.sets)) {
+		rs := r.sets[h]
+		if rs.written && rs.replicas == total[h] && rs.ready == ready[h] {
+			continue
+		}
+		n, rd := total[h], ready[h]
+		spec, err := json.Marshal(map[string]any{"spec": map[string]any{"replicas": n}})
+		if err != nil {
+			return err
+		}
+		status, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/status", "value": appsv1.ReplicaSetStatus{
+			Replicas: n, FullyLabeledReplicas: n, ReadyReplicas: rd, AvailableReplicas: rd, ObservedGeneration: 1,
+		}}})
+		if err != nil {
+			return err
+		}
+		_, err = sets.Patch(ctx, rs.name, types.MergePatchType, spec, metav1.PatchOptions{FieldManager: managerController})
+		if err == nil {
+			_, err = sets.Patch(ctx, rs.name, types.JSONPatchType, status, metav1.PatchOptions{FieldManager: managerController}, "status")
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("replicaset %s: %w", rs.name, err))
+			continue
+		}
+		rs.replicas, rs.ready, rs.written = n, rd, true
+	}
+	return joinErrors("sync replicasets", errs)
+}
+
+// crashPods makes the starting pods of r's current template crash-loop
+// when its version crashes, as a kubelet reports a container that exits
+// at once: waiting in CrashLoopBackOff, its last termination an Error with
+// exit code 1. It is no progress: the progress deadline runs on.
+func (c *rolloutController) crashPods(ctx context.Context, r *rollout, now time.Time) error {
+	if r.failing || !c.crashes(r) {
+		return nil // a fail-rollout template's pods wait in ImagePullBackOff
+	}
+	pods := c.client.CoreV1().Pods(r.deploy.Namespace)
+	for _, sp := range r.updated {
+		if sp.ready {
+			continue
+		}
+		p, err := pods.Get(ctx, sp.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get pod %s: %w", sp.name, err)
+		}
+		if !markPodCrashing(p, now) {
+			continue
+		}
+		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "kubelet"}); err != nil {
+			return fmt.Errorf("update pod %s status: %w", sp.name, err)
+		}
+	}
+	return nil
+}
+
+// crashBackOff is the kubelet's first back-offs after a container exits:
+// 10 s, doubling up to 5 min.
+func crashBackOff(restarts int32) time.Duration {
+	d := 10 * time.Second
+	for range min(restarts-1, 5) {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
+// markPodCrashing records one more crash of p's containers, no more often
+// than the kubelet's back-off restarts them; false when it is not yet
+// time.
+func markPodCrashing(p *corev1.Pod, now time.Time) bool {
+	changed := false
+	for i := range p.Status.ContainerStatuses {
+		cs := &p.Status.ContainerStatuses[i]
+		if t := cs.LastTerminationState.Terminated; t != nil && now.Sub(t.FinishedAt.Time) < crashBackOff(cs.RestartCount) {
+			continue
+		}
+		cs.RestartCount++
+		cs.Ready, cs.Started = false, ptr.To(false)
+		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "Error", StartedAt: metav1.NewTime(now), FinishedAt: metav1.NewTime(now),
+		}}
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason:  "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", crashBackOff(cs.RestartCount), cs.Name, p.Name, p.Namespace, p.UID),
+		}}
+		changed = true
+	}
+	if changed {
+		p.Status.Phase = corev1.PodRunning
+		p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: p.CreationTimestamp},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: p.CreationTimestamp},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", LastTransitionTime: metav1.NewTime(now)},
+			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", LastTransitionTime: metav1.NewTime(now)},
+		}
+	}
+	return changed
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"time"
@@ -26,6 +27,13 @@ const (
 	sandboxNodeName   = "sandbox-control-plane"
 	sealingKeyPrefix  = "sealed-secrets-key"
 	internalCAMessage = `Error getting keypair for CA issuer: secret "internal-ca" not found`
+	// stagingProgressDeadline is the gravl staging Deployments'
+	// progressDeadlineSeconds: short, so that a failed release shows
+	// ProgressDeadlineExceeded within the demo.
+	stagingProgressDeadline = 20
+	// releaseFieldManager is the field manager the last gravl release
+	// was applied with: cockpit's (runbook/actions.FieldManager).
+	releaseFieldManager = "cockpit"
 )
 
 // Labels the sealed-secrets controller puts on its active sealing key, and
@@ -47,6 +55,13 @@ type app struct {
 	Readiness *corev1.Probe
 	Service   bool
 	Age       time.Duration
+	// Released marks gravl's own workloads: the last release applied them
+	// server-side with cockpit's field manager (see releaseConfig), so
+	// the next release's apply owns the same fields and conflicts with
+	// nobody.
+	Released bool
+	// ProgressDeadline is progressDeadlineSeconds; 0 is the default, 600.
+	ProgressDeadline int32
 }
 
 // seedApps are the workloads of the seed document: cert-manager's three
@@ -91,6 +106,7 @@ func seedApps() []app {
 		},
 		{
 			Namespace: "gravl-staging", Name: "backend", Age: stagingAge, Replicas: 2, Service: true,
+			Released: true, ProgressDeadline: stagingProgressDeadline,
 			Labels:    map[string]string{"app": "backend", "app.kubernetes.io/part-of": "gravl"},
 			Image:     "ghcr.io/gravl-app/backend:1.8.2",
 			Ports:     []corev1.ContainerPort{tcpPort("http", 3000), tcpPort("metrics", 3001)},
@@ -98,6 +114,7 @@ func seedApps() []app {
 		},
 		{
 			Namespace: "gravl-staging", Name: "frontend", Age: stagingAge, Replicas: 2, Service: true,
+			Released: true, ProgressDeadline: stagingProgressDeadline,
 			Labels:    map[string]string{"app": "frontend", "app.kubernetes.io/part-of": "gravl"},
 			Image:     "ghcr.io/gravl-app/frontend:1.8.2",
 			Ports:     []corev1.ContainerPort{tcpPort("http", 80), tcpPort("https", 443)},
@@ -232,14 +249,62 @@ func (s seeder) deployment(a app) *appsv1.Deployment {
 				},
 			},
 			RevisionHistoryLimit:    ptr.To[int32](10),
-			ProgressDeadlineSeconds: ptr.To[int32](600),
+			ProgressDeadlineSeconds: ptr.To(cmp.Or(a.ProgressDeadline, 600)),
 		},
 	}
+	defaultObject(d)
 	d.Annotations = map[string]string{annotationRevision: "1"}
 	created := d.CreationTimestamp.Time
 	d.Status = deploymentStatus(d, rolloutCounts{updated: a.Replicas, updatedReady: a.Replicas},
 		progressComplete, podTemplateHash(&d.Spec.Template), nil, created.Add(30*time.Second))
 	return d
+}
+
+// releaseConfig is the apply configuration the last release of a
+// Released app applied: what its manifest says, the API server's defaults
+// left out — the shape of examples/demo/gravl-release.yaml.
+func releaseConfig(a app) *unstructured.Unstructured {
+	labels := map[string]any{}
+	for k, v := range a.Labels {
+		labels[k] = v
+	}
+	var ports []any
+	for _, p := range a.Ports {
+		ports = append(ports, map[string]any{"name": p.Name, "containerPort": int64(p.ContainerPort)})
+	}
+	container := map[string]any{"name": a.Name, "image": a.Image, "ports": ports}
+	if r := a.Readiness; r != nil && r.HTTPGet != nil {
+		container["readinessProbe"] = map[string]any{
+			"httpGet":       map[string]any{"path": r.HTTPGet.Path, "port": int64(r.HTTPGet.Port.IntValue())},
+			"periodSeconds": int64(r.PeriodSeconds),
+		}
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": a.Name, "namespace": a.Namespace, "labels": labels},
+		"spec": map[string]any{
+			"replicas":                int64(a.Replicas),
+			"progressDeadlineSeconds": int64(cmp.Or(a.ProgressDeadline, 600)),
+			"selector":                map[string]any{"matchLabels": runtime.DeepCopyJSONValue(labels)},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": runtime.DeepCopyJSONValue(labels)},
+				"spec":     map[string]any{"containers": []any{container}},
+			},
+		},
+	}}
+}
+
+// replicaSet returns the ReplicaSet of d's current template (revision 1),
+// owning pods, as the deployment controller would have left it.
+func (s seeder) replicaSet(d *appsv1.Deployment, pods []*corev1.Pod) *appsv1.ReplicaSet {
+	rs := newReplicaSet(d, podTemplateHash(&d.Spec.Template), 1, d.CreationTimestamp.Time)
+	n := int32(len(pods))
+	rs.Spec.Replicas = ptr.To(n)
+	rs.Status = appsv1.ReplicaSetStatus{Replicas: n, FullyLabeledReplicas: n, ReadyReplicas: n, AvailableReplicas: n, ObservedGeneration: 1}
+	for _, p := range pods {
+		p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}
+	}
+	return rs
 }
 
 // pods returns d's ready pods, as the adopting controller expects them.
@@ -548,7 +613,7 @@ func seedObjects(now time.Time, names *nameSource) (typed []runtime.Object, cust
 	for _, a := range seedApps() {
 		d := s.deployment(a)
 		pods := s.pods(d)
-		typed = append(typed, d)
+		typed = append(typed, d, s.replicaSet(d, pods))
 		for _, p := range pods {
 			typed = append(typed, p)
 		}
@@ -582,4 +647,32 @@ func SeedObjects(now time.Time) ([]runtime.Object, error) {
 		return nil, err
 	}
 	return append(typed, custom...), nil
+}
+
+// seedApplied applies the last release of each Released app with
+// cockpit's field manager, as the release pipeline did: the Deployments
+// keep their spec (the configuration is what they were seeded with) and
+// gain the managedFields of that apply.
+func (c *SimulatedCluster) seedApplied() error {
+	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+	for _, a := range seedApps() {
+		if !a.Released {
+			continue
+		}
+		before, err := c.store.Get(gvr, a.Namespace, a.Name)
+		if err != nil {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		if err := c.store.Apply(gvr, releaseConfig(a), a.Namespace, metav1.PatchOptions{FieldManager: releaseFieldManager}); err != nil {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		after, err := c.store.Get(gvr, a.Namespace, a.Name)
+		if err != nil {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		if generationOf(after) != generationOf(before) {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s changed its spec (releaseConfig and the seed differ)", a.Namespace, a.Name)
+		}
+	}
+	return nil
 }
