@@ -163,13 +163,13 @@ func NewSimulatedCluster(opts ClusterOptions) (*SimulatedCluster, error) {
 		return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
 	})
 	c.store = c.newRegistry()
+	if err := c.withReleaseFields(typedObjs); err != nil {
+		return nil, err
+	}
 	for _, obj := range typedObjs {
 		if err := c.store.Add(obj); err != nil {
 			return nil, fmt.Errorf("simulated cluster: seed %s: %w", describe(obj), err)
 		}
-	}
-	if err := c.seedApplied(); err != nil {
-		return nil, err
 	}
 	c.typedReact = c.storeReactor(c.store, c.typedScratch)
 	cs.PrependReactor("*", "*", c.typedReact)

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -649,29 +650,44 @@ func SeedObjects(now time.Time) ([]runtime.Object, error) {
 	return append(typed, custom...), nil
 }
 
-// seedApplied applies the last release of each Released app with
-// cockpit's field manager, as the release pipeline did: the Deployments
-// keep their spec (the configuration is what they were seeded with) and
-// gain the managedFields of that apply.
-func (c *SimulatedCluster) seedApplied() error {
-	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+// withReleaseFields gives the seeded Deployments of Released apps the
+// managedFields their last release left: created by a server-side apply of
+// releaseConfig with cockpit's field manager (on a scratch store), so the
+// next release's apply, by the same manager, owns the same fields. (A
+// Deployment created otherwise and applied to later would have its fields
+// owned by "before-first-apply", and the release would conflict.)
+func (c *SimulatedCluster) withReleaseFields(objs []runtime.Object) error {
+	released := map[string]app{}
 	for _, a := range seedApps() {
-		if !a.Released {
+		if a.Released {
+			released[a.Namespace+"/"+a.Name] = a
+		}
+	}
+	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+	for _, obj := range objs {
+		d, ok := obj.(*appsv1.Deployment)
+		if !ok {
 			continue
 		}
-		before, err := c.store.Get(gvr, a.Namespace, a.Name)
+		a, ok := released[d.Namespace+"/"+d.Name]
+		if !ok {
+			continue
+		}
+		scratch := c.newRegistry()
+		if err := scratch.Apply(gvr, releaseConfig(a), a.Namespace, metav1.PatchOptions{FieldManager: releaseFieldManager}); err != nil {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		got, err := scratch.Get(gvr, a.Namespace, a.Name)
 		if err != nil {
 			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
 		}
-		if err := c.store.Apply(gvr, releaseConfig(a), a.Namespace, metav1.PatchOptions{FieldManager: releaseFieldManager}); err != nil {
-			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
+		applied := got.(*appsv1.Deployment)
+		if !equality.Semantic.DeepEqual(applied.Spec, d.Spec) {
+			return fmt.Errorf("simulated cluster: seed release of %s/%s: releaseConfig and the seeded spec differ", a.Namespace, a.Name)
 		}
-		after, err := c.store.Get(gvr, a.Namespace, a.Name)
-		if err != nil {
-			return fmt.Errorf("simulated cluster: seed release of %s/%s: %w", a.Namespace, a.Name, err)
-		}
-		if generationOf(after) != generationOf(before) {
-			return fmt.Errorf("simulated cluster: seed release of %s/%s changed its spec (releaseConfig and the seed differ)", a.Namespace, a.Name)
+		d.ManagedFields = applied.ManagedFields
+		for i := range d.ManagedFields {
+			d.ManagedFields[i].Time = ptr.To(metav1.NewTime(d.CreationTimestamp.Time))
 		}
 	}
 	return nil
