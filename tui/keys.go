@@ -17,7 +17,7 @@ type KeyMap struct {
 
 	LoadPause, RateUp, RateDown, VUsUp, VUsDown, LoadStop key.Binding
 
-	FaultLatency, FaultErrors, FaultStall, FaultReset key.Binding
+	FaultLatency, FaultErrors, FaultStall, FaultRelease, FaultReset key.Binding
 
 	Help, Quit key.Binding
 
@@ -59,6 +59,7 @@ func DefaultKeyMap() KeyMap {
 		FaultLatency: key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "sandbox: toggle latency")),
 		FaultErrors:  key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "sandbox: toggle 5xx")),
 		FaultStall:   key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "sandbox: toggle stall")),
+		FaultRelease: key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "sandbox: new version crashes")),
 		FaultReset:   key.NewBinding(key.WithKeys("0"), key.WithHelp("0", "sandbox: heal")),
 
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -98,7 +99,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PrevPhase, k.NextPhase, k.Help, k.Quit},
 		{k.Run, k.RunPhase, k.Confirm, k.Diff, k.Undo, k.Skip, k.Override, k.OverrideGate, k.Advance, k.Abort},
 		{k.LoadPause, k.RateUp, k.VUsUp, k.LoadStop},
-		{k.FaultLatency, k.FaultErrors, k.FaultStall, k.FaultReset},
+		{k.FaultLatency, k.FaultErrors, k.FaultStall, k.FaultRelease, k.FaultReset},
 	}
 }
 

@@ -92,7 +92,7 @@ func New(opts Options) *Model {
 	for _, b := range []*key.Binding{&keys.LoadPause, &keys.RateUp, &keys.RateDown, &keys.VUsUp, &keys.VUsDown, &keys.LoadStop} {
 		b.SetEnabled(opts.LoadControl != nil)
 	}
-	for _, b := range []*key.Binding{&keys.FaultLatency, &keys.FaultErrors, &keys.FaultStall, &keys.FaultReset} {
+	for _, b := range []*key.Binding{&keys.FaultLatency, &keys.FaultErrors, &keys.FaultStall, &keys.FaultRelease, &keys.FaultReset} {
 		b.SetEnabled(opts.Faults != nil)
 	}
 	m := &Model{opts: opts, help: help.New(), run: newRunView()}
@@ -299,7 +299,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.LoadPause, k.RateUp, k.RateDown, k.VUsUp, k.VUsDown, k.LoadStop):
 		return m.load.Update(msg)
-	case key.Matches(msg, k.FaultLatency, k.FaultErrors, k.FaultStall, k.FaultReset):
+	case key.Matches(msg, k.FaultLatency, k.FaultErrors, k.FaultStall, k.FaultRelease, k.FaultReset):
 		return m.faultKey(msg)
 	}
 	if !m.run.hasState {

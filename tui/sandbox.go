@@ -13,6 +13,8 @@ type Faults interface {
 	ToggleLatency() (string, error)
 	ToggleErrors() (string, error)
 	ToggleStall() (string, error)
+	// ToggleBadRelease makes a new version crash (its rollout fails).
+	ToggleBadRelease() (string, error)
 	Reset() (string, error)
 }
 
@@ -31,6 +33,8 @@ func (m *Model) faultKey(msg tea.KeyPressMsg) tea.Cmd {
 		do = f.ToggleErrors
 	case key.Matches(msg, k.FaultStall):
 		do = f.ToggleStall
+	case key.Matches(msg, k.FaultRelease):
+		do = f.ToggleBadRelease
 	default:
 		do = f.Reset
 	}

@@ -38,12 +38,22 @@ sealed-secrets, the gravl-staging NetworkPolicies).
 On a terminal, the cockpit opens on the embedded demo runbook (the gravl
 go-live: preflight, deploy, validate, monitor) against the sandbox, journaling
 to a temporary directory (or --journal). Keys 1/2/3 inject latency, 5xx
-errors and a stall into the sandbox backend; 0 heals it; ? shows every key.
+errors and a stall into the sandbox backend; 4 makes a new version crash on
+the simulated cluster; 0 heals it; ? shows every key.
+
+The deploy phase applies gravl 1.9.0 server-side and watches the rollout it
+causes. Read-only (the default) it shows the dry run and its diff (d) and
+says how to enable actions; with --allow-actions the apply runs once
+confirmed (c). With key 4 pressed first, the new version crash-loops, the
+rollout fails at its progress deadline and an undo (u) is offered, which
+rolls the simulated Deployments back.
 
 With --headless, the demo runbook runs as 'cockpit run' would run it (event
 log on stderr, summary and verdict on stdout, exit code by verdict) and the
 sign-off report is written next to the journal. Without --override the
-seed's failing internal-ca-issuer stops it at preflight: NO-GO.
+seed's failing internal-ca-issuer stops it at preflight: NO-GO; without
+--allow-actions (and --auto-confirm-actions or --confirm) its deploy phase
+only dry-runs the release.
 
 With --no-tui, or when stdout is not a terminal, the sandbox serves until
 interrupted (Ctrl-C) and its endpoints are printed with commands to try
@@ -52,7 +62,9 @@ never a real cluster.`,
 		Example: `  cockpit demo
   cockpit demo --journal /tmp/gravl.journal.jsonl
   cockpit demo --no-tui --host 127.0.0.2 --seed 7
+  cockpit demo --allow-actions
   cockpit demo --headless --override cluster-issuers="internal CA unused by gravl" \
+      --allow-actions --auto-confirm-actions --var deployWindow=15s \
       --var loadDuration=10s --var monitorWindow=20s`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,6 +81,10 @@ never a real cluster.`,
 	f.StringArrayVar(&opts.run.override, "override", nil, "with --headless: accept a red step (ID=REASON) or gate (phase:ID=REASON)")
 	f.StringVar(&opts.run.phase, "phase", "", "with --headless: stop after this phase's gate")
 	f.StringVar(&opts.run.operator, "operator", "", "who decides, recorded with every event (default: $USER)")
+	f.BoolVar(&opts.run.allowActions, "allow-actions", false, "let confirmed actions change the simulated cluster (default: read-only, dry runs only)")
+	f.BoolVar(&opts.run.autoActions, "auto-confirm-actions", false, "with --headless --allow-actions: execute every action whose dry run passed")
+	f.StringArrayVar(&opts.run.confirm, "confirm", nil, "with --headless: confirm action steps, ID=NOTE or ID[,ID…] (repeatable)")
+	f.BoolVar(&opts.run.undo, "undo-on-failure", false, "with --headless --allow-actions: undo a failed rollout to the revision it offers")
 	return cmd
 }
 
@@ -120,6 +136,7 @@ func runDemoTUI(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *demoO
 	}
 	defer rig.close()
 	ss := rig.session()
+	ss.actions = opts.run.allowActions
 	if opts.run.operator != "" {
 		ss.operator = opts.run.operator
 	}

@@ -33,12 +33,14 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 	log := &eventLog{w: s.err, prev: sess.State, redact: runbook.NewRedactor(sess.State.Runbook.Secrets())}
 	log.printf("demo sandbox: %s, %s, DNS %s, %s", sb.HTTPURL, sb.HTTPSURL, sb.DNSAddr, sb.Cluster.Name())
 	log.printf("journal %s", sess.Journal.Path())
+	if opts.run.allowActions {
+		log.printf("actions enabled (--allow-actions): confirmed actions change the simulated cluster")
+	} else {
+		log.printf("read-only run: action steps are dry-run only (--allow-actions executes them)")
+	}
 	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot, AllowActions: opts.run.allowActions,
 		Env: probes.Env{Kube: func(string) (*probes.Cluster, error) { return rig.cluster, nil }},
-		Observe: func(st runbook.State, at runbook.At, effects []runbook.Effect) {
-			rig.glue(st, at, effects)
-			log.observe(st, at, effects)
-		}}
+		Observe: log.observe}
 	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
 	if err != nil {
 		return fmt.Errorf("demo run: %w", err)

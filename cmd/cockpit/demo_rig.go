@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
+	"io/fs"
 	"path/filepath"
-	"sync"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cockpit-dev/cockpit/examples"
 	"github.com/cockpit-dev/cockpit/internal/sandbox"
@@ -17,23 +14,17 @@ import (
 	"github.com/cockpit-dev/cockpit/tui"
 )
 
-// demoRolloutNamespace and demoRolloutDeployments are what the demo's
-// "CI" rolls out once the change is approved.
-const demoRolloutNamespace = "gravl-staging"
-
-var demoRolloutDeployments = []string{"backend", "frontend"}
-
 // demoRig is the demo's wiring around a running sandbox: the runbook with
 // the sandbox's addresses filled in, a probes cluster over the simulated
 // cluster's clients, the fault keys and the temporary directory holding
-// the sandbox CA and the journal.
+// the sandbox CA, the runbook with the manifests its actions apply, and the
+// journal.
 type demoRig struct {
 	sb      *sandbox.Sandbox
 	dir     string
 	journal string
 	rb      *runbook.Runbook
 	cluster *probes.Cluster
-	once    sync.Once
 }
 
 func newDemoRig(sb *sandbox.Sandbox, journal string, vars map[string]string) (*demoRig, error) {
@@ -55,7 +46,13 @@ func newDemoRig(sb *sandbox.Sandbox, journal string, vars map[string]string) (*d
 	for k, v := range vars { // --var: the windows' lengths, say
 		all[k] = v
 	}
-	rb, err := runbook.Parse("examples/demo.yaml", examples.Demo, runbook.Options{Vars: all})
+	// The runbook and its manifests are written out: its actions read
+	// files relative to it, and the operator may read them too.
+	if err := writeDemoFiles(dir); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	rb, err := runbook.Parse(filepath.Join(dir, "demo.yaml"), examples.Demo, runbook.Options{Vars: all})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, invalidInput(fmt.Errorf("the embedded demo runbook: %w", err))
@@ -71,6 +68,30 @@ func newDemoRig(sb *sandbox.Sandbox, journal string, vars map[string]string) (*d
 	return &demoRig{sb: sb, dir: dir, journal: journal, rb: rb, cluster: cluster}, nil
 }
 
+// writeDemoFiles writes demo.yaml and the files under examples/demo/
+// into dir.
+func writeDemoFiles(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, "demo.yaml"), examples.Demo, 0o600); err != nil {
+		return fmt.Errorf("write the demo runbook: %w", err)
+	}
+	return fs.WalkDir(examples.DemoFiles, "demo", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, path), 0o700)
+		}
+		b, err := examples.DemoFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), b, 0o600); err != nil {
+			return fmt.Errorf("write the demo's %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
 // session is the demo's cockpit session.
 func (r *demoRig) session() session {
 	return session{
@@ -79,42 +100,7 @@ func (r *demoRig) session() session {
 		journal:  r.journal,
 		cluster:  r.sb.Cluster.Name(),
 		operator: operatorFlag(""),
-		faults:   demoFaults{f: r.sb.Faults},
-		glue:     r.glue,
-	}
-}
-
-// glue starts the simulated rollout when the change is approved, as the
-// CI of a real go-live would.
-func (r *demoRig) glue(_ runbook.State, at runbook.At, effects []runbook.Effect) {
-	c, ok := at.Event.(runbook.Confirmed)
-	if !ok || c.Step != "change-approved" {
-		return
-	}
-	for _, eff := range effects {
-		if _, refused := eff.(runbook.Refused); refused {
-			return
-		}
-	}
-	r.once.Do(func() { go r.rollout() })
-}
-
-// rollout changes the pod templates of the demo deployments; the sandbox's
-// simulated controllers roll them out over a few seconds.
-func (r *demoRig) rollout() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	deps := r.sb.Cluster.Typed.AppsV1().Deployments(demoRolloutNamespace)
-	for _, name := range demoRolloutDeployments {
-		d, err := deps.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			continue // the rollout probe reports what it sees
-		}
-		if d.Spec.Template.Annotations == nil {
-			d.Spec.Template.Annotations = map[string]string{}
-		}
-		d.Spec.Template.Annotations["cockpit.dev/demo-release"] = "v2"
-		_, _ = deps.Update(ctx, d, metav1.UpdateOptions{})
+		faults:   demoFaults{f: r.sb.Faults, cluster: r.sb.Cluster},
 	}
 }
 
@@ -129,7 +115,10 @@ func (r *demoRig) close() {
 
 // demoFaults are the sandbox keys: each toggles a fault and describes the
 // faults in force.
-type demoFaults struct{ f *sandbox.Faults }
+type demoFaults struct {
+	f       *sandbox.Faults
+	cluster *sandbox.SimulatedCluster
+}
 
 var _ tui.Faults = demoFaults{}
 
@@ -150,7 +139,7 @@ func (d demoFaults) ToggleLatency() (string, error) {
 	if err := d.f.SetLatency(median, p99); err != nil {
 		return "", fmt.Errorf("latency: %w", err)
 	}
-	return d.f.Snapshot().String(), nil
+	return d.describe(), nil
 }
 
 func (d demoFaults) ToggleErrors() (string, error) {
@@ -161,15 +150,32 @@ func (d demoFaults) ToggleErrors() (string, error) {
 	if err := d.f.SetErrorRate(rate); err != nil {
 		return "", fmt.Errorf("error rate: %w", err)
 	}
-	return d.f.Snapshot().String(), nil
+	return d.describe(), nil
 }
 
 func (d demoFaults) ToggleStall() (string, error) {
 	d.f.SetStall(!d.f.Snapshot().Stalled)
-	return d.f.Snapshot().String(), nil
+	return d.describe(), nil
+}
+
+// ToggleBadRelease switches the simulated cluster's bad-release fault:
+// a new version's pods crash-loop and its rollout fails.
+func (d demoFaults) ToggleBadRelease() (string, error) {
+	d.cluster.SetBadRelease(!d.cluster.BadRelease())
+	return d.describe(), nil
 }
 
 func (d demoFaults) Reset() (string, error) {
 	d.f.Reset()
-	return d.f.Snapshot().String(), nil
+	d.cluster.SetBadRelease(false)
+	return d.describe(), nil
+}
+
+// describe is the faults in force: the backend's, and the bad release.
+func (d demoFaults) describe() string {
+	release := "off"
+	if d.cluster.BadRelease() {
+		release = "ON (a new version crash-loops)"
+	}
+	return d.f.Snapshot().String() + " · bad release " + release
 }

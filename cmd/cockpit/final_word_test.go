@@ -22,9 +22,11 @@ import (
 // the JSON sign-off give the step the same final word.
 func TestUnsettledRolloutIsNotPassed(t *testing.T) {
 	noKubeconfig(t)
-	// The simulated rollout moves a step a second and needs more than
-	// three: a three-second window always closes on it unsettled.
+	// The simulated rollout of the release the deploy phase applies moves
+	// a step a second and needs more than three: a three-second window
+	// always closes on it unsettled.
 	short := []string{"--var", "deployWindow=3s", "--var", "loadDuration=2s", "--var", "monitorWindow=2s",
+		"--allow-actions", "--auto-confirm-actions",
 		"--override", "cluster-issuers=internal CA unused by gravl; OPS-112"}
 	const why = "not settled when the window closed — last: "
 	t.Run("no-go", func(t *testing.T) {
@@ -72,7 +74,7 @@ func TestUnsettledRolloutIsNotPassed(t *testing.T) {
 			t.Error("JSON sign-off lacks backend-rollout")
 		}
 		screen := tuiScreen(t, journal)
-		wantLine(t, "TUI step list", screen, "✗ backend-rollout not settled")
+		wantLine(t, "TUI step list", screen, "✗", "backend-rollout not settled")
 		wantLine(t, "TUI detail", screen, "failed: not settled when the window closed")
 	})
 	t.Run("go only with its override", func(t *testing.T) {
@@ -133,6 +135,8 @@ func tuiScreen(t *testing.T, journal string) string {
 	m := tui.New(tui.Options{Operator: "lead", Now: func() time.Time { return s.Now }})
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
 	m.Update(tui.StateMsg{State: s, At: events[len(events)-1], Seq: 1})
-	m.Update(tea.KeyPressMsg{Code: tea.KeyDown}) // select backend-rollout
+	for range 3 { // from change-approved past release and rollout to backend-rollout
+		m.Update(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
 	return ansi.Strip(m.View().Content)
 }

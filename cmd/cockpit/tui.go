@@ -29,9 +29,6 @@ type session struct {
 	cluster  string // what the header calls the Kubernetes target
 	operator string
 	faults   tui.Faults
-	// glue, when set, sees every applied event too (the demo starts its
-	// simulated rollout from it). It must not block.
-	glue func(runbook.State, runbook.At, []runbook.Effect)
 }
 
 // liveRun is a session's runner and model, wired together by start.
@@ -93,11 +90,7 @@ func (ss session) prepare() (*liveRun, error) {
 			lr.feed.Progress(step, res)
 		}
 	}
-	glue := ss.glue
 	lr.runner.Observe = func(s runbook.State, at runbook.At, effects []runbook.Effect) {
-		if glue != nil {
-			glue(s, at, effects)
-		}
 		if lr.feed != nil {
 			lr.feed.Observe(s, at, effects)
 		}

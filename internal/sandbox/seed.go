@@ -31,7 +31,7 @@ const (
 	// stagingProgressDeadline is the gravl staging Deployments'
 	// progressDeadlineSeconds: short, so that a failed release shows
 	// ProgressDeadlineExceeded within the demo.
-	stagingProgressDeadline = 20
+	stagingProgressDeadline = 10
 	// releaseFieldManager is the field manager the last gravl release
 	// was applied with: cockpit's (runbook/actions.FieldManager).
 	releaseFieldManager = "cockpit"
