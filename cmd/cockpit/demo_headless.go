@@ -39,7 +39,7 @@ func runDemoHeadless(ctx context.Context, s streams, sb *sandbox.Sandbox, opts *
 		log.printf("read-only run: action steps are dry-run only (--allow-actions executes them)")
 	}
 	r := &runbook.Runner{Journal: sess.Journal, Operator: operator, Autopilot: pilot, AllowActions: opts.run.allowActions,
-		Env: probes.Env{Kube: func(string) (*probes.Cluster, error) { return rig.cluster, nil }},
+		Env:     probes.Env{Kube: func(string) (*probes.Cluster, error) { return rig.cluster, nil }},
 		Observe: log.observe}
 	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
 	if err != nil {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
