@@ -28,15 +28,18 @@ func (x tmux) run(args ...string) string {
 	return string(out)
 }
 
-// waitScreen polls the pane until it shows want (or the deadline passes).
-func (x tmux) waitScreen(want string) string {
+// waitScreen polls the pane until it shows one of want (or the deadline
+// passes).
+func (x tmux) waitScreen(want ...string) string {
 	x.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var screen string
 	for time.Now().Before(deadline) {
 		screen = x.run("capture-pane", "-p", "-t", "demo")
-		if strings.Contains(screen, want) {
-			return screen
+		for _, w := range want {
+			if strings.Contains(screen, w) {
+				return screen
+			}
 		}
 		time.Sleep(50 * time.Millisecond) // polling the screen: the condition is what we wait for
 	}
@@ -44,9 +47,31 @@ func (x tmux) waitScreen(want string) string {
 	return ""
 }
 
-// The cockpit in a real terminal: `cockpit demo` in a detached tmux session
-// at 120×40, driven by keys — select the failing issuer, override it with a
-// reason — and read back from the screen and the journal.
+// keys sends keys to the pane (tmux key names: j, Enter, Escape).
+func (x tmux) keys(keys ...string) {
+	x.t.Helper()
+	x.run(append([]string{"send-keys", "-t", "demo"}, keys...)...)
+}
+
+// text types text literally.
+func (x tmux) text(s string) {
+	x.t.Helper()
+	x.run("send-keys", "-t", "demo", "-l", s)
+}
+
+// The cockpit in a real terminal: `cockpit demo --allow-actions` in a
+// detached tmux session at 120×40, driven by keys and read back from the
+// screen and the journal. Preflight: select the failing issuer, override
+// it with a reason, confirm the notification, advance. Deploy: confirm the
+// change ticket; open the release's dry-run diff with d (the image
+// change); press the sandbox's 4 so the new version crashes; confirm the
+// apply from the diff viewer; watch the rollout fail and offer its undo;
+// undo with a reason and see the Deployment rolled back.
+//
+// The fault key is pressed before the confirmation, not during the
+// rollout: the simulated rollout completes a few seconds after the apply,
+// and a key racing it would make the test's outcome depend on the
+// machine's speed.
 func TestDemoInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if controlplane.Required() {
@@ -56,7 +81,7 @@ func TestDemoInTmux(t *testing.T) {
 	}
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "demo.journal.jsonl")
-	argv, _ := json.Marshal([]string{"demo", "--journal", journal, "--operator", "lead"})
+	argv, _ := json.Marshal([]string{"demo", "--journal", journal, "--operator", "lead", "--allow-actions"})
 	x := tmux{t: t, socket: fmt.Sprintf("cockpit-test-%d", os.Getpid())}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
 	script := filepath.Join(dir, "run.sh")
@@ -68,17 +93,60 @@ func TestDemoInTmux(t *testing.T) {
 	x.run("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", script)
 
 	x.waitScreen("cluster-issuers")
+	x.waitScreen("ACTIONS ENABLED")
 	x.waitScreen("gate ✗ fail")
-	x.run("send-keys", "-t", "demo", "j")
-	x.run("send-keys", "-t", "demo", "o")
+	x.keys("j", "o")
 	x.waitScreen("Reason:")
-	x.run("send-keys", "-t", "demo", "-l", "internal CA unused by gravl")
-	x.run("send-keys", "-t", "demo", "Enter")
+	x.text("internal CA unused by gravl")
+	x.keys("Enter")
 	screen := x.waitScreen("⚑")
 	if !strings.Contains(screen, "cluster-issuers") {
 		t.Errorf("the overridden step is not on screen:\n%s", screen)
 	}
-	x.run("send-keys", "-t", "demo", "q")
+	// notify, the manual step, is the last of preflight's seven.
+	x.keys("j", "j", "j", "j", "j", "c")
+	x.waitScreen("Confirm notify")
+	x.keys("Enter")
+	x.waitScreen("gate ! warn 0 warned, 1 overridden")
+	x.keys("a")
+	if screen := x.waitScreen("roll gravl 1.9.0 out", "Advance preflight"); strings.Contains(screen, "Advance preflight") {
+		x.keys("Enter") // the dialog over a gate with overrides
+		x.waitScreen("roll gravl 1.9.0 out")
+	}
+
+	// Deploy: the change ticket (a note is required), then the release.
+	x.keys("c")
+	x.waitScreen("Confirm change-approved")
+	x.text("CHG-1042")
+	x.keys("Enter")
+	x.waitScreen("2 objects: 2 configured")
+	x.keys("j", "d")
+	x.waitScreen("+      - image: ghcr.io/gravl-app/backend:1.9.0")
+	x.waitScreen("-      - image: ghcr.io/gravl-app/backend:1.8.2")
+	x.keys("d") // closes the viewer (esc would reach the terminal as alt+ with the next key)
+	x.waitScreen("╭─ deploy · roll gravl 1.9.0 out")
+	x.keys("4")
+	x.waitScreen("bad release ON")
+	x.keys("d")
+	x.waitScreen("+      - image: ghcr.io/gravl-app/backend:1.9.0")
+	x.keys("c")
+	x.waitScreen("Confirm action release")
+	x.keys("Enter")
+	x.waitScreen("rolled out")
+	x.waitScreen("✗ ◇ rollout")
+	x.keys("j") // the rollout step: its detail says why it failed and offers the undo
+	screen = x.waitScreen("u undoes the rollout to revision 1")
+	for _, want := range []string{"CrashLoopBackOff"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the failed rollout's detail lacks %q:\n%s", want, screen)
+		}
+	}
+	x.keys("u")
+	x.waitScreen("Undo rollout of rollout to revision 1?")
+	x.text("1.9.0 crash-loops; back to 1.8.2")
+	x.keys("Enter")
+	x.waitScreen("rolled back from revision 2 to revision 1")
+	x.keys("q")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if exec.Command("tmux", "-L", x.socket, "has-session", "-t", "demo").Run() != nil {
@@ -90,7 +158,10 @@ func TestDemoInTmux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), `"type":"override"`) || !strings.Contains(string(data), "internal CA unused by gravl") {
-		t.Errorf("the override is not in the journal:\n%s", data)
+	for _, want := range []string{`"type":"override"`, "internal CA unused by gravl", "CHG-1042",
+		"1.9.0 crash-loops; back to 1.8.2", "rolled back from revision 2 to revision 1", "1.9.0 → ghcr.io/gravl-app/"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the journal lacks %q:\n%s", want, data)
+		}
 	}
 }

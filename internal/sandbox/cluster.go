@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -105,7 +106,8 @@ type ClusterOptions struct {
 // requests change nothing. Dynamic answers unknown resources (404) and
 // invalid selectors (400) as an API server would; Typed is client-go's fake
 // and panics on an unparsable selector string, so validate selectors before
-// using them (a runbook validator should anyway).
+// using them (a runbook validator should anyway). There is no RBAC: a
+// SelfSubjectAccessReview is always allowed.
 type SimulatedCluster struct {
 	// Typed is the typed clientset.
 	Typed kubernetes.Interface
@@ -173,6 +175,7 @@ func NewSimulatedCluster(opts ClusterOptions) (*SimulatedCluster, error) {
 	}
 	c.typedReact = c.storeReactor(c.store, c.typedScratch)
 	cs.PrependReactor("*", "*", c.typedReact)
+	cs.PrependReactor("create", "selfsubjectaccessreviews", allowEverything)
 	cs.PrependWatchReactor("*", c.watches.reactor(func(schema.GroupVersionResource) (k8stesting.ObjectTracker, func(runtime.Object) (runtime.Object, error)) {
 		return c.store, nil
 	}))
@@ -361,6 +364,23 @@ func (c *SimulatedCluster) storeReactor(store k8stesting.ObjectTracker, scratch 
 		}
 		return handled, obj, err
 	}
+}
+
+// allowEverything answers a SelfSubjectAccessReview as an API server
+// without RBAC (the simulated cluster has none) does: allowed, by
+// nobody's rule.
+func allowEverything(action k8stesting.Action) (bool, runtime.Object, error) {
+	ca, ok := action.(k8stesting.CreateAction)
+	if !ok {
+		return false, nil, nil
+	}
+	review, ok := ca.GetObject().(*authorizationv1.SelfSubjectAccessReview)
+	if !ok {
+		return false, nil, nil
+	}
+	out := review.DeepCopy()
+	out.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: true, Reason: "the " + ClusterName + " has no RBAC: everything is allowed"}
+	return true, out, nil
 }
 
 func isDryRun(action k8stesting.Action) bool {

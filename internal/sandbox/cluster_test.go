@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockpit-dev/cockpit/internal/kube"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -531,5 +532,17 @@ func TestDynamicInformerSeesTypedChanges(t *testing.T) {
 	}
 	if got := <-updated; got != "frontend 1.9.0" {
 		t.Errorf("informer saw %q", got)
+	}
+}
+
+// Without RBAC, every access review is allowed, saying why.
+func TestAccessReviewsAreAllowed(t *testing.T) {
+	c := newCluster(t, ClusterOptions{})
+	got, err := c.Typed.AuthorizationV1().SelfSubjectAccessReviews().Create(t.Context(), &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: "gravl-staging", Verb: "patch", Group: "apps", Resource: "deployments"}},
+	}, metav1.CreateOptions{})
+	if err != nil || !got.Status.Allowed || got.Status.Reason == "" || got.Spec.ResourceAttributes.Verb != "patch" {
+		t.Fatalf("access review: %v, %+v", err, got)
 	}
 }
