@@ -77,7 +77,7 @@ func TestBadReleaseFailsAndRollsBack(t *testing.T) {
 		t.Errorf("revision %q, want 2", d.Annotations[annotationRevision])
 	}
 	c.clock.Step(testStep) // the surge pod starts
-	d = next(t, w, func(d *appsv1.Deployment) bool { return d.Status.UpdatedReplicas == 1 })
+	next(t, w, func(d *appsv1.Deployment) bool { return d.Status.UpdatedReplicas == 1 })
 	c.clock.Step(time.Duration(stagingProgressDeadline+1) * time.Second) // it crashes; no progress past the deadline
 	d = next(t, w, func(d *appsv1.Deployment) bool { return progressing(d).Status == corev1.ConditionFalse })
 	if cond := progressing(d); cond.Reason != reasonTimedOut {
