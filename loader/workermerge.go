@@ -5,8 +5,6 @@ import (
 	"maps"
 	"strings"
 	"time"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // WorkerMerger is the coordinator's side of a distributed run: it takes
@@ -42,6 +40,8 @@ type WorkerMerger struct {
 	lastEnd     time.Duration // End of the last interval emitted
 	workers     []workerState
 	final       *pendingInterval // the workers' final records, merged
+	dec         countsDecoder
+	cor, raw    []bucketCount // the line being added's
 }
 
 // DefaultSilentAfter is how long a worker may send nothing before it is
@@ -93,8 +93,8 @@ type span struct{ from, to int }
 // pendingInterval is an interval being merged.
 type pendingInterval struct {
 	rec      Interval // counts summed; histograms in cor and raw
-	cor, raw *hdr.Histogram
-	open     bool // some worker sent a raw histogram
+	cor, raw []int64  // counts arrays of the loader's geometry
+	open     bool     // some worker sent a raw histogram
 	has      []bool
 	count    int
 }
@@ -143,7 +143,7 @@ func (m MergedInterval) Complete() bool { return len(m.Missing) == 0 }
 // AddLine decodes one line of a worker's log and adds it (Add). A line
 // that is not the stream's is passed over.
 func (m *WorkerMerger) AddLine(line []byte) ([]MergedInterval, error) {
-	l, ok, err := DecodeWorkerLine(line)
+	l, ok, err := parseWorkerLine(line)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (m *WorkerMerger) AddLine(line []byte) ([]MergedInterval, error) {
 // since the last call, lets the merger emit, oldest first. A line from a
 // worker the run does not have, or one the worker's own final line says
 // it never wrote, is an error and changes nothing.
-func (m *WorkerMerger) Add(l WorkerLine) ([]MergedInterval, error) {
+func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 	if l.Workers != m.n {
 		return nil, fmt.Errorf("%w: workers: the run has %d, the line says %d", ErrWorkerLine, m.n, l.Workers)
 	}
@@ -164,10 +164,10 @@ func (m *WorkerMerger) Add(l WorkerLine) ([]MergedInterval, error) {
 	if (l.Interval == nil) == (l.Final == nil) {
 		return nil, fmt.Errorf("%w: interval: exactly one of interval and final must be set", ErrWorkerLine)
 	}
-	cor, raw, err := l.histograms()
-	if err != nil {
+	if m.cor, m.raw, err = m.dec.decodeLine(l, m.cor, m.raw); err != nil {
 		return nil, err
 	}
+	cor, raw := m.cor, m.raw
 	w := &m.workers[l.Worker]
 	now := m.clock.Now()
 	if l.Final != nil {
@@ -214,25 +214,6 @@ func (m *WorkerMerger) Add(l WorkerLine) ([]MergedInterval, error) {
 		p.add(l.Worker, l.Interval, cor, raw)
 	}
 	return append(out, m.emit(now, k)...), nil
-}
-
-// histograms returns the line's histograms, decoding them unless
-// DecodeWorkerLine did.
-func (l WorkerLine) histograms() (cor, raw *hdr.Histogram, err error) {
-	if l.cor != nil {
-		return l.cor, l.raw, nil
-	}
-	iv, path := l.Interval, "interval"
-	if l.Final != nil {
-		iv, path = &l.Final.Total, "final.total"
-	}
-	if cor, err = iv.LatencyHistogram(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s.latency: %w", ErrWorkerLine, path, err)
-	}
-	if raw, err = iv.RawHistogram(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s.raw: %w", ErrWorkerLine, path, err)
-	}
-	return cor, raw, nil
 }
 
 // Check emits the intervals that workers gone silent since the last call
@@ -286,14 +267,18 @@ func (m *WorkerMerger) newPending() *pendingInterval {
 		m.free = m.free[:n-1]
 		return p
 	}
-	return &pendingInterval{cor: NewHistogram(), raw: NewHistogram(), has: make([]bool, m.n)}
+	return newPending(m.n)
+}
+
+func newPending(n int) *pendingInterval {
+	return &pendingInterval{cor: make([]int64, loaderCounts()), raw: make([]int64, loaderCounts()), has: make([]bool, n)}
 }
 
 // release resets p and keeps it for another interval: memory stays at the
 // most intervals ever pending at once.
 func (m *WorkerMerger) release(p *pendingInterval) {
-	p.cor.Reset()
-	p.raw.Reset()
+	clear(p.cor)
+	clear(p.raw)
 	clear(p.has)
 	status, errs := p.rec.Status, p.rec.Errors
 	clear(status)
@@ -304,9 +289,9 @@ func (m *WorkerMerger) release(p *pendingInterval) {
 }
 
 // add merges worker's interval into p.
-func (p *pendingInterval) add(worker int, iv *Interval, cor, raw *hdr.Histogram) {
-	p.cor.Merge(cor)
-	p.raw.Merge(raw)
+func (p *pendingInterval) add(worker int, iv *Interval, cor, raw []bucketCount) {
+	addBuckets(p.cor, cor)
+	addBuckets(p.raw, raw)
 	p.open = p.open || iv.Raw != ""
 	if p.count == 0 {
 		p.rec.Start, p.rec.End, p.rec.Time = iv.Start, iv.End, iv.Time
@@ -359,11 +344,11 @@ func (p *pendingInterval) record() (Interval, error) {
 		rec.Errors = maps.Clone(p.rec.Errors)
 	}
 	var err error
-	if rec.Latency, err = EncodeHistogram(p.cor); err != nil {
+	if rec.Latency, err = EncodeHistogram(histogramOf(p.cor)); err != nil {
 		return Interval{}, err
 	}
 	if p.open {
-		if rec.Raw, err = EncodeHistogram(p.raw); err != nil {
+		if rec.Raw, err = EncodeHistogram(histogramOf(p.raw)); err != nil {
 			return Interval{}, err
 		}
 	}
@@ -464,9 +449,9 @@ func inSpans(spans []span, k int) bool {
 }
 
 // addFinal merges a worker's final record.
-func (m *WorkerMerger) addFinal(f *WorkerFinal, cor, raw *hdr.Histogram) {
+func (m *WorkerMerger) addFinal(f *WorkerFinal, cor, raw []bucketCount) {
 	if m.final == nil {
-		m.final = &pendingInterval{cor: NewHistogram(), raw: NewHistogram(), has: make([]bool, m.n)}
+		m.final = newPending(m.n)
 	}
 	m.final.add(-1, &f.Total, cor, raw)
 }
@@ -484,7 +469,7 @@ func (m *WorkerMerger) Final() (MergedInterval, error) {
 		}
 	}
 	if m.final == nil {
-		rec, err := (&pendingInterval{cor: NewHistogram(), raw: NewHistogram()}).record()
+		rec, err := newPending(m.n).record()
 		out.Interval = rec
 		return out, err
 	}

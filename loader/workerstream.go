@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // A distributed run's workers report to the coordinator on their standard
@@ -42,10 +40,6 @@ type WorkerLine struct {
 	Interval *Interval `json:"interval,omitempty"`
 	// Final closes the stream.
 	Final *WorkerFinal `json:"final,omitempty"`
-
-	// The histograms DecodeWorkerLine decoded (Final's when Final is set),
-	// so that a merger does not decode them again.
-	cor, raw *hdr.Histogram
 }
 
 // WorkerFinal is a worker's last line.
@@ -87,6 +81,19 @@ var ErrWorkerLine = errors.New("malformed worker line")
 // histograms are decoded and checked here: they must have the loader's
 // geometry, or they would not merge exactly.
 func DecodeWorkerLine(line []byte) (l WorkerLine, ok bool, err error) {
+	l, ok, err = parseWorkerLine(line)
+	if !ok || err != nil {
+		return l, ok, err
+	}
+	var d countsDecoder
+	if _, _, err := d.decodeLine(l, nil, nil); err != nil {
+		return WorkerLine{}, true, err
+	}
+	return l, true, nil
+}
+
+// parseWorkerLine is DecodeWorkerLine but for the histograms' encoding.
+func parseWorkerLine(line []byte) (l WorkerLine, ok bool, err error) {
 	rest, ok := bytes.CutPrefix(line, []byte(WorkerMarker))
 	if !ok {
 		return WorkerLine{}, false, nil
@@ -102,19 +109,34 @@ func DecodeWorkerLine(line []byte) (l WorkerLine, ok bool, err error) {
 	if err := l.check(); err != nil {
 		return WorkerLine{}, true, err
 	}
-	iv, path := l.Interval, "interval"
+	return l, true, nil
+}
+
+// record is the line's record: its interval, or its final whole-run one,
+// and the path of that in the line.
+func (l WorkerLine) record() (*Interval, string) {
 	if l.Final != nil {
-		iv, path = &l.Final.Total, "final.total"
+		return &l.Final.Total, "final.total"
 	}
-	if l.cor, err = iv.LatencyHistogram(); err != nil {
-		return WorkerLine{}, true, fmt.Errorf("%w: %s.latency: %w", ErrWorkerLine, path, err)
+	return l.Interval, "interval"
+}
+
+// decodeLine appends the populated buckets of the line's corrected and
+// raw histograms to cor and raw; a closed model's raw are its corrected.
+func (d *countsDecoder) decodeLine(l WorkerLine, cor, raw []bucketCount) ([]bucketCount, []bucketCount, error) {
+	iv, path := l.record()
+	cor, err := d.decode(cor[:0], iv.Latency)
+	if err != nil {
+		return cor, raw, fmt.Errorf("%w: %s.latency: %w", ErrWorkerLine, path, err)
 	}
 	if iv.Raw == "" {
-		l.raw = l.cor
-	} else if l.raw, err = DecodeHistogram(iv.Raw); err != nil {
-		return WorkerLine{}, true, fmt.Errorf("%w: %s.raw: %w", ErrWorkerLine, path, err)
+		return cor, append(raw[:0], cor...), nil
 	}
-	return l, true, nil
+	raw, err = d.decode(raw[:0], iv.Raw)
+	if err != nil {
+		return cor, raw, fmt.Errorf("%w: %s.raw: %w", ErrWorkerLine, path, err)
+	}
+	return cor, raw, nil
 }
 
 // check validates everything but the histograms' encoding.
@@ -130,13 +152,10 @@ func (l WorkerLine) check() error {
 	case (l.Interval == nil) == (l.Final == nil):
 		return bad("interval", "exactly one of interval and final must be set")
 	}
-	iv, path := l.Interval, "interval"
-	if l.Final != nil {
-		if l.Final.Intervals < 0 {
-			return bad("final.intervals", "must be >= 0, got %d", l.Final.Intervals)
-		}
-		iv, path = &l.Final.Total, "final.total"
+	if l.Final != nil && l.Final.Intervals < 0 {
+		return bad("final.intervals", "must be >= 0, got %d", l.Final.Intervals)
 	}
+	iv, path := l.record()
 	switch {
 	case iv.Index < 0:
 		return bad(path+".index", "must be >= 0, got %d", iv.Index)
