@@ -18,18 +18,26 @@ import (
 //
 // Intervals are emitted in index order, each once. Interval k is emitted
 // when every worker that owes it has reported it: every worker but the
-// lost ones (Lose) and those whose final line says they wrote fewer. A
-// worker that has sent nothing for SilentAfter is silent: the intervals it
-// holds back are emitted without it, and so are those held back beyond
-// maxPending intervals (its lines are then far behind everyone's). Such
-// an interval lists the workers missing from it: it is never passed off
-// as complete. A line that arrives for an interval already emitted
+// lost ones (Lose) and those whose final line says they wrote fewer.
+// Without waiting for a worker:
+//
+//   - that is silent: it has sent nothing for SilentAfter;
+//   - that skipped k: it has sent a later interval, and k has waited for
+//     it for SilentAfter since k's first line (a line lost between two
+//     follows of its log);
+//   - when a line comes maxPending intervals ahead of k (a worker far
+//     behind everyone else), which bounds the memory held.
+//
+// Such an interval lists the workers missing from it: it is never passed
+// off as complete. A line that arrives for an interval already emitted
 // without it is late: it is counted, not merged, since what was emitted
 // was emitted (the worker's final line still has it).
 //
-// Time is read from the Clock only: silence is decided when Add, Lose or
-// Check is called. A WorkerMerger is not safe for concurrent use: one
-// goroutine feeds it every worker's lines.
+// Create the merger at the run's shared start: a worker is silent when it
+// has sent nothing for SilentAfter since then. Time is read from the Clock
+// only, and silence decided when Add, Lose or Check is called. A
+// WorkerMerger is not safe for concurrent use: one goroutine feeds it
+// every worker's lines.
 type WorkerMerger struct {
 	n           int
 	clock       Clock
@@ -92,9 +100,10 @@ type span struct{ from, to int }
 
 // pendingInterval is an interval being merged.
 type pendingInterval struct {
-	rec      Interval // counts summed; histograms in cor and raw
-	cor, raw []int64  // counts arrays of the loader's geometry
-	open     bool     // some worker sent a raw histogram
+	rec      Interval  // counts summed; histograms in cor and raw
+	cor, raw []int64   // counts arrays of the loader's geometry
+	open     bool      // some worker sent a raw histogram
+	first    time.Time // when its first line came
 	has      []bool
 	count    int
 }
@@ -158,11 +167,8 @@ func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 	if l.Workers != m.n {
 		return nil, fmt.Errorf("%w: workers: the run has %d, the line says %d", ErrWorkerLine, m.n, l.Workers)
 	}
-	if l.Worker < 0 || l.Worker >= m.n {
-		return nil, fmt.Errorf("%w: worker: must be from 0 to %d, got %d", ErrWorkerLine, m.n-1, l.Worker)
-	}
-	if (l.Interval == nil) == (l.Final == nil) {
-		return nil, fmt.Errorf("%w: interval: exactly one of interval and final must be set", ErrWorkerLine)
+	if err := l.check(); err != nil {
+		return nil, err
 	}
 	if m.cor, m.raw, err = m.dec.decodeLine(l, m.cor, m.raw); err != nil {
 		return nil, err
@@ -210,6 +216,9 @@ func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 		}
 		if w.lost {
 			w.lostFrom++ // its log had one more interval (k) before it was lost
+		}
+		if p.count == 0 {
+			p.first = now
 		}
 		p.add(l.Worker, l.Interval, cor, raw)
 	}
@@ -369,6 +378,7 @@ func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
 		if len(m.pend) > 0 {
 			p = m.pend[0]
 		}
+		held := m.heldSince()
 		var missing []int
 		wait := false
 		for i := range m.workers {
@@ -376,7 +386,8 @@ func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
 			switch {
 			case p != nil && p.has[i]:
 			case w.done && m.next >= w.owed:
-			case w.lost, forced, now.Sub(w.last) > m.silentAfter:
+			case w.lost, forced, now.Sub(w.last) > m.silentAfter,
+				w.top > m.next && now.Sub(held) > m.silentAfter:
 				missing = append(missing, i)
 			default:
 				wait = true
@@ -417,6 +428,16 @@ func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
 		m.pend = m.pend[:0:0] // let the backing array go
 	}
 	return out
+}
+
+// heldSince is when the first line of the oldest interval with data came.
+func (m *WorkerMerger) heldSince() time.Time {
+	for _, p := range m.pend {
+		if p != nil && p.count > 0 {
+			return p.first
+		}
+	}
+	return m.clock.Now()
 }
 
 // laterPending reports whether an interval after the oldest has data.

@@ -253,6 +253,16 @@ func TestWorkerMergeScenarios(t *testing.T) {
 		{"lost while silent: from the first interval emitted without it", 2, []step{{"0:0", ""}, {"1:0", "0:2"}, {"0:1", ""}, {"wait 6s", ""},
 			{"0:2", "1:1[1] 2:1[1]"}, {"lose 1 Evicted", ""}, {"0:3", "3:1[1]"}},
 			"1 of 2 workers reporting · worker 1 lost from interval 1 (Evicted)", nil},
+		{"a worker that skipped an interval: it waits SilentAfter from its first line", 2, []step{{"0:0", ""}, {"1:0", "0:2"}, {"0:1", ""},
+			{"1:2", ""}, {"wait 3s", ""}, {"1:3", ""}, {"0:2", ""}, {"wait 2s", ""}, {"check", ""}, {"wait 1s", ""}, {"0:3", "1:1[1] 2:2 3:2"}, {"1:1", ""}},
+			"2 of 2 workers reporting", func(t *testing.T, s MergeStatus) {
+				if w := s.Each[1]; w.State != WorkerReporting || w.Missed != 1 || w.Late != 1 {
+					t.Errorf("worker 1: %+v", w)
+				}
+			}},
+		{"a worker's lines out of order within SilentAfter are merged", 2, []step{{"0:0", ""}, {"1:1", ""}, {"0:1", ""}, {"wait 5s", ""},
+			{"check", ""}, {"1:0", "0:2 1:2"}},
+			"2 of 2 workers reporting", nil},
 		{"finals: a worker that ended earlier owes nothing more", 2, []step{{"0:0", ""}, {"1:0", "0:2"}, {"0:1", ""}, {"final 1:1", "1:1"},
 			{"final 0:2", ""}, {"wait 1m", ""}, {"check", ""}},
 			"2 of 2 workers reporting", func(t *testing.T, s MergeStatus) {
