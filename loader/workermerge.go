@@ -542,8 +542,10 @@ type MergeStatus struct {
 	// At is the clock's time of the status.
 	At time.Time
 	// Workers is how many the run has; Reporting how many are neither
-	// silent nor lost (a worker that finished counts as reporting).
-	Workers, Reporting int
+	// silent nor lost (a worker that finished counts as reporting);
+	// Silent and Lost how many are. A runbook's minWorkers compares with
+	// Workers − Lost: silence may pass, a loss does not.
+	Workers, Reporting, Silent, Lost int
 	// Next is the next interval index to emit.
 	Next int
 	// Each worker's state, by index.
@@ -570,8 +572,13 @@ func (m *WorkerMerger) Status() MergeStatus {
 		case now.Sub(w.last) > m.silentAfter:
 			ws.State = WorkerSilent
 		}
-		if ws.State == WorkerReporting || ws.State == WorkerDone {
+		switch ws.State {
+		case WorkerReporting, WorkerDone:
 			s.Reporting++
+		case WorkerSilent:
+			s.Silent++
+		case WorkerLost:
+			s.Lost++
 		}
 		s.Each[i] = ws
 	}

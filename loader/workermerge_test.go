@@ -327,6 +327,10 @@ func TestWorkerMergeScenarios(t *testing.T) {
 			if st.String() != tt.status {
 				t.Errorf("status %q, want %q", st, tt.status)
 			}
+			if st.Reporting+st.Silent+st.Lost != tt.workers || st.Silent != strings.Count(tt.status, " silent for")+strings.Count(tt.status, " not heard from") ||
+				st.Lost != strings.Count(tt.status, " lost from") {
+				t.Errorf("reporting %d, silent %d, lost %d for %q", st.Reporting, st.Silent, st.Lost, tt.status)
+			}
 			if st.Complete() != strings.HasPrefix(tt.status, fmt.Sprintf("%d of %d", tt.workers, tt.workers)) {
 				t.Errorf("Complete() = %v for %q", st.Complete(), tt.status)
 			}
