@@ -35,4 +35,11 @@
 // whatever the duration. Open models record latency both from the intended
 // send time (corrected for coordinated omission) and from the actual send
 // (raw).
+//
+// A distributed run splits one test across workers and merges what they
+// measure, with nothing here that talks to a cluster: Segment gives each
+// worker its exact part of the test; a worker writes its intervals to
+// stdout (WriteWorkerLine: the same Interval records the journal keeps);
+// the coordinator decodes its workers' log lines and a WorkerMerger merges
+// them by interval index, exactly, saying which workers are missing.
 package loader
