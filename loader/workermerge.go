@@ -184,7 +184,7 @@ func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 			w.dups++
 		}
 		w.last, w.seen = now, true
-		return m.emit(now, -1), nil
+		return m.emit(now, -1)
 	}
 	k := l.Interval.Index
 	if w.done && k >= w.owed {
@@ -195,7 +195,10 @@ func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 	}
 	var out []MergedInterval
 	if k >= m.next+maxPending {
-		out = m.emit(now, k) // the oldest intervals go, so that k's fits
+		// The oldest intervals go, so that k's fits.
+		if out, err = m.emit(now, k); err != nil {
+			return out, err
+		}
 	}
 	w.last, w.seen = now, true
 	w.top = max(w.top, k)
@@ -222,12 +225,13 @@ func (m *WorkerMerger) Add(l WorkerLine) (_ []MergedInterval, err error) {
 		}
 		p.add(l.Worker, l.Interval, cor, raw)
 	}
-	return append(out, m.emit(now, k)...), nil
+	more, err := m.emit(now, k)
+	return append(out, more...), err
 }
 
 // Check emits the intervals that workers gone silent since the last call
 // held back. Call it every second or so: silence is noticed only then.
-func (m *WorkerMerger) Check() []MergedInterval { return m.emit(m.clock.Now(), -1) }
+func (m *WorkerMerger) Check() ([]MergedInterval, error) { return m.emit(m.clock.Now(), -1) }
 
 // Lose declares a worker lost for good — its pod was OOMKilled, evicted,
 // deleted — for reason. From the first interval it has not reported on,
@@ -252,7 +256,7 @@ func (m *WorkerMerger) Lose(worker int, reason string) ([]MergedInterval, error)
 			w.lostFrom = w.missed[n-1].from
 		}
 	}
-	return m.emit(now, -1), nil
+	return m.emit(now, -1)
 }
 
 // pending returns interval k's pending record, k >= m.next, creating it
@@ -366,8 +370,9 @@ func (p *pendingInterval) record() (Interval, error) {
 
 // emit emits every interval that can be, oldest first. top is the
 // index of the line just added (-1: none): one maxPending ahead of the
-// oldest forces it out.
-func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
+// oldest forces it out. An interval whose histograms do not encode stays
+// pending, and the error comes back with the intervals emitted before it.
+func (m *WorkerMerger) emit(now time.Time, top int) ([]MergedInterval, error) {
 	var out []MergedInterval
 	for {
 		forced := top >= m.next+maxPending
@@ -403,14 +408,12 @@ func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
 			break // nothing came for it, nor after it
 		}
 		if p == nil {
-			p = m.newPending()
-			p.rec.Index, p.rec.Start, p.rec.End = m.next, m.lastEnd, m.lastEnd
+			p = m.pending(m.next)
+			p.rec.Start, p.rec.End = m.lastEnd, m.lastEnd
 		}
 		rec, err := p.record()
 		if err != nil {
-			// Encoding a histogram of our own geometry does not fail; say
-			// so loudly if it ever does rather than drop the interval.
-			panic(fmt.Sprintf("loader: merged interval %d: %v", m.next, err))
+			return out, fmt.Errorf("merged interval %d: %w", m.next, err)
 		}
 		for _, i := range missing {
 			m.workers[i].miss(m.next)
@@ -427,7 +430,7 @@ func (m *WorkerMerger) emit(now time.Time, top int) []MergedInterval {
 	if len(m.pend) == 0 {
 		m.pend = m.pend[:0:0] // let the backing array go
 	}
-	return out
+	return out, nil
 }
 
 // heldSince is when the first line of the oldest interval with data came.

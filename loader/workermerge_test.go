@@ -292,7 +292,7 @@ func TestWorkerMergeScenarios(t *testing.T) {
 					d, _ := time.ParseDuration(fields[1])
 					clock.Advance(d)
 				case "check":
-					out = m.Check()
+					out, err = m.Check()
 				case "lose":
 					fmt.Sscanf(fields[1], "%d", &w)
 					out, err = m.Lose(w, fields[2])
