@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cockpit-dev/cockpit/internal/kube"
 	corev1 "k8s.io/api/core/v1"
@@ -81,8 +82,9 @@ var (
 )
 
 // podsValues are what a k8s.pods probe observes (completed pods are
-// counted in pods only).
-var podsValues = []string{"pods", "ready", "not_ready", "crashloop", "restarts", "max_restarts"}
+// counted in pods only; terminating pods — being deleted, as a rollout
+// retires them — in terminating only).
+var podsValues = []string{"pods", "ready", "not_ready", "crashloop", "restarts", "max_restarts", "terminating"}
 
 var defaultPodsOutcomes = []OutcomeSpec{
 	{Fail: &RuleSpec{When: "pods == 0", Message: "no pod matched"}},
@@ -144,7 +146,7 @@ func (p *podsProbe) Observe(ctx context.Context) Observation {
 		return Observation{Err: err}
 	}
 	var items []Item
-	var ready, notReady, crash, restarts, maxRestarts int
+	var ready, notReady, crash, restarts, maxRestarts, terminating int
 	reasons := map[string]int{}
 	for _, u := range objs {
 		pod, err := fromUnstructured[corev1.Pod](u)
@@ -154,6 +156,17 @@ func (p *podsProbe) Observe(ctx context.Context) Observation {
 		h := PodHealth(pod)
 		it := Item{Name: pod.Name, Since: pod.CreationTimestamp.Time, Reason: h.Waiting}
 		parts := []string{string(pod.Status.Phase), h.Containers + " ready", fmt.Sprintf("%d %s", h.Restarts, plural(int(h.Restarts), "restart", "restarts"))}
+		if pod.DeletionTimestamp != nil {
+			// Being deleted (a retired ReplicaSet's pod, an eviction): going
+			// away, neither serving nor failing. Listed, not judged; one
+			// stuck there keeps its step unsettled through its item.
+			terminating++
+			it.Status, it.Reason = StatusPending, "Terminating"
+			it.Summary = "Terminating since " + pod.DeletionTimestamp.UTC().Format(time.TimeOnly) + ", " + strings.Join(parts, ", ")
+			it.Message = pod.Status.Message
+			items = append(items, it)
+			continue
+		}
 		switch {
 		case h.Completed:
 			it.Status = StatusPass
@@ -203,15 +216,19 @@ func (p *podsProbe) Observe(ctx context.Context) Observation {
 		}
 		items = append(items, it)
 	}
-	summary := fmt.Sprintf("%d/%d ready, %d %s", ready, len(objs), restarts, plural(restarts, "restart", "restarts"))
+	summary := fmt.Sprintf("%d/%d ready, %d %s", ready, len(objs)-terminating, restarts, plural(restarts, "restart", "restarts"))
 	for _, r := range slices.Sorted(maps.Keys(reasons)) {
 		summary += fmt.Sprintf(", %d %s", reasons[r], r)
+	}
+	if terminating > 0 {
+		summary += fmt.Sprintf(", %d terminating", terminating)
 	}
 	return Observation{
 		Summary: summary,
 		Items:   items,
 		Values: map[string]float64{
-			"pods":         float64(len(objs)),
+			"pods":         float64(len(objs) - terminating),
+			"terminating":  float64(terminating),
 			"ready":        float64(ready),
 			"not_ready":    float64(notReady),
 			"crashloop":    float64(crash),

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cockpit-dev/cockpit/internal/controlplane"
 )
@@ -231,7 +232,19 @@ func TestK8sPods(t *testing.T) {
 			    lastState: {terminated: {exitCode: 1, reason: Error}}}]}`)+
 			podYAML(ns, "web-1", "web", `{phase: Running, conditions: [{type: Ready, status: "False"}],
 			  containerStatuses: [{name: main, ready: false, restartCount: 0, image: x, imageID: x, state: {running: {startedAt: "2026-03-08T09:00:00Z"}}}]}`)+
-			podYAML(ns, "web-2", "web", `{phase: Pending, conditions: [{type: PodScheduled, status: "False", reason: Unschedulable}]}`))
+			podYAML(ns, "web-2", "web", `{phase: Pending, conditions: [{type: PodScheduled, status: "False", reason: Unschedulable}]}`)+
+			podYAML(ns, "gone-1", "gone", ready(0))+
+			strings.Replace(podYAML(ns, "gone-2", "gone", `{phase: Failed, conditions: [{type: Ready, status: "False", reason: PodFailed}]}`),
+				"labels: {app: gone}", "labels: {app: gone}, finalizers: [cockpit.test/hold]", 1))
+	// gone-2 is being deleted (a retired ReplicaSet's pod): its finalizer
+	// holds it there with its deletionTimestamp set.
+	pods := cp.Typed.CoreV1().Pods(ns)
+	if err := pods.Delete(context.Background(), "gone-2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = pods.Patch(context.Background(), "gone-2", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	})
 	env, _ := kubeEnv(t, cp.Config, ns)
 
 	tests := []struct {
@@ -251,8 +264,12 @@ func TestK8sPods(t *testing.T) {
 		{selector: "app=web", want: StatusFail, wantSummary: "0/2 ready, 0 restarts",
 			values: map[string]float64{"pods": 2, "ready": 0, "not_ready": 2, "crashloop": 0},
 			items:  map[string]Status{"web-1": StatusFail, "web-2": StatusPending}},
-		{selector: "", want: StatusFail, wantSummary: "4/7 ready, 10 restarts, 1 CrashLoopBackOff",
-			values: map[string]float64{"pods": 7, "ready": 4, "not_ready": 3, "crashloop": 1, "restarts": 10, "max_restarts": 7}},
+		// A terminating pod is listed, pending, and judged neither way.
+		{selector: "app=gone", want: StatusPass, wantSummary: "1/1 ready, 0 restarts, 1 terminating",
+			values: map[string]float64{"pods": 1, "ready": 1, "not_ready": 0, "terminating": 1},
+			items:  map[string]Status{"gone-1": StatusPass, "gone-2": StatusPending}},
+		{selector: "", want: StatusFail, wantSummary: "5/8 ready, 10 restarts, 1 CrashLoopBackOff, 1 terminating",
+			values: map[string]float64{"pods": 8, "ready": 5, "not_ready": 3, "crashloop": 1, "restarts": 10, "max_restarts": 7, "terminating": 1}},
 		{selector: "app=none", want: StatusFail, wantSummary: "0/0 ready, 0 restarts", values: map[string]float64{"pods": 0}},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cockpit-dev/cockpit/internal/kube"
@@ -256,6 +257,28 @@ func newPod(d *appsv1.Deployment, hash string, names *nameSource, now time.Time)
 	}
 }
 
+// markPodStarted turns p into a running pod whose containers are not
+// ready yet: what a kubelet reports between the container's start and its
+// readiness probe's first success.
+func markPodStarted(p *corev1.Pod, now time.Time) {
+	p.Status.Phase = corev1.PodRunning
+	p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
+	var names []string
+	for i := range p.Status.ContainerStatuses {
+		cs := &p.Status.ContainerStatuses[i]
+		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}
+		cs.Ready, cs.Started = false, ptr.To(true)
+		names = append(names, cs.Name)
+	}
+	notReady := "containers with unready status: [" + strings.Join(names, " ") + "]"
+	p.Status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: p.CreationTimestamp},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: p.CreationTimestamp},
+		{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", Message: notReady, LastTransitionTime: metav1.NewTime(now)},
+		{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", Message: notReady, LastTransitionTime: metav1.NewTime(now)},
+	}
+}
+
 // markPodReady turns p into a running, ready pod.
 func markPodReady(p *corev1.Pod, now time.Time) {
 	p.Status.Phase = corev1.PodRunning
@@ -275,9 +298,10 @@ func markPodReady(p *corev1.Pod, now time.Time) {
 
 // simPod is a pod the controller manages.
 type simPod struct {
-	name  string
-	hash  string // its template's pod-template-hash
-	ready bool
+	name    string
+	hash    string // its template's pod-template-hash
+	started bool   // its containers run; its readiness probe has yet to pass
+	ready   bool
 }
 
 // rsState is the controller's memory of one ReplicaSet of a Deployment.
@@ -602,8 +626,17 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 	old, updated, ready := cnt.old, cnt.updated, cnt.updatedReady
 	switch {
 	case !c.crashes(r) && ready < updated:
-		// A starting pod passes its readiness probe.
+		// A starting pod's containers start (Running, not yet Ready, as a
+		// kubelet reports them until the readiness probe passes), then, a
+		// tick later, it passes its readiness probe.
 		i := slices.IndexFunc(r.updated, func(p simPod) bool { return !p.ready })
+		if !r.updated[i].started {
+			if err := c.startPod(ctx, d.Namespace, r.updated[i].name, now); err != nil {
+				return false, err
+			}
+			r.updated[i].started = true
+			break
+		}
 		if err := c.readyPod(ctx, d.Namespace, r.updated[i].name, now); err != nil {
 			return false, err
 		}
@@ -642,6 +675,24 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 		return false, nil
 	}
 	return true, nil
+}
+
+// startPod turns a pending pod into a running one whose readiness probe
+// has not passed yet.
+func (c *rolloutController) startPod(ctx context.Context, ns, name string, now time.Time) error {
+	pods := c.client.CoreV1().Pods(ns)
+	p, err := pods.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil // deleted by someone else; it stays counted until replaced
+	}
+	if err != nil {
+		return fmt.Errorf("get pod %s: %w", name, err)
+	}
+	markPodStarted(p, now)
+	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "kubelet"}); err != nil {
+		return fmt.Errorf("update pod %s status: %w", name, err)
+	}
+	return nil
 }
 
 func (c *rolloutController) readyPod(ctx context.Context, ns, name string, now time.Time) error {

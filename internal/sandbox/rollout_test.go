@@ -175,9 +175,11 @@ func TestTemplateChangeRollsOut(t *testing.T) {
 	}
 	want := []string{
 		waiting("backend", "1 out of 2 new replicas have been updated"), // surge pod created
+		waiting("backend", "1 out of 2 new replicas have been updated"), // its container starts
 		waiting("backend", "1 out of 2 new replicas have been updated"), // it becomes ready
 		waiting("backend", "1 out of 2 new replicas have been updated"), // an old pod retires
 		waiting("backend", "1 old replicas are pending termination"),    // second new pod
+		waiting("backend", "1 old replicas are pending termination"),    // its container starts
 		waiting("backend", "1 old replicas are pending termination"),    // it becomes ready
 		`deployment "backend" successfully rolled out`,
 	}
@@ -225,7 +227,7 @@ func TestRolloutScenarios(t *testing.T) {
 		replicas int32
 	}{
 		{
-			name: "scale up", ns: "gravl-staging", dep: "postgres", steps: 4, gen: 2, replicas: 3,
+			name: "scale up", ns: "gravl-staging", dep: "postgres", steps: 6, gen: 2, replicas: 3,
 			change: func(t *testing.T, c *controlledCluster) {
 				scale(t, c, "gravl-staging", "postgres", 3)
 			},
@@ -237,13 +239,13 @@ func TestRolloutScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "server-side apply of a new deployment through the dynamic client", ns: "gravl-prod", dep: "backend", steps: 6, gen: 1, replicas: 3,
+			name: "server-side apply of a new deployment through the dynamic client", ns: "gravl-prod", dep: "backend", steps: 9, gen: 1, replicas: 3,
 			change: func(t *testing.T, c *controlledCluster) {
 				applyDeployment(t, c, "gravl-prod", "backend", 3, "ghcr.io/gravl-app/backend:1.9.0")
 			},
 		},
 		{
-			name: "recreate strategy", ns: "kube-system", dep: "sealed-secrets-controller", steps: 3, gen: 2, replicas: 1,
+			name: "recreate strategy", ns: "kube-system", dep: "sealed-secrets-controller", steps: 4, gen: 2, replicas: 1,
 			change: func(t *testing.T, c *controlledCluster) {
 				update(t, c, "kube-system", "sealed-secrets-controller", func(d *appsv1.Deployment) {
 					d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
