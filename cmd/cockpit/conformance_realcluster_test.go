@@ -245,4 +245,6 @@ func (s *stateRecorder) observe(ctx context.Context, name string, p judged) stri
 
 func (s *stateRecorder) states() []string { return s.seq }
 
-func (s *stateRecorder) stop() { s.t.Logf("%s: everything observed: %s", s.name, strings.Join(s.all, " → ")) }
+func (s *stateRecorder) stop() {
+	s.t.Logf("%s: everything observed: %s", s.name, strings.Join(s.all, " → "))
+}
