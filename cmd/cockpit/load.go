@@ -130,7 +130,13 @@ stdout.`,
 			return runLoad(cmd.Context(), s, opts, args, cmd.Flags())
 		},
 	}
-	f := cmd.Flags()
+	bindLoadFlags(cmd.Flags(), opts)
+	return cmd
+}
+
+// bindLoadFlags defines the flags of a test on f: `cockpit load`'s, and
+// the ones a load worker parses its test from.
+func bindLoadFlags(f *pflag.FlagSet, opts *loadOptions) {
 	f.IntVar(&opts.vus, "vus", 1, "VUs (closed models), or pre-allocated VUs with --rate (default with --rate: sized from the rate)")
 	f.IntVar(&opts.maxVUs, "max-vus", 0, "with --rate: the most VUs to start when the pre-allocated ones are busy (default --vus if given, else rate × --timeout, at most "+strconv.Itoa(loader.AutoMaxVUs)+")")
 	f.DurationVarP(&opts.duration, "duration", "d", 10*time.Second, "how long to run (not with --stages)")
@@ -154,7 +160,6 @@ stdout.`,
 	f.StringVarP(&opts.config, "config", "c", "", "read the test from a load file (a runbook load: step's fields); flags override its values")
 	f.Var(opts.vars, "var", "with --config: set a load-file variable, overriding its vars: (repeatable)")
 	f.BoolVar(&opts.noTUI, "no-tui", false, "no full-screen load view on a terminal: a progress line a second on stderr")
-	return cmd
 }
 
 // loadConfig turns the flags into a loader configuration. Errors name the

@@ -68,6 +68,7 @@ sandbox.`,
 		newReportCmd(s, opts),
 		newRBACCmd(s, opts),
 		newLoadCmd(s, opts),
+		newLoadWorkerCmd(s),
 		newVersionCmd(s, opts),
 	)
 	for _, c := range append(root.Commands(), root) {
