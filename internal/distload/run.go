@@ -1,0 +1,645 @@
+package distload
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cockpit-dev/cockpit/internal/kube"
+	"github.com/cockpit-dev/cockpit/loader"
+)
+
+// Coordinator creates a run's objects, starts its workers at one instant,
+// follows their logs, merges their lines and deletes everything at the end.
+type Coordinator struct {
+	cs   kubernetes.Interface
+	spec Spec
+	objs Objects
+	pods map[int]string // worker index → its pod, once Running
+}
+
+// New returns the coordinator of the run spec describes.
+func New(cs kubernetes.Interface, spec Spec) (*Coordinator, error) {
+	objs, err := Build(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &Coordinator{cs: cs, spec: spec, objs: objs}, nil
+}
+
+// Spec returns the run's spec.
+func (c *Coordinator) Spec() Spec { return c.spec }
+
+// PlanItem is one object of the plan and what the API server's dry run
+// said of it.
+type PlanItem struct {
+	// Kind and Name name the object, as kubectl does (job.batch/x).
+	Kind, Name string
+	// Err is the dry run's refusal, the server's message kept (nil: it
+	// would be created).
+	Err error
+}
+
+func (p PlanItem) String() string {
+	if p.Err != nil {
+		return fmt.Sprintf("%s/%s: refused: %v", p.Kind, p.Name, p.Err)
+	}
+	return fmt.Sprintf("%s/%s created (server dry run)", p.Kind, p.Name)
+}
+
+// Plan creates every object with a server-side dry run (DryRun: All):
+// admission, validation and RBAC as the real creation will meet them,
+// nothing persisted.
+func (c *Coordinator) Plan(ctx context.Context) []PlanItem {
+	return c.create(ctx, true)
+}
+
+// Create creates the run's objects: the ConfigMap first, then the others
+// owned by it. On a failure what was created is deleted (Cleanup) by the
+// caller: the error names the object, in the server's words.
+func (c *Coordinator) Create(ctx context.Context) error {
+	for _, it := range c.create(ctx, false) {
+		if it.Err != nil {
+			return fmt.Errorf("create %s/%s: %w", it.Kind, it.Name, it.Err)
+		}
+	}
+	return nil
+}
+
+func (c *Coordinator) create(ctx context.Context, dry bool) []PlanItem {
+	opts := metav1.CreateOptions{FieldManager: "cockpit"}
+	if dry {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	ns, name := c.spec.Namespace, c.spec.Name
+	call := func(verb, res string) kube.Call { return kube.Call{Verb: verb, Resource: res, Namespace: ns, Name: name} }
+	var out []PlanItem
+	failed := false
+	step := func(kind, res string, f func() error) {
+		if failed && !dry {
+			return
+		}
+		err := f()
+		if err != nil {
+			err = kube.Err(err, call("create", res))
+			failed = true
+		}
+		out = append(out, PlanItem{Kind: kind, Name: name, Err: err})
+	}
+	step("configmap", "configmaps", func() error {
+		cm, err := c.cs.CoreV1().ConfigMaps(ns).Create(ctx, c.objs.ConfigMap, opts)
+		if err == nil && !dry {
+			c.objs.Own(cm)
+		}
+		return err
+	})
+	step("serviceaccount", "serviceaccounts", func() error {
+		_, err := c.cs.CoreV1().ServiceAccounts(ns).Create(ctx, c.objs.ServiceAccount, opts)
+		return err
+	})
+	step("role.rbac.authorization.k8s.io", "roles.rbac.authorization.k8s.io", func() error {
+		_, err := c.cs.RbacV1().Roles(ns).Create(ctx, c.objs.Role, opts)
+		return err
+	})
+	step("rolebinding.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io", func() error {
+		_, err := c.cs.RbacV1().RoleBindings(ns).Create(ctx, c.objs.RoleBinding, opts)
+		return err
+	})
+	step("job.batch", "jobs.batch", func() error {
+		_, err := c.cs.BatchV1().Jobs(ns).Create(ctx, c.objs.Job, opts)
+		return err
+	})
+	return out
+}
+
+// fatalWaiting are the container waiting reasons that never pass by
+// themselves: a worker in one of them will not start.
+var fatalWaiting = []string{"ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+	"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "CrashLoopBackOff"}
+
+// podState says where a worker's pod is: running, or why not.
+func podState(p *corev1.Pod) (running bool, fatal, pending string) {
+	if p.DeletionTimestamp != nil {
+		return false, fmt.Sprintf("pod %s is being deleted", p.Name), ""
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		switch {
+		case cs.State.Running != nil:
+			return p.Status.Phase == corev1.PodRunning, "", ""
+		case cs.State.Terminated != nil:
+			t := cs.State.Terminated
+			return false, fmt.Sprintf("pod %s: container %s terminated: %s, exit code %d %s", p.Name, cs.Name, t.Reason, t.ExitCode, strings.TrimSpace(t.Message)), ""
+		case cs.State.Waiting != nil:
+			w := cs.State.Waiting
+			msg := fmt.Sprintf("pod %s: %s: %s", p.Name, w.Reason, w.Message)
+			if slices.Contains(fatalWaiting, w.Reason) {
+				return false, msg, ""
+			}
+			return false, "", msg
+		}
+	}
+	if p.Status.Phase == corev1.PodFailed {
+		return false, fmt.Sprintf("pod %s failed: %s: %s", p.Name, p.Status.Reason, p.Status.Message), ""
+	}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+			return false, "", fmt.Sprintf("pod %s Pending: %s: %s", p.Name, cond.Reason, cond.Message)
+		}
+	}
+	return false, "", fmt.Sprintf("pod %s %s", p.Name, p.Status.Phase)
+}
+
+// workerIndex is a pod's worker index (-1: none).
+func workerIndex(p *corev1.Pod) int {
+	i, err := strconv.Atoi(p.Annotations[IndexAnnotation])
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// listPods lists the run's pods.
+func (c *Coordinator) listPods(ctx context.Context) ([]corev1.Pod, error) {
+	l, err := c.cs.CoreV1().Pods(c.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRun + "=" + c.spec.Name})
+	if err != nil {
+		return nil, kube.Err(err, kube.Call{Verb: "list", Resource: "pods", Namespace: c.spec.Namespace})
+	}
+	return l.Items, nil
+}
+
+// ErrStart is a run whose workers did not all start.
+var ErrStart = errors.New("the workers did not start")
+
+// WaitRunning waits until every worker's pod is Running, for at most
+// timeout. A pod that cannot start — its image missing (ErrImageNeverPull,
+// ImagePullBackOff…), its container failing — fails the wait at once with
+// the kubelet's reason and message; pods still Pending at the timeout
+// fail it with the scheduler's message. progress is called with each new
+// state ("2 of 3 Running · pod x Pending: Unschedulable: 0/1 nodes…").
+func (c *Coordinator) WaitRunning(ctx context.Context, timeout time.Duration, progress func(string)) error {
+	var last string
+	var fatal error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.listPods(ctx)
+		if err != nil {
+			if errors.Is(err, kube.ErrUnreachable) {
+				return false, nil
+			}
+			return false, err
+		}
+		running := map[int]string{}
+		var notes []string
+		for i := range pods {
+			p := &pods[i]
+			idx := workerIndex(p)
+			if idx < 0 {
+				continue
+			}
+			ok, bad, pending := podState(p)
+			switch {
+			case bad != "":
+				fatal = fmt.Errorf("%w: worker %d: %s", ErrStart, idx, bad)
+				return false, fatal
+			case ok:
+				running[idx] = p.Name
+			default:
+				notes = append(notes, fmt.Sprintf("worker %d: %s", idx, pending))
+			}
+		}
+		slices.Sort(notes)
+		state := fmt.Sprintf("%d of %d workers Running", len(running), c.spec.Workers)
+		if len(notes) > 0 {
+			state += " · " + strings.Join(notes, " · ")
+		}
+		if state != last && progress != nil {
+			progress(state)
+		}
+		last = state
+		if len(running) == c.spec.Workers {
+			c.pods = running
+			return true, nil
+		}
+		return false, nil
+	})
+	switch {
+	case fatal != nil:
+		return fatal
+	case err != nil && ctx.Err() == nil:
+		return fmt.Errorf("%w in %s: %s", ErrStart, timeout, last)
+	}
+	return err
+}
+
+// Pods returns the workers' pods by index, once WaitRunning returned.
+func (c *Coordinator) Pods() map[int]string { return c.pods }
+
+// patch merges data into the run's ConfigMap.
+func (c *Coordinator) patch(ctx context.Context, data map[string]string) error {
+	b, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		return err
+	}
+	_, err = c.cs.CoreV1().ConfigMaps(c.spec.Namespace).Patch(ctx, c.spec.Name, types.MergePatchType, b, metav1.PatchOptions{FieldManager: "cockpit"})
+	if err != nil {
+		return kube.Err(err, kube.Call{Verb: "patch", Resource: "configmaps", Namespace: c.spec.Namespace, Name: c.spec.Name})
+	}
+	return nil
+}
+
+// SetStart sets the shared start instant the workers wait for.
+func (c *Coordinator) SetStart(ctx context.Context, at time.Time) error {
+	return c.patch(ctx, map[string]string{KeyStart: FormatStart(at)})
+}
+
+// Stop tells every worker to stop gracefully.
+func (c *Coordinator) Stop(ctx context.Context) error {
+	return c.patch(ctx, map[string]string{KeyStop: "true"})
+}
+
+// Abort tells every worker to stop at once.
+func (c *Coordinator) Abort(ctx context.Context) error {
+	return c.patch(ctx, map[string]string{KeyAbort: "true"})
+}
+
+// SetPaused pauses or resumes every worker.
+func (c *Coordinator) SetPaused(ctx context.Context, paused bool) error {
+	return c.patch(ctx, map[string]string{KeyPaused: strconv.FormatBool(paused)})
+}
+
+// SetRate sets the whole run's rate; each worker takes its part.
+func (c *Coordinator) SetRate(ctx context.Context, rate float64) error {
+	return c.patch(ctx, map[string]string{KeyRate: strconv.FormatFloat(rate, 'g', -1, 64)})
+}
+
+// Update is what the merge produced since the last one.
+type Update struct {
+	// Intervals merged, in order.
+	Intervals []loader.MergedInterval
+	// Status says who is reporting.
+	Status loader.MergeStatus
+	// Notes are events worth telling: a worker lost, a log followed again.
+	Notes []string
+	// Done is set on the last update: every worker finished or is lost.
+	// Final then holds the workers' final records merged.
+	Done  bool
+	Final loader.MergedInterval
+	// Err ends the run: the merge failed.
+	Err error
+}
+
+// workerLine is one line of a worker's log.
+type workerLine struct {
+	worker int
+	line   []byte
+}
+
+// lostWorker is a worker whose pod failed or went.
+type lostWorker struct {
+	worker int
+	reason string
+}
+
+// Follow follows every worker's log and merges the lines, from the shared
+// start at on, sending an Update a second (and on every merged interval)
+// until every worker has sent its final line or is lost, or until ctx is
+// done. A broken log stream (the API server restarting) is followed again
+// from its last line's time (sinceTime): the merger drops the repeats. A
+// pod that fails, is evicted or deleted makes its worker lost, with the
+// kubelet's reason, and the run goes on without it. A worker silent past
+// the test's end (Planned, Grace and a margin) is lost too: the run never
+// hangs on it. The channel is closed after the last update.
+func (c *Coordinator) Follow(ctx context.Context, logs func(worker int, line []byte)) <-chan Update {
+	out := make(chan Update, 16)
+	lines := make(chan workerLine, 256)
+	losts := make(chan lostWorker, c.spec.Workers)
+	notes := make(chan string, 64)
+	ctx, cancel := context.WithCancel(ctx)
+	for w, pod := range c.pods {
+		go c.follow(ctx, w, pod, lines, notes)
+	}
+	go c.watchPods(ctx, losts)
+	go func() {
+		defer close(out)
+		defer cancel()
+		m, err := loader.NewWorkerMerger(c.spec.Workers, loader.MergerOptions{})
+		if err != nil {
+			out <- Update{Err: err}
+			return
+		}
+		end := time.NewTimer(c.spec.Planned + c.spec.Grace + 30*time.Second)
+		defer end.Stop()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		lost := map[int]bool{}
+		for {
+			var u Update
+			var got []loader.MergedInterval
+			var err error
+			select {
+			case l := <-lines:
+				if logs != nil {
+					logs(l.worker, l.line)
+				}
+				got, err = m.AddLine(l.line)
+				if err != nil {
+					u.Notes = append(u.Notes, fmt.Sprintf("worker %d: %v", l.worker, err))
+					err = nil
+				}
+			case lw := <-losts:
+				if !lost[lw.worker] {
+					lost[lw.worker] = true
+					got, err = m.Lose(lw.worker, lw.reason)
+					u.Notes = append(u.Notes, fmt.Sprintf("worker %d lost: %s", lw.worker, lw.reason))
+				}
+			case n := <-notes:
+				u.Notes = append(u.Notes, n)
+			case <-tick.C:
+				got, err = m.Check()
+			case <-end.C:
+				for _, ws := range m.Status().Each {
+					if ws.State != loader.WorkerDone && ws.State != loader.WorkerLost {
+						more, _ := m.Lose(ws.Worker, "no final line by the end of the test")
+						got = append(got, more...)
+						u.Notes = append(u.Notes, fmt.Sprintf("worker %d lost: no final line by the end of the test", ws.Worker))
+					}
+				}
+			case <-ctx.Done():
+				st := m.Status()
+				final, _ := m.Final()
+				out <- Update{Status: st, Done: true, Final: final, Err: ctx.Err()}
+				return
+			}
+			u.Intervals, u.Status, u.Err = got, m.Status(), err
+			over := true
+			for _, ws := range u.Status.Each {
+				over = over && (ws.State == loader.WorkerDone || ws.State == loader.WorkerLost)
+			}
+			if over {
+				more, err := m.Check()
+				u.Intervals = append(u.Intervals, more...)
+				u.Err = errors.Join(u.Err, err)
+				u.Final, err = m.Final()
+				u.Err = errors.Join(u.Err, err)
+				u.Done, u.Status = true, m.Status()
+			}
+			out <- u
+			if u.Done || u.Err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// follow streams one worker's log into lines until its final line, its
+// pod's end, or ctx.
+func (c *Coordinator) follow(ctx context.Context, worker int, pod string, lines chan<- workerLine, notes chan<- string) {
+	ns := c.spec.Namespace
+	var since *metav1.Time
+	final := false
+	for attempt := 0; ctx.Err() == nil && !final; attempt++ {
+		if attempt > 0 {
+			p, err := c.cs.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return // the pod watch makes it lost
+			case err == nil && (p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded) && attempt > 1:
+				return // read once more after it ended: its whole log is in
+			case err != nil || attempt > 1:
+				retryPause(ctx)
+			}
+			if attempt > 300 {
+				notes <- fmt.Sprintf("worker %d: gave up following pod %s's log", worker, pod)
+				return
+			}
+			if since != nil {
+				notes <- fmt.Sprintf("worker %d: following pod %s's log again from %s", worker, pod, since.UTC().Format(time.RFC3339))
+			}
+		}
+		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: "worker", Follow: true,
+			Timestamps: true, SinceTime: since}).Stream(ctx)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(rc)
+		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+		for sc.Scan() {
+			ts, rest, ok := bytes.Cut(sc.Bytes(), []byte(" "))
+			if !ok {
+				continue
+			}
+			if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
+				since = &metav1.Time{Time: t}
+			}
+			if !bytes.HasPrefix(rest, []byte(loader.WorkerMarker)) {
+				continue
+			}
+			final = final || bytes.Contains(rest, []byte(`,"final":{`))
+			select {
+			case lines <- workerLine{worker: worker, line: bytes.Clone(rest)}:
+			case <-ctx.Done():
+				rc.Close()
+				return
+			}
+		}
+		rc.Close()
+	}
+}
+
+// watchPods reports the workers whose pods fail, are evicted or deleted
+// before their final line, with the kubelet's reason. It polls the run's
+// pods every second: a handful of pods, for the length of a test.
+func (c *Coordinator) watchPods(ctx context.Context, losts chan<- lostWorker) {
+	told := map[int]bool{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pods, err := c.listPods(ctx)
+		if err != nil {
+			continue // the API server restarting: the next tick
+		}
+		byName := map[string]*corev1.Pod{}
+		for i := range pods {
+			byName[pods[i].Name] = &pods[i]
+		}
+		for w, name := range c.pods {
+			if told[w] {
+				continue
+			}
+			p, ok := byName[name]
+			reason := ""
+			switch {
+			case !ok:
+				reason = fmt.Sprintf("pod %s deleted", name)
+			case p.DeletionTimestamp != nil:
+				reason = fmt.Sprintf("pod %s deleted", name)
+			case p.Status.Phase == corev1.PodFailed:
+				reason = fmt.Sprintf("pod %s failed", name)
+				if p.Status.Reason != "" {
+					reason += ": " + p.Status.Reason // Evicted
+				}
+				for _, cs := range p.Status.ContainerStatuses {
+					if t := cs.State.Terminated; t != nil {
+						reason += fmt.Sprintf(": %s, exit code %d", t.Reason, t.ExitCode) // OOMKilled
+					}
+				}
+			}
+			if reason != "" {
+				told[w] = true
+				select {
+				case losts <- lostWorker{worker: w, reason: reason}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}
+}
+
+// Kinds lists what a run creates, as kubectl names them: Cleanup checks
+// that none with the run's label is left.
+var Kinds = []string{"jobs.batch", "pods", "configmaps", "serviceaccounts",
+	"roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io"}
+
+// Leftovers lists the run's objects that still exist, as kind/name.
+func (c *Coordinator) Leftovers(ctx context.Context) ([]string, error) {
+	ns := c.spec.Namespace
+	lo := metav1.ListOptions{LabelSelector: LabelRun + "=" + c.spec.Name}
+	var out []string
+	add := func(kind string, names []string, err error) error {
+		if err != nil {
+			return kube.Err(err, kube.Call{Verb: "list", Resource: kind, Namespace: ns})
+		}
+		for _, n := range names {
+			out = append(out, kind+"/"+n)
+		}
+		return nil
+	}
+	names := func(items []metav1.ObjectMeta) []string {
+		var s []string
+		for _, m := range items {
+			s = append(s, m.Name)
+		}
+		return s
+	}
+	jobs, err := c.cs.BatchV1().Jobs(ns).List(ctx, lo)
+	var metas []metav1.ObjectMeta
+	if err == nil {
+		for _, o := range jobs.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	if err := add("jobs.batch", names(metas), err); err != nil {
+		return out, err
+	}
+	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, lo)
+	metas = nil
+	if err == nil {
+		for _, o := range pods.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	if err := add("pods", names(metas), err); err != nil {
+		return out, err
+	}
+	cms, err := c.cs.CoreV1().ConfigMaps(ns).List(ctx, lo)
+	metas = nil
+	if err == nil {
+		for _, o := range cms.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	if err := add("configmaps", names(metas), err); err != nil {
+		return out, err
+	}
+	sas, err := c.cs.CoreV1().ServiceAccounts(ns).List(ctx, lo)
+	metas = nil
+	if err == nil {
+		for _, o := range sas.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	if err := add("serviceaccounts", names(metas), err); err != nil {
+		return out, err
+	}
+	roles, err := c.cs.RbacV1().Roles(ns).List(ctx, lo)
+	metas = nil
+	if err == nil {
+		for _, o := range roles.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	if err := add("roles.rbac.authorization.k8s.io", names(metas), err); err != nil {
+		return out, err
+	}
+	rbs, err := c.cs.RbacV1().RoleBindings(ns).List(ctx, lo)
+	metas = nil
+	if err == nil {
+		for _, o := range rbs.Items {
+			metas = append(metas, o.ObjectMeta)
+		}
+	}
+	return out, add("rolebindings.rbac.authorization.k8s.io", names(metas), err)
+}
+
+// Cleanup deletes everything the run created — the Job (its pods with
+// it, in the background), the RoleBinding, Role, ServiceAccount and
+// ConfigMap — and waits, for at most timeout, until nothing with the
+// run's label is left. An error names what is left.
+func (c *Coordinator) Cleanup(ctx context.Context, timeout time.Duration) error {
+	ns, name := c.spec.Namespace, c.spec.Name
+	bg := metav1.DeletePropagationBackground
+	del := metav1.DeleteOptions{PropagationPolicy: &bg}
+	call := func(res string) kube.Call { return kube.Call{Verb: "delete", Resource: res, Namespace: ns, Name: name} }
+	var errs []error
+	keep := func(res string, err error) {
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, kube.Err(err, call(res)))
+		}
+	}
+	keep("jobs.batch", c.cs.BatchV1().Jobs(ns).Delete(ctx, name, del))
+	keep("rolebindings.rbac.authorization.k8s.io", c.cs.RbacV1().RoleBindings(ns).Delete(ctx, name, del))
+	keep("roles.rbac.authorization.k8s.io", c.cs.RbacV1().Roles(ns).Delete(ctx, name, del))
+	keep("serviceaccounts", c.cs.CoreV1().ServiceAccounts(ns).Delete(ctx, name, del))
+	keep("configmaps", c.cs.CoreV1().ConfigMaps(ns).Delete(ctx, name, del))
+	var left []string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		left, err = c.Leftovers(ctx)
+		return err == nil && len(left) == 0, nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("still there after %s: %s", timeout, strings.Join(left, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// retryPause waits a second before an API call is tried again, or until
+// ctx is done. Callers bound their retries.
+func retryPause(ctx context.Context) {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
