@@ -86,7 +86,9 @@ func (c *Coordinator) create(ctx context.Context, dry bool) []PlanItem {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	ns, name := c.spec.Namespace, c.spec.Name
-	call := func(verb, res string) kube.Call { return kube.Call{Verb: verb, Resource: res, Namespace: ns, Name: name} }
+	call := func(verb, res string) kube.Call {
+		return kube.Call{Verb: verb, Resource: res, Namespace: ns, Name: name}
+	}
 	var out []PlanItem
 	failed := false
 	step := func(kind, res string, f func() error) {
