@@ -49,8 +49,9 @@ type loadOptions struct {
 	noTUI      bool
 }
 
-func newLoadCmd(s streams, _ *globalOptions) *cobra.Command {
+func newLoadCmd(s streams, g *globalOptions) *cobra.Command {
 	opts := &loadOptions{vars: varFlags{}}
+	dist := &distOptions{}
 	cmd := &cobra.Command{
 		Use:   "load URL... | load --config FILE",
 		Short: "Load-test HTTP endpoints: k6-style executors and thresholds, HdrHistogram percentiles",
@@ -127,10 +128,14 @@ stdout.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("workers") {
+				return runDistributed(cmd.Context(), s, g, opts, dist, args, cmd.Flags())
+			}
 			return runLoad(cmd.Context(), s, opts, args, cmd.Flags())
 		},
 	}
 	bindLoadFlags(cmd.Flags(), opts)
+	bindDistFlags(cmd.Flags(), dist)
 	return cmd
 }
 

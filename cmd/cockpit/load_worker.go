@@ -73,6 +73,9 @@ func newLoadWorkerCmd(s streams) *cobra.Command {
 	return cmd
 }
 
+// lateStart is how late after the shared start a worker may still start.
+const lateStart = 5 * time.Second
+
 // errAborted is a run the coordinator aborted before it started.
 var errAborted = errors.New("the run was aborted")
 
@@ -135,6 +138,11 @@ func runWorker(ctx context.Context, out, logw io.Writer, cs kubernetes.Interface
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if late := time.Since(c.Start); late > lateStart {
+		// A pod started again after the run began (the Job replacing a
+		// lost one) would be out of step with the others' intervals.
+		return fmt.Errorf("worker %d: the run started %s ago without it", index, late.Round(time.Second))
 	}
 	cfg, err := workerConfig(c, index)
 	if err != nil {
