@@ -193,6 +193,11 @@ func runWorker(ctx context.Context, out, logw io.Writer, cs kubernetes.Interface
 			errc = nil
 		}
 	}
+	if ctx.Err() != nil {
+		// Terminated (the pod deleted, evicted): no final line, so the
+		// coordinator counts this worker lost, not finished early.
+		return fmt.Errorf("worker %d: terminated after %d intervals: %w", index, tot.n, ctx.Err())
+	}
 	total, err := tot.total()
 	if err != nil {
 		return fmt.Errorf("worker %d: final: %w", index, err)

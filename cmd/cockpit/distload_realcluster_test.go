@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/cockpit-dev/cockpit/internal/distload"
+	"github.com/cockpit-dev/cockpit/internal/realcluster"
+	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/loader/report"
+)
+
+// workerImage builds this checkout's cockpit binary (CGO off, -trimpath)
+// into an image tarball with the rig's mkimage — the same reproducible,
+// Dockerfile-free build as `make image` — and imports it into the node
+// under a tag of its own: the rig's shared cockpit image may be another
+// checkout's.
+func workerImage(t *testing.T, c *realcluster.Cluster) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cockpit")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	tag := fmt.Sprintf("cockpit.local/cockpit-distjob:t%d", time.Now().UnixNano())
+	tarball := filepath.Join(dir, "cockpit.tar")
+	mk := exec.Command(filepath.Join(realcluster.Dir(), "tools", "mkimage"), "-tag", tag, "-o", tarball,
+		"-entrypoint", "/cockpit", "/cockpit="+bin)
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("mkimage: %v\n%s", err, out)
+	}
+	if err := c.ImportImage(tarball); err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+// deployGravl runs the reference target as Deployment and Service "gravl".
+func deployGravl(t *testing.T, c *realcluster.Cluster, ns string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	labels := map[string]string{"app": "gravl"}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "gravl", Namespace: ns}, Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To(int64(1)),
+			Containers: []corev1.Container{{Name: "gravl", Image: realcluster.GravlImage, ImagePullPolicy: corev1.PullNever,
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+					HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)}}}}}}}}}
+	if _, err := c.Typed.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "gravl", Namespace: ns}, Spec: corev1.ServiceSpec{
+		Selector: labels, Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(8080)}}}}
+	if _, err := c.Typed.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := realcluster.WaitDeploymentAvailable(ctx, c.Typed, ns, "gravl"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runLeftovers lists every object of any load run left in ns.
+func runLeftovers(t *testing.T, c *realcluster.Cluster, ns string) []string {
+	t.Helper()
+	ctx := context.Background()
+	lo := metav1.ListOptions{LabelSelector: distload.LabelRun}
+	var left []string
+	add := func(kind string, n int, err error) {
+		if err != nil {
+			t.Fatalf("list %s: %v", kind, err)
+		}
+		if n > 0 {
+			left = append(left, fmt.Sprintf("%d %s", n, kind))
+		}
+	}
+	jobs, err := c.Typed.BatchV1().Jobs(ns).List(ctx, lo)
+	add("jobs", len(jobs.Items), err)
+	pods, err := c.Typed.CoreV1().Pods(ns).List(ctx, lo)
+	add("pods", len(pods.Items), err)
+	cms, err := c.Typed.CoreV1().ConfigMaps(ns).List(ctx, lo)
+	add("configmaps", len(cms.Items), err)
+	sas, err := c.Typed.CoreV1().ServiceAccounts(ns).List(ctx, lo)
+	add("serviceaccounts", len(sas.Items), err)
+	roles, err := c.Typed.RbacV1().Roles(ns).List(ctx, lo)
+	add("roles", len(roles.Items), err)
+	rbs, err := c.Typed.RbacV1().RoleBindings(ns).List(ctx, lo)
+	add("rolebindings", len(rbs.Items), err)
+	return left
+}
+
+// finalsOf reads the workers' final lines kept by --worker-logs.
+func finalsOf(t *testing.T, dir string, n int) []loader.Interval {
+	t.Helper()
+	var out []loader.Interval
+	for w := 0; w < n; w++ {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("worker-%d.log", w)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			l, ok, err := loader.DecodeWorkerLine(sc.Bytes())
+			if !ok || err != nil {
+				t.Fatalf("worker %d: line %.80q: %v", w, sc.Text(), err)
+			}
+			if l.Final != nil {
+				out = append(out, l.Final.Total)
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
+// TestDistributedLoadOnRealCluster: `cockpit load --workers 3` runs the
+// test from this checkout's image in three pods of an Indexed Job against
+// the reference target in the cluster; the delivered rate is within 2 %
+// of the target, the merged percentiles are exactly those of the workers'
+// own final histograms merged, and nothing of the run is left. Then the
+// failure modes: a missing image, a worker too big for the node, a worker
+// pod deleted mid-run.
+func TestDistributedLoadOnRealCluster(t *testing.T) {
+	c := realcluster.Start(t)
+	ns := c.Namespace(t)
+	image := workerImage(t, c)
+	deployGravl(t, c, ns)
+	url := fmt.Sprintf("http://gravl.%s.svc.cluster.local:8080/", ns)
+	base := []string{"load", "--kubeconfig", c.Kubeconfig, "-n", ns, "--image", image, "--image-pull-policy", "Never"}
+
+	t.Run("read-only shows the plan", func(t *testing.T) {
+		code, stdout, stderr := cockpit(t, append(base, "--workers", "3", "--rate", "30", "--duration", "5s", url)...)
+		t.Logf("exit %d\n%s%s", code, stdout, stderr)
+		if code != exitFailed || !strings.Contains(stderr, "job.batch/cockpit-load-") || !strings.Contains(stderr, "--allow-actions") {
+			t.Errorf("exit %d, want %d with the plan and --allow-actions named", code, exitFailed)
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("a read-only run created %v", left)
+		}
+	})
+
+	t.Run("three workers", func(t *testing.T) {
+		logs := t.TempDir()
+		code, stdout, stderr := cockpit(t, append(base, "--workers", "3", "--rate", "300", "--duration", "10s",
+			"--allow-actions", "--yes", "--output", "json", "--worker-logs", logs, url)...)
+		t.Logf("exit %d\n%s", code, stderr)
+		if code != exitOK {
+			t.Errorf("exit %d, want %d\n%s", code, exitOK, stdout)
+		}
+		var doc report.Document
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("JSON summary: %v\n%s", err, stdout)
+		}
+		if doc.Delivery == nil {
+			t.Fatalf("no delivery in %s", stdout)
+		}
+		const want = 3000.0
+		if got := float64(doc.Delivery.Sent); got < want*0.98 || got > want*1.02 {
+			t.Errorf("delivered %v iterations, want %v ± 2 %%", got, want)
+		}
+		t.Logf("delivered %d of %d due (%.3f/s over %.3fs), %d requests, p50 %.3fms p95 %.3fms p99 %.3fms",
+			doc.Delivery.Sent, doc.Delivery.Due, doc.Delivery.Rate, doc.Delivery.ActiveS, doc.Requests,
+			doc.Latency.Med, doc.Latency.P95, doc.Latency.P99)
+		finals := finalsOf(t, logs, 3)
+		if len(finals) != 3 {
+			t.Fatalf("%d final lines, want 3", len(finals))
+		}
+		exact, err := loader.MergeIntervals(finals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := doc.Latency, report.NewDocument(loader.Snapshot{Total: exact}).Latency; got != want || doc.Requests != exact.Requests {
+			t.Errorf("merged http_req_duration %+v (%d requests), want the workers' final histograms merged %+v (%d)", got, doc.Requests, want, exact.Requests)
+		}
+		for _, w := range []string{"3 of 3 workers reporting", "nothing with label"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("stderr lacks %q", w)
+			}
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("missing image", func(t *testing.T) {
+		args := append(append([]string{}, base...), "--workers", "2", "--rate", "20", "--duration", "5s", "--allow-actions", "--yes", url)
+		args[6] = "cockpit.local/no-such-image:v0"
+		code, _, stderr := cockpit(t, args...)
+		t.Logf("exit %d\n%s", code, stderr)
+		if code != exitError || !strings.Contains(stderr, "ErrImageNeverPull") {
+			t.Errorf("exit %d, want %d naming ErrImageNeverPull", code, exitError)
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("too big for the node", func(t *testing.T) {
+		code, _, stderr := cockpit(t, append(base, "--workers", "2", "--rate", "20", "--duration", "5s", "--worker-cpu", "100",
+			"--start-timeout", "8s", "--allow-actions", "--yes", url)...)
+		t.Logf("exit %d\n%s", code, stderr)
+		if code != exitError || !strings.Contains(stderr, "Insufficient cpu") || !strings.Contains(stderr, "did not start in 8s") {
+			t.Errorf("exit %d, want %d with the scheduler's Insufficient cpu and the start timeout", code, exitError)
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("a worker pod deleted", func(t *testing.T) {
+		type result struct {
+			code           int
+			stdout, stderr string
+		}
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			r.code, r.stdout, r.stderr = cockpit(t, append(base, "--workers", "3", "--rate", "60", "--duration", "12s",
+				"--allow-actions", "--yes", url)...)
+			done <- r
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		// Once worker 1 has run a few seconds, delete its pod.
+		var victim string
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			pods, err := c.Typed.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: distload.LabelRun})
+			if err != nil {
+				return false, err
+			}
+			for _, p := range pods.Items {
+				if p.Annotations[distload.IndexAnnotation] == "1" && p.Status.StartTime != nil &&
+					p.Status.Phase == corev1.PodRunning && time.Since(p.Status.StartTime.Time) > 8*time.Second {
+					victim = p.Name
+					return true, nil
+				}
+			}
+			return false, nil
+		}); err != nil {
+			t.Fatalf("worker 1 never ran 8s: %v", err)
+		}
+		if err := c.Typed.CoreV1().Pods(ns).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		t.Logf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		if r.code != exitWarned {
+			t.Errorf("exit %d, want %d (passed, without a worker)", r.code, exitWarned)
+		}
+		for _, w := range []string{"worker 1 lost", "2 of 3 workers reporting", "not the whole test's"} {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				t.Errorf("output lacks %q", w)
+			}
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+}
