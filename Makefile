@@ -6,7 +6,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES      = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test envtest promtest tmux chromium fmt-check vet staticcheck unit demo bench-load realcluster test-realcluster
+.PHONY: test envtest promtest tmux chromium fmt-check vet staticcheck unit demo bench-load realcluster test-realcluster image
 
 # test: the whole gate. Builds the test control plane into its cache first
 # (cold ~10 min on 2 cores, warm: seconds), then static checks, then every
@@ -105,3 +105,14 @@ bench-probes:
 .PHONY: bench-tui
 bench-tui:
 	bench/tui.sh
+
+# image: the workers' image of `cockpit load --workers` (README, "Distributed
+# load"), ko-style: this checkout's static binary (CGO off, -trimpath) as
+# the single layer of an OCI image, no Dockerfile, all timestamps the epoch,
+# so the same source gives the same digest. Writes cockpit-image.tar, a
+# docker-archive tarball (docker load, ctr images import, crane push).
+VERSION ?= dev
+IMAGE   ?= ghcr.io/cockpit-dev/cockpit:$(VERSION)
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/cockpit-linux ./cmd/cockpit
+	cd hack/realcluster/images && $(GO) run ./mkimage -tag $(IMAGE) -o $(CURDIR)/cockpit-image.tar -entrypoint /cockpit /cockpit=$(CURDIR)/bin/cockpit-linux

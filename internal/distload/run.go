@@ -147,7 +147,10 @@ func podState(p *corev1.Pod) (running bool, fatal, pending string) {
 			return false, fmt.Sprintf("pod %s: container %s terminated: %s, exit code %d %s", p.Name, cs.Name, t.Reason, t.ExitCode, strings.TrimSpace(t.Message)), ""
 		case cs.State.Waiting != nil:
 			w := cs.State.Waiting
-			msg := fmt.Sprintf("pod %s: %s: %s", p.Name, w.Reason, w.Message)
+			msg := fmt.Sprintf("pod %s: %s", p.Name, w.Reason)
+			if w.Message != "" {
+				msg += ": " + w.Message
+			}
 			if slices.Contains(fatalWaiting, w.Reason) {
 				return false, msg, ""
 			}
