@@ -92,9 +92,9 @@ func TestDemoHeadless(t *testing.T) {
 // action code as on a real cluster — rolling the simulated backend back to
 // 1.8.2 (revision 1's ReplicaSet, now revision 3), which then rolls out.
 // The rollout step stays failed. (The watch stops at the first failure,
-// as kubectl rollout status does; the undo covers the workloads that had
-// failed by then, which is backend: the fault hits both at the same step,
-// backend is read first.)
+// as kubectl rollout status does — which of backend and frontend fails
+// first is the simulation's timing; the other, still rolling out, is
+// offered the undo too, and both are rolled back.)
 func TestDemoBadReleaseIsUndone(t *testing.T) {
 	noKubeconfig(t)
 	ctx := t.Context()
@@ -113,9 +113,11 @@ func TestDemoBadReleaseIsUndone(t *testing.T) {
 	if exitCode(err) != exitFailed {
 		t.Fatalf("exit %d (%v), want %d: the rollout failed\nstdout: %s\nstderr: %s", exitCode(err), err, exitFailed, out.String(), errb.String())
 	}
-	for _, want := range []string{`ReplicaSet "backend-`, "has timed out progressing", "CrashLoopBackOff",
-		"last terminated: Error, exit code 1", "undo offered: revision 1",
-		"deployment/backend rolled back from revision 2 to revision 1 — spec.template.spec.containers[backend].image: ghcr.io/gravl-app/backend:1.9.0 → ghcr.io/gravl-app/backend:1.8.2"} {
+	for _, want := range []string{`ReplicaSet "`, "has timed out progressing", "CrashLoopBackOff",
+		"last terminated: Error, exit code 1", "deployment/frontend to revision 1", "deployment/backend to revision 1",
+		"deployment/backend rolled back from revision 2 to revision 1", "deployment/frontend rolled back from revision 2 to revision 1",
+		"spec.template.spec.containers[backend].image: ghcr.io/gravl-app/backend:1.9.0 → ghcr.io/gravl-app/backend:1.8.2",
+		"spec.template.spec.containers[frontend].image: ghcr.io/gravl-app/frontend:1.9.0 → ghcr.io/gravl-app/frontend:1.8.2"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("the log lacks %q:\n%s", want, errb.String())
 		}
@@ -136,7 +138,7 @@ func TestDemoBadReleaseIsUndone(t *testing.T) {
 
 	// The undo restored 1.8.2's template; the simulated controller rolls
 	// it out again (its old pods still serve, so at once).
-	for _, name := range []string{"backend"} {
+	for _, name := range []string{"backend", "frontend"} {
 		w, err := sb.Cluster.Typed.AppsV1().Deployments("gravl-staging").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 		if err != nil {
 			t.Fatal(err)

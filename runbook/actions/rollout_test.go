@@ -766,7 +766,7 @@ func TestRolloutUndoSeveral(t *testing.T) {
 	if res.Status != probes.StatusFail || res.UndoRevision != 1 || !strings.Contains(res.Message, "undo offered: deployment/a to revision 1, deployment/b to revision 4") {
 		t.Fatalf("= %s %q (undo %d)", res.Status, res.Message, res.UndoRevision)
 	}
-	if undo := act.(Undoer).Undo(ctx, 3); undo.Status != probes.StatusError || !strings.Contains(undo.Message, "2 rollouts failed") {
+	if undo := act.(Undoer).Undo(ctx, 3); undo.Status != probes.StatusError || !strings.Contains(undo.Message, "2 workloads are offered the undo") {
 		t.Errorf("undo to one revision for two = %s %q", undo.Status, undo.Message)
 	}
 	undo := act.(Undoer).Undo(ctx, 0)
@@ -1023,5 +1023,53 @@ func TestRolloutUndoFromLiveRevision(t *testing.T) {
 	}
 	if img := gotAgent.Spec.Template.Spec.Containers[0].Image; img != "registry.example/agent:1" {
 		t.Errorf("daemonset image after undo = %s, want agent:1", img)
+	}
+}
+
+// One workload of a release fails while another is still rolling out: the
+// watch ends at the failure, and the undo is offered for both — a rollback
+// of the release leaves none of it half-changed — and rolls both back.
+func TestRolloutUndoOffersTheReleaseStillRollingOut(t *testing.T) {
+	cp, ns, env := testEnv(t, t.TempDir())
+	ctx := context.Background()
+	var prev []*appsv1.ReplicaSet
+	for _, c := range []struct {
+		name string
+		cur  int
+	}{{"bad", 2}, {"slow", 5}} {
+		d := roCreateDeployment(t, cp.Typed, ns, roDeployment(c.name, "registry.example/"+c.name+":new", 2, map[string]string{revisionAnnotation: strconv.Itoa(c.cur)}))
+		prev = append(prev, roReplicaSet(t, cp.Typed, d, c.cur-1, "registry.example/"+c.name+":old", true))
+		roReplicaSet(t, cp.Typed, d, c.cur, "registry.example/"+c.name+":new", true)
+	}
+	act := roBuild(t, env, &RolloutSpec{Resources: []string{"deployment/bad", "deployment/slow"}, Deadline: probes.Duration(time.Minute)})
+	run := roStart(ctx, act)
+	run.waitProgress(t, "first read", roAnyProgress)
+	roSetDeploymentStatus(t, cp.Typed, ns, "slow", func(d *appsv1.Deployment) {
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2}
+	})
+	roSetDeploymentStatus(t, cp.Typed, ns, "bad", func(d *appsv1.Deployment) {
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+				Message: `ReplicaSet "bad-hash2" has timed out progressing.`, LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}}}
+	})
+	res := run.result(t)
+	if res.Status != probes.StatusFail || res.UndoRevision != 1 ||
+		!strings.Contains(res.Message, "deployment/slow still rolling out (watch stopped: deployment/bad failed)") ||
+		!strings.Contains(res.Message, "undo offered: deployment/bad to revision 1, deployment/slow to revision 4") {
+		t.Fatalf("= %s %q (undo %d)", res.Status, res.Message, res.UndoRevision)
+	}
+	undo := act.(Undoer).Undo(ctx, 0)
+	if undo.Status != probes.StatusPass || !strings.Contains(undo.Summary, "deployment/bad rolled back from revision 2 to revision 1") ||
+		!strings.Contains(undo.Summary, "deployment/slow rolled back from revision 5 to revision 4") {
+		t.Fatalf("undo = %s %q %q", undo.Status, undo.Summary, undo.Message)
+	}
+	for i, name := range []string{"bad", "slow"} {
+		d, err := cp.Typed.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !apiequality.Semantic.DeepEqual(&d.Spec.Template, roWithoutHash(prev[i])) {
+			t.Errorf("deployment %s template = %+v, want its previous revision's", name, d.Spec.Template)
+		}
 	}
 }

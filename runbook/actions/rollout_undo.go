@@ -41,8 +41,10 @@ var deploymentAnnotationsKept = []string{
 
 // offerUndo looks up the revision each failed rollout would go back to
 // (the one before its live template's, see workloadHistory.previous) and
-// remembers them for Undo.
-func (a *rolloutAction) offerUndo(ctx context.Context, failed []kube.WorkloadRef) (int64, string) {
+// remembers them for Undo. The workloads of rolling (still rolling out
+// when another's failure ended the watch) are offered it too where they
+// have a revision to go back to; where not, nothing is said of them.
+func (a *rolloutAction) offerUndo(ctx context.Context, failed, rolling []kube.WorkloadRef) (int64, string) {
 	// The step's context may be over (that may be why the rollout
 	// failed): the lookup gets a short one of its own.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -50,19 +52,24 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []kube.WorkloadRef
 	offered := map[kube.WorkloadRef]int64{}
 	var first int64
 	var offers, notes []string
-	for _, ref := range failed {
+	for i, ref := range slices.Concat(failed, rolling) {
+		quiet := i >= len(failed)
 		u, err := a.wl.get(hctx, ref)
 		var h workloadHistory
 		if err == nil {
 			h, err = a.wl.history(hctx, ref, u)
 		}
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("no undo offered for %s: %v", ref, err))
+			if !quiet {
+				notes = append(notes, fmt.Sprintf("no undo offered for %s: %v", ref, err))
+			}
 			continue
 		}
 		prev, ok := h.previous()
 		if !ok {
-			notes = append(notes, fmt.Sprintf("no undo offered for %s: %s", ref, h.noPrevious()))
+			if !quiet {
+				notes = append(notes, fmt.Sprintf("no undo offered for %s: %s", ref, h.noPrevious()))
+			}
 			continue
 		}
 		offered[ref] = prev.number
@@ -76,7 +83,7 @@ func (a *rolloutAction) offerUndo(ctx context.Context, failed []kube.WorkloadRef
 	}
 	a.setOffered(offered, first)
 	switch {
-	case len(offers) == 1 && len(failed) == 1:
+	case len(offers) == 1 && len(failed) == 1 && len(rolling) == 0:
 		notes = append([]string{fmt.Sprintf("undo offered: revision %d", first)}, notes...)
 	case len(offers) > 0:
 		notes = append([]string{"undo offered: " + strings.Join(offers, ", ")}, notes...)
@@ -138,7 +145,7 @@ func (a *rolloutAction) Undo(ctx context.Context, revision int64) Result {
 			}
 		case revision != first:
 			return stampResult(Result{Result: probes.Result{Status: probes.StatusError, Summary: "undo refused",
-				Message: fmt.Sprintf("revision %d names one workload's history, and %d rollouts failed; undo each to its offered revision (0) or use a rollout-undo step", revision, len(targets))}}, start, a.now)
+				Message: fmt.Sprintf("revision %d names one workload's history, and %d workloads are offered the undo; undo each to its offered revision (0) or use a rollout-undo step", revision, len(targets))}}, start, a.now)
 		}
 	}
 	var res Result

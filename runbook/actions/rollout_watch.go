@@ -293,7 +293,7 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 		ended = fmt.Sprintf("not rolled out when the deadline (%s) passed", a.deadline)
 	}
 	var statuses, failedNames []string
-	var failed []kube.WorkloadRef
+	var failed, rolling []kube.WorkloadRef
 	var stats []probes.Status
 	for i := range states {
 		st, ref := &states[i], a.refs[i]
@@ -324,7 +324,17 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 				if ctx.Err() != nil {
 					st.item.Reason = "Interrupted"
 				}
+			}
+			switch {
+			case stoppedBy == "":
 				failed = append(failed, ref)
+			case st.err == nil && !st.noUndo:
+				// Still rolling out when another's failure ended the watch:
+				// the same release, not known to fail, is offered the undo
+				// too, where it has a revision to go back to — a rollback of
+				// the release leaves none of it half-changed (each offer is
+				// named in the message).
+				rolling = append(rolling, ref)
 			}
 		}
 		failedNames = append(failedNames, ref.String())
@@ -335,7 +345,7 @@ func (a *rolloutAction) final(ctx context.Context, states []rolloutState, object
 	res.Summary = fmt.Sprintf("%d/%d rolled out; not: %s", complete, len(states), strings.Join(failedNames, ", "))
 	res.Message = strings.Join(statuses, "; ")
 	if len(failed) > 0 {
-		offer, note := a.offerUndo(ctx, failed)
+		offer, note := a.offerUndo(ctx, failed, rolling)
 		res.UndoRevision = offer
 		res.Message = joinNotes(res.Message, note)
 	}
