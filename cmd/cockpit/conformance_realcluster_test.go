@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,11 +20,11 @@ import (
 type simTarget struct {
 	name    string
 	cluster *probes.Cluster
-	// badImage is the v2 manifest's container (image, and command when the
-	// image itself must fail); setBad tells a simulated cluster that new
-	// versions crash (the real node needs no telling).
-	badImage string
-	setBad   func(bool)
+	// badImage and badCommand are the v2 manifest's container (a command
+	// when the image itself must fail); setBad tells a simulated cluster
+	// that new versions crash (the real node needs no telling).
+	badImage, badCommand string
+	setBad               func(bool)
 }
 
 // TestSimulatedClusterConformsOnRealCluster: `cockpit demo`'s simulated
@@ -61,8 +60,8 @@ func TestSimulatedClusterConformsOnRealCluster(t *testing.T) {
 	t.Cleanup(simCluster.Close)
 
 	targets := []simTarget{
-		{name: "simulated", cluster: simCluster, badImage: "image: cockpit.local/gravl:v2", setBad: sim.SetBadRelease},
-		{name: "real", cluster: real, badImage: "image: busybox:1.37\n        command: [sh, -c, 'echo v2 cannot start; exit 1']", setBad: func(bool) {}},
+		{name: "simulated", cluster: simCluster, badImage: "cockpit.local/gravl:v2", setBad: sim.SetBadRelease},
+		{name: "real", cluster: real, badImage: "busybox:1.37", badCommand: "echo v2 cannot start; exit 1", setBad: func(bool) {}},
 	}
 	got := map[string][]string{}
 	for _, tg := range targets {
@@ -76,29 +75,11 @@ func TestSimulatedClusterConformsOnRealCluster(t *testing.T) {
 	}
 }
 
-// conformanceManifest is Deployment "web": two replicas, surge-only
-// rolling updates, a 10 s progress deadline, container as given.
-func conformanceManifest(ns, container string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: %s}
-spec:
-  replicas: 2
-  progressDeadlineSeconds: 10
-  revisionHistoryLimit: 5
-  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        %s
-        imagePullPolicy: IfNotPresent
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
-`, ns, container)
+// conformanceManifest is webDeployment with two replicas and a 10 s
+// progress deadline.
+func conformanceManifest(ns, image, command string) string {
+	m := strings.Replace(webDeployment(ns, image, command), "replicas: 1", "replicas: 2", 1)
+	return strings.Replace(m, "progressDeadlineSeconds: 15", "progressDeadlineSeconds: 10", 1)
 }
 
 // runConformance runs the scenarios on one target and returns the
@@ -109,8 +90,9 @@ func runConformance(t *testing.T, tg simTarget, ns string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	for name, container := range map[string]string{"v1.yaml": "image: cockpit.local/gravl:v1", "v2.yaml": tg.badImage} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(conformanceManifest(ns, container)), 0o600); err != nil {
+	for name, m := range map[string]string{"v1.yaml": conformanceManifest(ns, "cockpit.local/gravl:v1", ""),
+		"v2.yaml": conformanceManifest(ns, tg.badImage, tg.badCommand)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(m), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -126,10 +126,15 @@ for c in mkimage pause; do
 done
 
 # --- images -----------------------------------------------------------------
-# image FILE TAG ENTRYPOINT ARGS...: mkimage into images/FILE unless present.
+# image FILE TAG ENTRYPOINT ARGS...: mkimage into images/FILE unless present;
+# reimage: whether present or not. Either writes it beside and renames it
+# over, so a rig starting meanwhile reads the old tarball or the new one.
 image() {
+  [ -s "$dir/images/$1" ] && return 0
+  reimage "$@"
+}
+reimage() {
   local f=$1 tag=$2 ep=$3; shift 3
-  [ -s "$dir/images/$f" ] && return 0
   "$dir/tools/mkimage" -tag "$tag" -o "$tmp/$f" -entrypoint "$ep" "$@" 2>/dev/null
   mv "$tmp/$f" "$dir/images/$f"
 }
@@ -140,7 +145,7 @@ image coredns.tar "cockpit.local/coredns:$coredns" /coredns /coredns="$dir/bin/c
 (cd "$here/images" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/gravl" ./gravl)
 if ! cmp -s "$tmp/gravl" "$dir/tools/gravl"; then
   mv "$tmp/gravl" "$dir/tools/gravl"
-  rm -f "$dir/images/gravl.tar"
+  reimage gravl.tar cockpit.local/gravl:v1 /gravl /gravl="$dir/tools/gravl"
 fi
 image gravl.tar cockpit.local/gravl:v1 /gravl /gravl="$dir/tools/gravl"
 image sealed-secrets-controller.tar "docker.io/bitnami/sealed-secrets-controller:${sealed#v}" /controller \
@@ -157,8 +162,7 @@ s=$(date +%s)
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/cockpit" ./cmd/cockpit)
 if ! cmp -s "$tmp/cockpit" "$dir/bin/cockpit" || [ ! -s "$dir/images/cockpit.tar" ]; then
   mv "$tmp/cockpit" "$dir/bin/cockpit"
-  rm -f "$dir/images/cockpit.tar"
-  image cockpit.tar cockpit.local/cockpit:dev /cockpit /cockpit="$dir/bin/cockpit"
+  reimage cockpit.tar cockpit.local/cockpit:dev /cockpit /cockpit="$dir/bin/cockpit"
   timing cockpit-image $(( $(date +%s) - s ))
 fi
 [ $(( $(date +%s) - t0 )) -gt 30 ] && timing total $(( $(date +%s) - t0 ))

@@ -631,13 +631,13 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 		// tick later, it passes its readiness probe.
 		i := slices.IndexFunc(r.updated, func(p simPod) bool { return !p.ready })
 		if !r.updated[i].started {
-			if err := c.startPod(ctx, d.Namespace, r.updated[i].name, now); err != nil {
+			if err := c.setPodStatus(ctx, d.Namespace, r.updated[i].name, now, markPodStarted); err != nil {
 				return false, err
 			}
 			r.updated[i].started = true
 			break
 		}
-		if err := c.readyPod(ctx, d.Namespace, r.updated[i].name, now); err != nil {
+		if err := c.setPodStatus(ctx, d.Namespace, r.updated[i].name, now, markPodReady); err != nil {
 			return false, err
 		}
 		r.updated[i].ready = true
@@ -677,9 +677,9 @@ func (c *rolloutController) advance(ctx context.Context, r *rollout, now time.Ti
 	return true, nil
 }
 
-// startPod turns a pending pod into a running one whose readiness probe
-// has not passed yet.
-func (c *rolloutController) startPod(ctx context.Context, ns, name string, now time.Time) error {
+// setPodStatus writes the status mark gives a pod, as its kubelet would:
+// markPodStarted (running, its readiness probe yet to pass), markPodReady.
+func (c *rolloutController) setPodStatus(ctx context.Context, ns, name string, now time.Time, mark func(*corev1.Pod, time.Time)) error {
 	pods := c.client.CoreV1().Pods(ns)
 	p, err := pods.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -688,23 +688,7 @@ func (c *rolloutController) startPod(ctx context.Context, ns, name string, now t
 	if err != nil {
 		return fmt.Errorf("get pod %s: %w", name, err)
 	}
-	markPodStarted(p, now)
-	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "kubelet"}); err != nil {
-		return fmt.Errorf("update pod %s status: %w", name, err)
-	}
-	return nil
-}
-
-func (c *rolloutController) readyPod(ctx context.Context, ns, name string, now time.Time) error {
-	pods := c.client.CoreV1().Pods(ns)
-	p, err := pods.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil // deleted by someone else; it stays counted until replaced
-	}
-	if err != nil {
-		return fmt.Errorf("get pod %s: %w", name, err)
-	}
-	markPodReady(p, now)
+	mark(p, now)
 	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{FieldManager: "kubelet"}); err != nil {
 		return fmt.Errorf("update pod %s status: %w", name, err)
 	}
