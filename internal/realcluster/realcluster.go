@@ -141,6 +141,7 @@ type Cluster struct {
 	procs    []*proc
 	nsSeq    atomic.Int64
 	stopping atomic.Bool
+	left     []string // what Stop found left on the host, before it unlocked
 }
 
 var shared struct {
@@ -279,6 +280,9 @@ func (c *Cluster) Stop() error {
 	if _, err := teardown(c.BinDir, c.state, c.base); err != nil {
 		errs = append(errs, err)
 	}
+	// What is left is read while the lock is held: once it is released,
+	// another test binary's rig may start and put its own guard in place.
+	c.left = leftovers(c.BinDir, c.state, c.base)
 	return errors.Join(errs...)
 }
 
@@ -286,7 +290,12 @@ func (c *Cluster) Stop() error {
 // mounts, the bridge, routes, the node IP, iptables chains and rules,
 // ipsets, changed sysctls, created host paths and cgroups, the state dir).
 // After Stop it must be empty.
-func (c *Cluster) Leftovers() []string { return leftovers(c.BinDir, c.state, c.base) }
+func (c *Cluster) Leftovers() []string {
+	if c.stopping.Load() {
+		return c.left
+	}
+	return leftovers(c.BinDir, c.state, c.base)
+}
 
 // RSS returns the resident memory of the rig's processes in KiB, by
 // component; the pods' shims and containers are summed as "pods".
