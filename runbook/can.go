@@ -25,7 +25,7 @@ func (s State) CanConfirm(step string) (ok bool, why string) {
 	st, ss, why := s.currentStep(step)
 	switch {
 	case why != "":
-	case st.Action != nil:
+	case st.Action != nil || st.Mutating():
 		why = s.confirmActionRefusal(ev, st, ss, false)
 	default:
 		why = s.confirmManualRefusal(ev, st, false)

@@ -650,7 +650,7 @@ func (e *engine) confirm(ev Confirmed) {
 	if !ok {
 		return
 	}
-	if st.Action != nil {
+	if st.Action != nil || st.Mutating() {
 		e.confirmAction(ev, st, ss)
 		return
 	}

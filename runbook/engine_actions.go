@@ -23,7 +23,7 @@ type untilSpec interface{ Until() string }
 // permissions are reviewed on entering it: those with actions.
 func needsAccessReview(ph *Phase) bool {
 	for i := range ph.Steps {
-		if a := ph.Steps[i].Action; a != nil && a.Kube {
+		if a := ph.Steps[i].Action; a != nil && a.Kube || ph.Steps[i].Load.Distributed() {
 			return true
 		}
 	}

@@ -68,6 +68,10 @@ type LoadStep struct {
 	Window Duration `yaml:"window"`
 
 	Thresholds map[string][]LoadThreshold `yaml:"thresholds"`
+
+	// Workers, when set, splits the test across the pods of a Job in a
+	// cluster (LoadWorkers) instead of running it in the cockpit.
+	Workers *LoadWorkers `yaml:"workers"`
 }
 
 // LoadStage is one stage of a ramping executor.
@@ -223,10 +227,16 @@ func (l *LoadStep) config(base string) (loader.Config, []pathError) {
 			cfg.RootCAs = pool
 		}
 	}
+	valid := false
 	if len(errs) == 0 {
 		if err := cfg.Validate(); err != nil {
 			errs = append(errs, loaderFieldError(err))
+		} else {
+			valid = true
 		}
+	}
+	if l.Workers != nil {
+		errs = append(errs, l.workerErrors(cfg, valid)...)
 	}
 	return cfg, errs
 }
@@ -426,6 +436,9 @@ func (l *LoadStep) Describe() string {
 	}
 	if len(ths) > 0 {
 		b.WriteString(" · " + strings.Join(ths, ", "))
+	}
+	if l.Workers != nil {
+		b.WriteString(" · " + l.describeWorkers(l.Workers.Cluster))
 	}
 	return b.String()
 }

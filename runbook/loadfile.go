@@ -109,6 +109,10 @@ func (l *LoadStep) LoadConfig(base string) (loader.Config, error) {
 
 func (l *LoadStep) loadConfig(base string) (loader.Config, []*LoadFieldError) {
 	cfg, errs := l.config(base)
+	if l.Workers != nil {
+		errs = append(errs, pathError{"workers", "use `cockpit load --workers N` and its flags, or a runbook's load: step",
+			"cockpit load does not read workers: from a load file yet"})
+	}
 	var out []*LoadFieldError
 	skipped := false
 	for _, e := range errs {

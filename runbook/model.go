@@ -151,8 +151,13 @@ type ActionStep struct {
 	Kube bool
 }
 
-// Mutating reports whether the step's action changes anything.
-func (s *Step) Mutating() bool { return s.Action != nil && s.Action.Spec.Mutating() }
+// Mutating reports whether the step changes anything: its action does, or
+// its load test runs on workers it creates in a cluster (load: workers:).
+// A mutating step is dry-run, then confirmed, and runs only in a run
+// started with --allow-actions.
+func (s *Step) Mutating() bool {
+	return s.Action != nil && s.Action.Spec.Mutating() || s.Load.Distributed()
+}
 
 // ManualStep is confirmed by the operator.
 type ManualStep struct {

@@ -21,7 +21,8 @@ type StepPermission struct {
 }
 
 // StepPermissions lists the Kubernetes permissions st needs — its probe's
-// reads or its action's writes — with its cluster applied.
+// reads, its action's writes, or what the coordinator of its distributed
+// load test needs — with its cluster applied.
 func (rb *Runbook) StepPermissions(st *Step) []StepPermission {
 	var perms []probes.Permission
 	switch {
@@ -31,6 +32,8 @@ func (rb *Runbook) StepPermissions(st *Step) []StepPermission {
 		}
 	case st.Action != nil:
 		perms = st.Action.Spec.Permissions()
+	case st.Load.Distributed():
+		perms = workerPermissions(rb.WorkersTarget(st))
 	}
 	out := make([]StepPermission, 0, len(perms))
 	for _, p := range perms {

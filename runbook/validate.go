@@ -156,6 +156,9 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 		for _, e := range errs {
 			d.errorAtPath(joinPath(sp+".load", e.path), e.hint, "%s", e.msg)
 		}
+		if st.Load.Workers != nil {
+			d.validateWorkers(rb, st, sp)
+		}
 	}
 	if st.Action != nil && st.Every > 0 {
 		d.errorAtPath(sp+".every", "", "an action runs once, when confirmed; repeat a probe instead")
@@ -191,6 +194,30 @@ func (d *decoder) validateStep(rb *Runbook, ph Phase, st *Step, sp string) {
 	}
 	if st.Every > 0 && st.Probe != nil && ph.Duration == 0 {
 		d.errorAtPath(sp+".every", "give the phase a duration: (the monitor window)", "step %q repeats every %s, but phase %q has no duration", st.ID, st.Every.String(), ph.ID)
+	}
+}
+
+// validateWorkers checks what a distributed load step's workers: block
+// refers to: its cluster and namespace; and that nothing re-runs it
+// unasked (creating its Job again needs a new confirmation).
+func (d *decoder) validateWorkers(rb *Runbook, st *Step, sp string) {
+	w := st.Load.Workers
+	wp := sp + ".load.workers"
+	if w.Cluster != "" {
+		if _, ok := rb.Clusters[w.Cluster]; !ok {
+			known := slices.Sorted(func(yield func(string) bool) {
+				for k := range rb.Clusters {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+			d.errorAtPath(wp+".cluster", "defined clusters: "+strings.Join(known, ", "), "cluster %q is not defined under clusters:", w.Cluster)
+			return
+		}
+	}
+	if st.Retries > 0 {
+		d.errorAtPath(sp+".retries", "", "a load step with workers: is not retried unasked: creating its Job again needs a new confirmation (re-run the step)")
 	}
 }
 

@@ -144,6 +144,9 @@ func summarise(rb *runbook.Runbook) runbookSummary {
 			case st.Load != nil:
 				ss.Kind = "load"
 				ss.What = st.Load.Describe()
+				if st.Mutating() {
+					ss.Action = "mutating" // it creates its workers' Job
+				}
 			}
 			ps.Steps = append(ps.Steps, ss)
 		}

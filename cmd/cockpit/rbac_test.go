@@ -289,3 +289,14 @@ func TestRbacDiscoverUnreachable(t *testing.T) {
 		t.Errorf("exit %d, want %d naming --discover and unreachable\nstdout: %s\nstderr: %s", code, exitError, stdout, stderr)
 	}
 }
+
+// A distributed load step: the coordinator's verbs in the workers'
+// namespace, through the step's cluster's context.
+func TestRbacDistributedLoadGolden(t *testing.T) {
+	noKubeconfig(t)
+	code, stdout, stderr := cockpit(t, "rbac", "testdata/rbac-distload.yaml", "--subject", "user:cockpit-ci")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	golden(t, "rbac-distload.golden", stdout)
+}
