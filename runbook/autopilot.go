@@ -157,7 +157,7 @@ func (a Autopilot) unconfirmable(s State) []string {
 // probe result, a dry run or an undo, or is watching.
 func (a Autopilot) probesOut(s State) bool {
 	for _, ss := range s.Phases[s.Current].Steps {
-		if ss.Status == StepRunning || ss.Planning() || ss.Undoing() {
+		if ss.Status == StepRunning || ss.Planning() || ss.Undoing() || ss.LoadRun != "" {
 			return true
 		}
 	}
@@ -167,7 +167,7 @@ func (a Autopilot) probesOut(s State) bool {
 // awaitsConfirmation reports whether a mutating action's dry run passed and
 // it waits for the operator, in a run that may execute it.
 func (a Autopilot) awaitsConfirmation(s State, st *Step, ss *StepState) bool {
-	return st.Mutating() && s.AllowActions && ss.Status == StepPending && !ss.Planning() &&
+	return st.Mutating() && s.AllowActions && ss.Status == StepPending && !ss.Planning() && ss.LoadRun == "" &&
 		ss.Plan != nil && ss.Plan.Status.OK() && s.UnmetNeeds(st.ID) == ""
 }
 

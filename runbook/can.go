@@ -93,6 +93,8 @@ func (s *State) confirmActionRefusal(ev Confirmed, st *Step, ss *StepState, inpu
 		return fmt.Sprintf("action %q is being undone: wait for the undo's result", ev.Step)
 	case ss.Planning():
 		return fmt.Sprintf("action %q: its dry run is still out", ev.Step)
+	case ss.LoadRun != "":
+		return fmt.Sprintf("load step %q: the objects of its previous run %s are being deleted: wait for that", ev.Step, ss.LoadRun)
 	case ss.Plan == nil && s.needsRefusal(ev.Step, st) != "":
 		return s.needsRefusal(ev.Step, st) // no dry run before its needs pass
 	case ss.Plan == nil:

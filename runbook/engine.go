@@ -132,8 +132,15 @@ type StepState struct {
 	// row during its window.
 	Breached bool
 	NextDue  time.Time // repeating probes: when the next run is due
-	// Load is the summary of a load step's last finished run.
+	// Load is the summary of a load step's last finished run; Workers how
+	// its workers reported, when it ran distributed.
 	Load    *report.Document
+	Workers *LoadWorkersReport
+	// LoadRun is a distributed load step's run ("namespace/name") whose
+	// objects may exist: set when the step is confirmed, before anything
+	// is created, cleared when they are reported deleted. Found set on
+	// resume, they are deleted before the step runs again.
+	LoadRun string
 	Confirm *Decision
 	Skip    *Decision
 	// Stage is what of an action step is out with the runner: a dry run,
@@ -285,6 +292,9 @@ func (e *engine) apply(ev Event) {
 	case ActionCleaned:
 		e.actionCleaned(ev) // what a run left is taken back after it ends too
 		return
+	case LoadWorkersChanged:
+		e.loadWorkers(ev) // a distributed load's objects are deleted after it ends too
+		return
 	case ActionDone:
 		if s.Finished() {
 			e.actionDone(ev) // an execution out when the run was aborted
@@ -299,6 +309,7 @@ func (e *engine) apply(ev Event) {
 		if s.Finished() {
 			// A crash after the end: what is still out is taken back.
 			e.resendCleanups()
+			e.resumeLoads()
 			return
 		}
 	}
@@ -527,6 +538,7 @@ func (e *engine) loadResult(ev LoadResult) {
 		return // stale
 	}
 	e.s.Phases[pi].Steps[si].Load = ev.Report
+	e.s.Phases[pi].Steps[si].Workers = ev.Workers
 	e.probeResult(ProbeResult{Step: ev.Step, RunID: ev.RunID, Result: ev.Result})
 }
 

@@ -88,6 +88,9 @@ func (e *engine) confirmAction(ev Confirmed, st *Step, ss *StepState) {
 		return
 	}
 	ss.Confirm, ss.Interrupted = &Decision{Operator: ev.Operator, Text: ev.Note, At: e.s.Now}, false
+	if st.Load.Distributed() {
+		ss.LoadRun = ss.Plan.Cleanup // recorded before anything is created
+	}
 	e.start(st, ss, 1)
 }
 
@@ -245,6 +248,14 @@ func (e *engine) resumeActions() {
 				Summary: "undo interrupted", Message: "the cockpit stopped while the undo ran: check the rollout's revision before asking again"}}
 		case ss.Planning():
 			e.plan(st, ss)
+		case ss.Status == StepRunning && st.Load.Distributed():
+			// Its objects are deleted (resumeLoads) before it runs again:
+			// a new dry run, a new confirmation, a new run.
+			ss.Last = probes.Result{Status: probes.StatusError, ObservedAt: e.s.Now, Summary: "interrupted",
+				Message: fmt.Sprintf("the cockpit stopped while the load test %q ran: its workers' objects are deleted and it runs again once confirmed", st.ID)}
+			ss.HasResult, ss.Confirm = true, nil
+			ss.History = appendHistory(ss.History, probes.StatusError)
+			e.plan(st, ss)
 		case ss.Status == StepRunning:
 			ss.Last = probes.Result{Status: probes.StatusError, ObservedAt: e.s.Now, Summary: "interrupted",
 				Message: fmt.Sprintf("the cockpit stopped while %q executed; it is not repeated unasked: a fresh dry run shows what landed, confirm again to finish it", st.ID)}
@@ -255,6 +266,7 @@ func (e *engine) resumeActions() {
 		}
 	}
 	e.resendCleanups()
+	e.resumeLoads()
 }
 
 // resendCleanups asks again for the cleanups that were out when the

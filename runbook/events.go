@@ -53,6 +53,9 @@ type LoadResult struct {
 	RunID  uint64           `json:"runId"`
 	Result probes.Result    `json:"result"`
 	Report *report.Document `json:"report,omitempty"`
+	// Workers says how a distributed load step's workers reported (nil
+	// for a load test run in the cockpit).
+	Workers *LoadWorkersReport `json:"workers,omitempty"`
 }
 
 // LoadInterval is one interval of a running load test (loader.Interval:
@@ -64,6 +67,12 @@ type LoadInterval struct {
 	Step     string          `json:"step"`
 	RunID    uint64          `json:"runId"`
 	Interval loader.Interval `json:"interval"`
+	// Workers and Merged, for a distributed load step: how many workers
+	// the run has and how many are in the interval; Missing those that
+	// owed it and are not in it (the interval is then incomplete).
+	Workers int   `json:"workers,omitempty"`
+	Merged  int   `json:"merged,omitempty"`
+	Missing []int `json:"missing,omitempty"`
 }
 
 // Load control operations, as LoadControl.Op.

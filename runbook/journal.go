@@ -261,7 +261,7 @@ var eventTypes = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for _, ev := range []Event{Started{}, Tick{}, RunStep{}, RunPhase{}, ProbeResult{}, LoadResult{},
 		LoadControl{}, LoadInterval{}, Confirmed{}, Skipped{}, Overridden{}, Advance{}, Aborted{}, Resumed{},
-		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}} {
+		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}, LoadWorkersChanged{}} {
 		m[ev.EventType()] = reflect.TypeOf(ev)
 	}
 	return m

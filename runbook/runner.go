@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockpit-dev/cockpit/internal/distload"
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
 	"github.com/cockpit-dev/cockpit/probes"
@@ -44,12 +45,16 @@ type Runner struct {
 	// OnProgress, when set, receives an executing action's interim
 	// results (a rollout's per-item progress). It must not block.
 	OnProgress func(step string, res actions.Result)
+	// WorkerImage is the image of a distributed load step's workers when
+	// its workers: block names none (the cockpit's own).
+	WorkerImage string
 
 	mu      sync.Mutex
 	actions map[string]actionRun       // built actions by step id
 	drained chan struct{}              // closed when Run stops awaiting what is out
 	probes  map[string]probeRun        // built probes by step id
 	loads   map[string]*loader.Control // running load tests by step id
+	dists   map[string]*distload.Driver // running distributed load tests by step id
 }
 
 // LoadControl returns the control of the step's running load test (pause,
@@ -233,11 +238,23 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			continue
 		}
 		if sl, ok := eff.(StartLoad); ok {
+			if pi, si, _ := s.Find(sl.Step); s.Runbook.Phases[pi].Steps[si].Load.Distributed() {
+				r.startDistributed(ctx, wg, s, sl, results, awaited)
+				started += 2 // its deletion and its verdict, awaited even after the run ends
+				continue
+			}
 			r.startLoad(ctx, wg, s, sl, results)
 			continue
 		}
+		if cl, ok := eff.(CleanupLoad); ok {
+			r.cleanupOrphans(ctx, s, cl, awaited)
+			started++
+			continue
+		}
 		if cl, ok := eff.(ControlLoad); ok {
-			r.controlLoad(cl)
+			if !r.controlDistributed(cl) {
+				r.controlLoad(cl)
+			}
 			continue
 		}
 		sp, ok := eff.(StartProbe)

@@ -57,6 +57,10 @@ func (r *Runner) executeAction(ctx context.Context, wg *sync.WaitGroup, s State,
 	)
 	switch eff := eff.(type) {
 	case PlanAction:
+		if pi, si, _ := s.Find(eff.Step); s.Runbook.Phases[pi].Steps[si].Load.Distributed() {
+			r.planLoad(ctx, wg, s, eff, results)
+			return true
+		}
 		step, timeout = eff.Step, DefaultPlanTimeout
 		work = func(ctx context.Context, a actionRun) Event {
 			res := r.actionResult(ctx, a, "dry run", timeout, func(ctx context.Context) actions.Result { return a.action.Plan(ctx) })
