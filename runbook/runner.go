@@ -50,10 +50,10 @@ type Runner struct {
 	WorkerImage string
 
 	mu      sync.Mutex
-	actions map[string]actionRun       // built actions by step id
-	drained chan struct{}              // closed when Run stops awaiting what is out
-	probes  map[string]probeRun        // built probes by step id
-	loads   map[string]*loader.Control // running load tests by step id
+	actions map[string]actionRun        // built actions by step id
+	drained chan struct{}               // closed when Run stops awaiting what is out
+	probes  map[string]probeRun         // built probes by step id
+	loads   map[string]*loader.Control  // running load tests by step id
 	dists   map[string]*distload.Driver // running distributed load tests by step id
 }
 
