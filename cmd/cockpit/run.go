@@ -153,7 +153,7 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 			// It died after its end, while taking back what it left (a
 			// silence): that is done now.
 			log.printf("taking back what the run left: %d cleanup(s)", len(sess.Pending))
-			r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator, Observe: log.observe}
+			r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator, Observe: log.observe, WorkerImage: defaultWorkerImage()}
 			final, err := r.Run(ctx, sess.State, sess.Pending, nil)
 			if err != nil {
 				return fmt.Errorf("run %s: %w", path, err)
@@ -169,7 +169,7 @@ func runHeadless(ctx context.Context, s streams, g *globalOptions, opts *runOpti
 	} else if hasActions(rb) {
 		log.printf("read-only run: action steps are dry-run only (--allow-actions executes them)")
 	}
-	r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator,
+	r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kube.Cluster}, Operator: operator, WorkerImage: defaultWorkerImage(),
 		Autopilot: pilot, Observe: log.observe, AllowActions: opts.allowActions}
 	final, err := r.Run(ctx, sess.State, sess.Pending, nil)
 	if err != nil {

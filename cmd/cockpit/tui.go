@@ -65,7 +65,7 @@ func (ss session) prepare() (*liveRun, error) {
 		ops:     make(chan runbook.Event),
 		runDone: make(chan struct{}),
 	}
-	lr.runner = &runbook.Runner{Journal: j, Env: ss.env, Operator: ss.operator, AllowActions: ss.actions}
+	lr.runner = &runbook.Runner{Journal: j, Env: ss.env, Operator: ss.operator, AllowActions: ss.actions, WorkerImage: defaultWorkerImage()}
 	lr.model = tui.New(tui.Options{
 		Ops:      lr.ops,
 		RunDone:  lr.runDone,

@@ -91,6 +91,10 @@ type loadView struct {
 	Thresholds              []thresholdRow
 	Intervals               string
 	OtherRuns               []string
+	// Workers is a distributed load's workers line; WorkersWarn is set
+	// when some worker's data is missing.
+	Workers     string
+	WorkersWarn bool
 }
 
 type latencyRow struct {
@@ -215,6 +219,9 @@ func newLoadView(i int, l Load) (loadView, []breach, error) {
 	lv := loadView{ID: fmt.Sprintf("load-%d", i+1), Step: red(l.Step), Phase: red(l.Phase), Target: red(l.Target),
 		Summary: fmt.Sprintf("%d requests in %s: %.1f req/s, %s failed, %d dropped iterations, stopped by %s.",
 			d.Requests, report.Duration(time.Duration(d.DurationS*float64(time.Second))), d.RatePerSec, pct(d.Failed.Rate), d.Dropped, d.Reason)}
+	if l.Workers != nil {
+		lv.Workers, lv.WorkersWarn = red(l.WorkersLine()), !l.Workers.Complete()
+	}
 	if dv := d.Delivery; dv != nil {
 		lv.Delivery = fmt.Sprintf("Delivered %.1f of %g req/s (%d of %d iterations due were sent).", dv.Rate, dv.TargetRate, dv.Sent, dv.Due)
 		if dv.Shortfall {

@@ -121,6 +121,7 @@ svg .t-text{fill:var(--over)}
 <h3><code>{{.Step}}</code> ({{.Phase}})</h3>
 <p>{{.Target}}</p>
 <p>{{.Summary}}{{with .Delivery}} {{.}}{{end}}</p>
+{{if .Workers}}<p class="{{if .WorkersWarn}}warn{{else}}note{{end}}">{{if .WorkersWarn}}⚠ {{end}}{{.Workers}}</p>{{end}}
 {{with .Shortfall}}<p class="warn">⚠ {{.}}</p>{{end}}
 <p class="note">Charts drawn from {{.Intervals}}.</p>
 {{range .OtherRuns}}<p class="note">{{.}}</p>{{end}}

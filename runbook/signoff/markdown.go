@@ -124,6 +124,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 func writeLoad(b *strings.Builder, l Load) {
 	d := l.Summary
 	fmt.Fprintf(b, "\n### `%s` (%s)\n\n%s\n\n", l.Step, l.Phase, cell(l.Target))
+	if w := l.WorkersLine(); w != "" {
+		if !l.Workers.Complete() {
+			w = "⚠️ " + w
+		}
+		fmt.Fprintf(b, "%s\n\n", cell(w))
+	}
 	fmt.Fprintf(b, "%d requests in %s: **%.1f req/s**, %s failed, %d dropped iterations, stopped by %s.\n\n",
 		d.Requests, report.Duration(time.Duration(d.DurationS*float64(time.Second))), d.RatePerSec,
 		pct(d.Failed.Rate), d.Dropped, d.Reason)

@@ -108,6 +108,24 @@ type Load struct {
 	RunID     uint64            `json:"runId,omitempty"`
 	Intervals []loader.Interval `json:"-"`
 	OtherRuns []LoadRun         `json:"otherRuns,omitempty"`
+	// Workers says how a distributed load step's workers reported ("3 of
+	// 3 workers reporting", the lost ones, the incomplete intervals); nil
+	// for a load test run in the cockpit.
+	Workers *runbook.LoadWorkersReport `json:"workers,omitempty"`
+}
+
+// WorkersLine is a distributed load's workers in one line, "" for a local
+// one: "Workers: 3 of 3 workers reporting; every interval complete." or,
+// with a worker missing, why the figures are not the whole test's.
+func (l Load) WorkersLine() string {
+	w := l.Workers
+	if w == nil {
+		return ""
+	}
+	if w.Complete() {
+		return fmt.Sprintf("Workers: %s (run %s); every interval complete.", w, w.Run)
+	}
+	return fmt.Sprintf("Workers: %s (run %s). INCOMPLETE: these figures are not the whole test's.", w, w.Run)
 }
 
 // Change is one thing an action did to the world.
@@ -273,6 +291,8 @@ func (r *Report) record(prev, s runbook.State, at runbook.At, effects []runbook.
 		r.change(prev, s, at, ev.Step, "undo", ev.Result)
 	case runbook.ActionCleaned:
 		r.change(prev, s, at, ev.Step, "cleanup", ev.Result)
+	case runbook.LoadWorkersChanged:
+		r.loadChange(s, at, ev)
 	case runbook.UndoRequested:
 		if !refused {
 			operators[ev.Operator] = true
@@ -345,6 +365,22 @@ func (r *Report) change(prev, s runbook.State, at runbook.At, step, what string,
 		Status: res.Status.String(), Summary: res.Summary, Message: res.Message, Objects: res.Objects, At: at.Time}
 	if now.Confirm != nil && what == "executed" {
 		c.Operator = now.Confirm.Operator
+	}
+	r.Changes = append(r.Changes, c)
+}
+
+// loadChange records what a distributed load step did to the cluster: its
+// run's objects created or deleted (nothing when nothing was touched).
+func (r *Report) loadChange(s runbook.State, at runbook.At, ev runbook.LoadWorkersChanged) {
+	pi, si, ok := s.Find(ev.Step)
+	if !ok || len(ev.Result.Objects) == 0 {
+		return
+	}
+	st, ss := &s.Runbook.Phases[pi].Steps[si], s.Phases[pi].Steps[si]
+	c := Change{Phase: s.Phases[pi].ID, Step: ev.Step, Kind: "load workers", What: ev.What, Target: st.Load.Describe(),
+		Status: ev.Result.Status.String(), Summary: ev.Result.Summary, Message: ev.Result.Message, Objects: ev.Result.Objects, At: at.Time}
+	if ev.What == runbook.LoadCreated && ss.Confirm != nil {
+		c.Operator = ss.Confirm.Operator
 	}
 	r.Changes = append(r.Changes, c)
 }
@@ -434,7 +470,7 @@ func (r *Report) phases(s runbook.State, ix evidenceIndex) error {
 			}
 			p.Steps = append(p.Steps, row)
 			if ss.Load != nil {
-				r.Loads = append(r.Loads, Load{Step: st.ID, Phase: ps.ID, Target: row.Target, Summary: *ss.Load})
+				r.Loads = append(r.Loads, Load{Step: st.ID, Phase: ps.ID, Target: row.Target, Summary: *ss.Load, Workers: ss.Workers})
 			}
 		}
 		r.Phases = append(r.Phases, p)
