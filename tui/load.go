@@ -46,6 +46,8 @@ type loadState struct {
 	keep    int
 	lastSec int64
 	series  [seriesCount][]float64
+	// workers is a distributed load step's workers (nil for a local one).
+	workers *workersState
 }
 
 func newLoadState(step string, keep int) *loadState {
@@ -197,6 +199,7 @@ func (l *loadState) lines(st Styles, w int) []string {
 	}
 	out := []string{strings.Join([]string{state, string(s.Executor), clockDuration(s.Elapsed), vus, rate, errText,
 		fmt.Sprintf("in flight %d", s.InFlight)}, " · ")}
+	out = append(out, l.workersLines(st, w)...)
 
 	codes := make([]int, 0, len(s.Total.Status))
 	for c := range s.Total.Status {

@@ -226,6 +226,7 @@ func (m *Model) applyState(msg StateMsg) {
 		m.seq = msg.Seq
 	}
 	m.run.state, m.run.hasState = msg.State, true
+	m.run.addWorkers(msg.At)
 	m.env.red.use(msg.State.Runbook)
 	m.journal.Update(msg)
 	m.run.pruneProgress()

@@ -26,12 +26,15 @@ type runView struct {
 
 	loads    map[string]*loadState
 	lastLoad string
+	// workers is what a distributed load step's intervals and verdict
+	// say of its workers.
+	workers map[string]*workersState
 	// progress is the latest interim result of each executing action.
 	progress map[string]*actions.Result
 }
 
 func newRunView() runView {
-	return runView{loads: map[string]*loadState{}, progress: map[string]*actions.Result{}}
+	return runView{loads: map[string]*loadState{}, workers: map[string]*workersState{}, progress: map[string]*actions.Result{}}
 }
 
 // selected returns the selected step's runbook entry and state.
@@ -84,9 +87,13 @@ func (v *runView) addLoad(msg LoadMsg, keep int) bool {
 		return false
 	}
 	if ls == nil || msg.Snapshot.Seq == 1 && ls.snap.Seq > 1 {
+		if ws := v.workers[msg.Step]; ws != nil && ws.final != nil {
+			delete(v.workers, msg.Step) // a new run: the last one's workers are its verdict's
+		}
 		ls = newLoadState(msg.Step, keep)
 		v.loads[msg.Step] = ls
 	}
+	ls.workers = v.workers[msg.Step]
 	ls.add(msg.Snapshot)
 	v.lastLoad = msg.Step
 	return true
