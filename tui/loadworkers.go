@@ -31,22 +31,25 @@ type workersState struct {
 func (v *runView) addWorkers(at runbook.At) {
 	var step string
 	var runID uint64
+	var taken func(*runbook.StepState) bool
 	switch ev := at.Event.(type) {
 	case runbook.LoadInterval:
 		if ev.Workers == 0 {
 			return // a load test run in the cockpit
 		}
 		step, runID = ev.Step, ev.RunID
+		taken = func(ss *runbook.StepState) bool { return ss.RunID == ev.RunID }
 	case runbook.LoadResult:
 		if ev.Workers == nil {
 			return
 		}
 		step, runID = ev.Step, ev.RunID
+		taken = func(ss *runbook.StepState) bool { return ss.Workers == ev.Workers }
 	default:
 		return
 	}
-	if _, _, ok := v.state.Find(step); !ok {
-		return
+	if _, ss, ok := v.step(step); !ok || !taken(ss) {
+		return // not the step's current run, or a verdict the engine did not take
 	}
 	ws := v.workers[step]
 	if ws == nil || ws.runID != runID {

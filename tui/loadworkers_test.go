@@ -45,6 +45,11 @@ func distEngine(t *testing.T) *engine {
 	plan.Status, plan.ObservedAt = probes.StatusPass, e.now
 	e.apply(runbook.ActionPlanned{Step: "peak", RunID: e.runs["peak"], Result: plan})
 	e.apply(runbook.Confirmed{Step: "peak", Operator: "lead"})
+	pi, si, _ := e.s.Find("peak")
+	if ss := e.s.Phases[pi].Steps[si]; ss.Status != runbook.StepRunning || ss.LoadRun == "" {
+		t.Fatalf("confirmed, the step is %s (run %q): want it running", ss.Status, ss.LoadRun)
+	}
+	e.runs["peak"] = e.s.Phases[pi].Steps[si].RunID
 	return e
 }
 
@@ -81,7 +86,8 @@ func TestLoadPaneDistributedWorkers(t *testing.T) {
 		m.Update(e.interval(i, 2, 1))
 		m.Update(LoadMsg{Step: "peak", Snapshot: loadSnap(i+1, time.Duration(i+1)*time.Second, 40*time.Millisecond, 0)})
 	}
-	m.Update(e.interval(2, 3)) // an older interval merged late changes nothing
+	m.Update(e.interval(2, 3))                                                                                                          // an older interval merged late changes nothing
+	m.Update(e.apply(runbook.LoadInterval{Step: "peak", RunID: runID - 1, Interval: loader.Interval{Index: 9}, Workers: 3, Merged: 3})) // nor another run's
 	scr = screen(m)
 	if want := "workers: 2 of 3 reporting in interval 6 · worker 1 missing since interval 4"; !strings.Contains(scr, want) {
 		t.Errorf("the pane lacks %q:\n%s", want, scr)
@@ -92,6 +98,9 @@ func TestLoadPaneDistributedWorkers(t *testing.T) {
 	rep := &runbook.LoadWorkersReport{Run: "gravl-loadtest/cockpit-load-abc123", Workers: 3, Reporting: 2, Intervals: 10, Incomplete: 6,
 		Lost: []runbook.LostWorker{{Worker: 1, From: 4, Reason: "pod cockpit-load-abc123-1-x deleted"}}}
 	e.advanceClock(time.Second)
+	deleted := runbook.LoadWorkersChanged{Step: "peak", RunID: runID, Run: rep.Run, What: runbook.LoadDeleted}
+	deleted.Result.Status = probes.StatusPass
+	m.Update(e.apply(deleted))
 	m.Update(e.apply(runbook.LoadResult{Step: "peak", RunID: runID, Workers: rep,
 		Result: probes.Result{Status: probes.StatusWarn, Summary: "2 of 3 workers reporting", ObservedAt: e.now}}))
 	m.Update(LoadMsg{Step: "peak", Snapshot: func() loader.Snapshot {
