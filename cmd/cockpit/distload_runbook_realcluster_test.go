@@ -22,8 +22,8 @@ import (
 func TestDistributedLoadRunbookOnRealCluster(t *testing.T) {
 	c := realcluster.Start(t)
 	ns := c.Namespace(t)
+	image := workerImage(t, c) // before HOME moves: the build uses this machine's module cache
 	t.Setenv("HOME", t.TempDir())
-	image := workerImage(t, c)
 	deployGravl(t, c, ns)
 	rb := rigRunbook(t, map[string]string{"runbook.yaml": fmt.Sprintf(`apiVersion: cockpit/v1
 kind: Runbook
