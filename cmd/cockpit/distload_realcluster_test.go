@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -276,4 +278,187 @@ func TestDistributedLoadOnRealCluster(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	})
+}
+
+// distRun is a `cockpit load --workers` run in a goroutine (runContext),
+// its standard error readable while it runs.
+type distRun struct {
+	stderr *syncBuffer
+	done   chan struct{}
+	code   int
+	stdout string
+}
+
+// startDist starts cockpit with args; wait for it with <-r.done.
+func startDist(ctx context.Context, args ...string) *distRun {
+	r := &distRun{stderr: &syncBuffer{}, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		var out bytes.Buffer
+		r.code = runContext(ctx, args, strings.NewReader(""), &out, r.stderr)
+		r.stdout = out.String()
+	}()
+	return r
+}
+
+// waitStderr waits until cond holds of the run's standard error; the run
+// ending first, or ctx, fails the test.
+func (r *distRun) waitStderr(t *testing.T, ctx context.Context, what string, cond func(string) bool) {
+	t.Helper()
+	ended := false
+	err := realclusterWait(ctx, what, func() error {
+		if cond(r.stderr.String()) {
+			return nil
+		}
+		select {
+		case <-r.done:
+			ended = true
+			return nil
+		default:
+		}
+		return errors.New("not yet")
+	})
+	switch {
+	case err != nil:
+		t.Fatalf("%v\n%s", err, r.stderr.String())
+	case ended:
+		t.Fatalf("waiting for %s: cockpit ended first (exit %d)\n%s", what, r.code, r.stderr.String())
+	}
+}
+
+// jsonSummary decodes a run's --output json summary.
+func jsonSummary(t *testing.T, stdout string) report.Document {
+	t.Helper()
+	var doc report.Document
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("JSON summary: %v\n%s", err, stdout)
+	}
+	return doc
+}
+
+// TestDistributedLoadAPIServerRestart: while `cockpit load --workers 3`
+// runs, the API server is stopped and started again. The coordinator
+// notices the broken log streams, follows each again from where it
+// stopped, and the run completes: every interval merged exactly once (the
+// merged totals are the workers' own final histograms merged, no interval
+// incomplete), the delivered rate within 2 % of the target, and nothing
+// of the run left.
+func TestDistributedLoadAPIServerRestart(t *testing.T) {
+	c := realcluster.Start(t)
+	ns := c.Namespace(t)
+	t.Cleanup(func() { _ = c.StartComponent("kube-apiserver") })
+	image := workerImage(t, c)
+	deployGravl(t, c, ns)
+	url := fmt.Sprintf("http://gravl.%s.svc.cluster.local:8080/", ns)
+	logs := t.TempDir()
+	const rate, secs = 150, 40
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	r := startDist(runCtx, "load", "--kubeconfig", c.Kubeconfig, "-n", ns, "--image", image, "--image-pull-policy", "Never",
+		"--workers", "3", "--rate", fmt.Sprint(rate), "--duration", fmt.Sprintf("%ds", secs),
+		"--allow-actions", "--yes", "--output", "json", "--worker-logs", logs, url)
+	defer func() {
+		cancelRun()
+		<-r.done
+		if t.Failed() {
+			t.Logf("exit %d\n%s", r.code, r.stderr.String())
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	r.waitStderr(t, ctx, "3 of 3 workers reporting for a few intervals", func(s string) bool {
+		return strings.Count(s, "· 3 of 3 workers reporting") >= 3
+	})
+	stopped := time.Now()
+	refollowed := make(chan time.Duration, 1)
+	go func() { // when the streams were followed again, for the log
+		_ = realclusterWait(ctx, "re-follow", func() error {
+			if strings.Contains(r.stderr.String(), "followed again from") {
+				refollowed <- time.Since(stopped)
+				return nil
+			}
+			select {
+			case <-r.done:
+				return nil
+			default:
+				return errors.New("not yet")
+			}
+		})
+		close(refollowed)
+	}()
+	if err := c.StopComponent("kube-apiserver"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("API server stopped (SIGTERM, exited) in %s", time.Since(stopped).Round(100*time.Millisecond))
+	r.waitStderr(t, ctx, "the coordinator noticing the broken streams", func(s string) bool {
+		return strings.Count(s, "log stream broke") >= 3
+	})
+	// The API server serves the open streams through its graceful
+	// termination; from their break, the outage outlasts the merger's
+	// silence (5 s) twice over: a coordinator that took its own blindness
+	// for the workers' silence would merge the intervals without them,
+	// and count their lines late.
+	noticed := time.Now()
+	if err := realclusterWait(ctx, "an outage longer than the merger's silence", func() error {
+		if d := time.Since(noticed); d < 2*loader.DefaultSilentAfter {
+			return fmt.Errorf("blind for %s", d)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	restart := time.Since(stopped)
+	if err := c.StartComponent("kube-apiserver"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("API server started again %s after the stop, ready (/readyz) after %s", restart.Round(100*time.Millisecond),
+		time.Since(stopped).Round(100*time.Millisecond))
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		t.Fatalf("the run did not end: %s", r.stderr.String())
+	}
+	stderr := r.stderr.String()
+	t.Logf("exit %d\n%s", r.code, stderr)
+	if d, ok := <-refollowed; ok {
+		t.Logf("the streams were followed again %s after the stop began", d.Round(100*time.Millisecond))
+	}
+	if r.code != exitOK {
+		t.Errorf("exit %d, want %d", r.code, exitOK)
+	}
+	doc := jsonSummary(t, r.stdout)
+	if doc.Delivery == nil {
+		t.Fatalf("no delivery in %s", r.stdout)
+	}
+	want := float64(rate * secs)
+	if got := float64(doc.Delivery.Sent); got < want*0.98 || got > want*1.02 {
+		t.Errorf("delivered %v iterations, want %v ± 2 %%", got, want)
+	}
+	finals := finalsOf(t, logs, 3)
+	if len(finals) != 3 {
+		t.Fatalf("%d final lines, want 3", len(finals))
+	}
+	exact, err := loader.MergeIntervals(finals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := doc.Latency, report.NewDocument(loader.Snapshot{Total: exact}).Latency; got != want || doc.Requests != exact.Requests {
+		t.Errorf("merged http_req_duration %+v (%d requests), want the workers' final histograms merged %+v (%d): an interval counted twice or not at all",
+			got, doc.Requests, want, exact.Requests)
+	}
+	t.Logf("delivered %d of %d due (%.3f/s), %d requests; merged p50 %.3fms p95 %.3fms p99 %.3fms = the workers' own",
+		doc.Delivery.Sent, doc.Delivery.Due, doc.Delivery.Rate, doc.Requests, doc.Latency.Med, doc.Latency.P95, doc.Latency.P99)
+	for _, w := range []string{"followed again from", "repeated lines dropped", "agree with the merged intervals", "nothing with label"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	for _, w := range []string{"not the whole test's", "lost", "silent"} {
+		if strings.Contains(stderr, w) {
+			t.Errorf("stderr says %q", w)
+		}
+	}
+	if left := runLeftovers(t, c, ns); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 }

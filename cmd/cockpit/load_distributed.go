@@ -277,6 +277,13 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 		w = s.err
 	}
 	fmt.Fprintf(w, "workers: %s\n", status)
+	var dups, late int64
+	for _, ws := range status.Each {
+		dups, late = dups+ws.Duplicates, late+ws.Late
+	}
+	if dups > 0 || late > 0 {
+		fmt.Fprintf(w, "workers: %d repeated lines dropped (log streams followed again), %d lines late for their interval\n", dups, late)
+	}
 	warn := ""
 	if n := agg.Incomplete(); n > 0 {
 		warn = fmt.Sprintf("%d of %d intervals were merged without a worker that owed them: the figures above are not the whole test's", n, len(agg.Intervals()))

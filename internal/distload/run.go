@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -322,31 +323,37 @@ type lostWorker struct {
 // start at on, sending an Update a second (and on every merged interval)
 // until every worker has sent its final line or is lost, or until ctx is
 // done. A broken log stream (the API server restarting) is followed again
-// from its last line's time (sinceTime): the merger drops the repeats. A
-// pod that fails, is evicted or deleted makes its worker lost, with the
-// kubelet's reason, and the run goes on without it. A worker silent past
-// the test's end (Planned, Grace and a margin) is lost too: the run never
-// hangs on it. The channel is closed after the last update.
+// from its last line's time (sinceTime): the merger drops the repeats.
+// While a stream is broken the coordinator is blind, not the worker
+// silent: the merger's clock stands still (for at most MaxBlind), so no
+// interval is emitted without a worker whose lines are only delayed, and
+// none counts twice. A pod that fails, is evicted or deleted makes its
+// worker lost, with the kubelet's reason, and the run goes on without it.
+// A worker silent past the test's end (Planned, Grace and a margin, on the
+// same clock) is lost too: the run never hangs on it. The channel is
+// closed after the last update.
 func (c *Coordinator) Follow(ctx context.Context, logs func(worker int, line []byte)) <-chan Update {
 	out := make(chan Update, 16)
 	lines := make(chan workerLine, 256)
 	losts := make(chan lostWorker, c.spec.Workers)
 	notes := make(chan string, 64)
 	ctx, cancel := context.WithCancel(ctx)
+	clock := newBlindClock(MaxBlind)
 	for w, pod := range c.pods {
-		go c.follow(ctx, w, pod, lines, notes)
+		go c.follow(ctx, w, pod, clock, lines, notes)
 	}
 	go c.watchPods(ctx, losts)
 	go func() {
 		defer close(out)
 		defer cancel()
-		m, err := loader.NewWorkerMerger(c.spec.Workers, loader.MergerOptions{})
+		m, err := loader.NewWorkerMerger(c.spec.Workers, loader.MergerOptions{Clock: clock})
 		if err != nil {
 			out <- Update{Err: err}
 			return
 		}
-		end := time.NewTimer(c.spec.Planned + c.spec.Grace + 30*time.Second)
-		defer end.Stop()
+		started := clock.Now()
+		endAfter := c.spec.Planned + c.spec.Grace + 30*time.Second
+		ended := false
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		lost := map[int]bool{}
@@ -374,12 +381,14 @@ func (c *Coordinator) Follow(ctx context.Context, logs func(worker int, line []b
 				u.Notes = append(u.Notes, n)
 			case <-tick.C:
 				got, err = m.Check()
-			case <-end.C:
-				for _, ws := range m.Status().Each {
-					if ws.State != loader.WorkerDone && ws.State != loader.WorkerLost {
-						more, _ := m.Lose(ws.Worker, "no final line by the end of the test")
-						got = append(got, more...)
-						u.Notes = append(u.Notes, fmt.Sprintf("worker %d lost: no final line by the end of the test", ws.Worker))
+				if !ended && clock.Now().Sub(started) > endAfter {
+					ended = true
+					for _, ws := range m.Status().Each {
+						if ws.State != loader.WorkerDone && ws.State != loader.WorkerLost {
+							more, _ := m.Lose(ws.Worker, "no final line by the end of the test")
+							got = append(got, more...)
+							u.Notes = append(u.Notes, fmt.Sprintf("worker %d lost: no final line by the end of the test", ws.Worker))
+						}
 					}
 				}
 			case <-ctx.Done():
@@ -410,14 +419,129 @@ func (c *Coordinator) Follow(ctx context.Context, logs func(worker int, line []b
 	return out
 }
 
+// MaxBlind bounds how long the merger's clock stands still while a log
+// stream is broken: past it, a worker whose stream has not come back is
+// silent, as one that stopped writing is.
+const MaxBlind = 2 * time.Minute
+
+// blindClock is the merger's clock: the wall clock, but standing still
+// while some worker's log stream is broken and being followed again — the
+// coordinator cannot see, which says nothing of the workers — for at most
+// max per outage. It is safe for concurrent use: the followers mark their
+// streams broken and mended, the merger reads it.
+type blindClock struct {
+	max time.Duration
+
+	mu     sync.Mutex
+	broken map[int]bool
+	since  time.Time     // when the first of the broken streams broke
+	off    time.Duration // blind time of the outages over
+	now    func() time.Time
+}
+
+func newBlindClock(max time.Duration) *blindClock {
+	return &blindClock{max: max, broken: map[int]bool{}, now: time.Now}
+}
+
+// blind is how long the current outage has stopped the clock (0: none).
+func (b *blindClock) blind(now time.Time) time.Duration {
+	if len(b.broken) == 0 {
+		return 0
+	}
+	return min(now.Sub(b.since), b.max)
+}
+
+// Now is the wall clock less the blind time.
+func (b *blindClock) Now() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	return now.Add(-b.off - b.blind(now))
+}
+
+// Break marks worker's stream broken, Mend mended (a line came again, or
+// its follower gave up). They report whether the outage began or ended.
+func (b *blindClock) Break(worker int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broken[worker] {
+		return false
+	}
+	began := len(b.broken) == 0
+	if began {
+		b.since = b.now()
+	}
+	b.broken[worker] = true
+	return began
+}
+
+// Mend marks worker's stream mended; see Break.
+func (b *blindClock) Mend(worker int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.broken[worker] {
+		return false
+	}
+	now := b.now()
+	d := b.blind(now)
+	delete(b.broken, worker)
+	if len(b.broken) > 0 {
+		return false
+	}
+	b.off += d
+	return true
+}
+
+// NewTimer and NewTicker are the wall clock's: the merger reads Now only.
+func (b *blindClock) NewTimer(d time.Duration) loader.Timer {
+	return wallTimer{time.NewTimer(d)}
+}
+
+// NewTicker returns a wall-clock ticker.
+func (b *blindClock) NewTicker(d time.Duration) loader.Ticker {
+	return wallTicker{time.NewTicker(d)}
+}
+
+type wallTimer struct{ t *time.Timer }
+
+func (t wallTimer) C() <-chan time.Time   { return t.t.C }
+func (t wallTimer) Stop() bool            { return t.t.Stop() }
+func (t wallTimer) Reset(d time.Duration) { t.t.Reset(d) }
+
+type wallTicker struct{ t *time.Ticker }
+
+func (t wallTicker) C() <-chan time.Time { return t.t.C }
+func (t wallTicker) Stop()               { t.t.Stop() }
+
 // follow streams one worker's log into lines until its final line, its
-// pod's end, or ctx.
-func (c *Coordinator) follow(ctx context.Context, worker int, pod string, lines chan<- workerLine, notes chan<- string) {
+// pod's end, or ctx. A stream that ends before the final line is broken:
+// the clock is told (Break) until a line comes again (Mend), and notes say
+// when it broke and from when it was followed again.
+func (c *Coordinator) follow(ctx context.Context, worker int, pod string, clock *blindClock, lines chan<- workerLine, notes chan<- string) {
 	ns := c.spec.Namespace
 	var since *metav1.Time
 	final := false
+	var broke time.Time
+	var why error
+	note := func(format string, args ...any) {
+		select {
+		case notes <- fmt.Sprintf(format, args...):
+		case <-ctx.Done():
+		}
+	}
+	defer func() {
+		if clock.Mend(worker) {
+			note("log streams: every one followed again or ended")
+		}
+	}()
 	for attempt := 0; ctx.Err() == nil && !final; attempt++ {
 		if attempt > 0 {
+			if broke.IsZero() {
+				broke = time.Now()
+				clock.Break(worker)
+				note("worker %d: pod %s's log stream broke (%v): merging waits for it, following it again from %s",
+					worker, pod, cmpErr(why, "it ended before the final line"), sinceText(since))
+			}
 			p, err := c.cs.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
@@ -428,16 +552,14 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, lines 
 				retryPause(ctx)
 			}
 			if attempt > 300 {
-				notes <- fmt.Sprintf("worker %d: gave up following pod %s's log", worker, pod)
+				note("worker %d: gave up following pod %s's log after %s", worker, pod, time.Since(broke).Round(time.Second))
 				return
-			}
-			if since != nil {
-				notes <- fmt.Sprintf("worker %d: following pod %s's log again from %s", worker, pod, since.UTC().Format(time.RFC3339))
 			}
 		}
 		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: "worker", Follow: true,
 			Timestamps: true, SinceTime: since}).Stream(ctx)
 		if err != nil {
+			why = err
 			continue
 		}
 		sc := bufio.NewScanner(rc)
@@ -446,6 +568,14 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, lines 
 			ts, rest, ok := bytes.Cut(sc.Bytes(), []byte(" "))
 			if !ok {
 				continue
+			}
+			if !broke.IsZero() {
+				note("worker %d: pod %s's log followed again from %s after %s; repeated lines are dropped",
+					worker, pod, sinceText(since), time.Since(broke).Round(100*time.Millisecond))
+				broke, why = time.Time{}, nil
+				if clock.Mend(worker) {
+					note("log streams: every one followed again")
+				}
 			}
 			if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
 				since = &metav1.Time{Time: t}
@@ -461,8 +591,25 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, lines 
 				return
 			}
 		}
+		why = sc.Err()
 		rc.Close()
 	}
+}
+
+// sinceText is a log's sinceTime as the notes say it.
+func sinceText(since *metav1.Time) string {
+	if since == nil {
+		return "its start"
+	}
+	return since.UTC().Format("15:04:05.000")
+}
+
+// cmpErr is err's text, or alt when err is nil.
+func cmpErr(err error, alt string) string {
+	if err == nil {
+		return alt
+	}
+	return err.Error()
 }
 
 // watchPods reports the workers whose pods fail, are evicted or deleted
