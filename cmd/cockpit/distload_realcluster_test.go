@@ -462,3 +462,141 @@ func TestDistributedLoadAPIServerRestart(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestDistributedLoadAbortOnFail: an abortOnFail threshold that fails on
+// the merged data stops every worker early — each writes its final line
+// with fewer iterations than its share, and its pod ends — with the exit
+// code a local run gives (3); and --min-workers 3 with one worker's pod
+// deleted fails the run with the reason.
+func TestDistributedLoadAbortOnFail(t *testing.T) {
+	c := realcluster.Start(t)
+	ns := c.Namespace(t)
+	image := workerImage(t, c)
+	deployGravl(t, c, ns)
+	url := fmt.Sprintf("http://gravl.%s.svc.cluster.local:8080/", ns)
+	base := []string{"load", "--kubeconfig", c.Kubeconfig, "-n", ns, "--image", image, "--image-pull-policy", "Never"}
+
+	t.Run("abortOnFail stops every worker", func(t *testing.T) {
+		logs := t.TempDir()
+		const rate, secs, workers = 150, 60, 3
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		// Which workers' pods were seen ended (Succeeded, or the container
+		// terminated with exit code 0) before the cleanup deleted them.
+		ended := map[string]bool{}
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			_ = realclusterWait(watchCtx, "pods", func() error {
+				pods, err := c.Typed.CoreV1().Pods(ns).List(watchCtx, metav1.ListOptions{LabelSelector: distload.LabelRun})
+				if err != nil {
+					return err
+				}
+				for _, p := range pods.Items {
+					done := p.Status.Phase == corev1.PodSucceeded
+					for _, cs := range p.Status.ContainerStatuses {
+						done = done || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0)
+					}
+					if done {
+						ended[p.Annotations[distload.IndexAnnotation]] = true
+					}
+				}
+				return errors.New("until the run ends")
+			})
+		}()
+		began := time.Now()
+		code, stdout, stderr := cockpit(t, append(base, "--workers", fmt.Sprint(workers), "--rate", fmt.Sprint(rate),
+			"--duration", fmt.Sprintf("%ds", secs), "--threshold", "http_reqs: count<50, abortOnFail",
+			"--allow-actions", "--yes", "--output", "json", "--worker-logs", logs, url)...)
+		took := time.Since(began)
+		stopWatch()
+		<-watched
+		t.Logf("exit %d after %s\n%s", code, took.Round(100*time.Millisecond), stderr)
+		if code != exitFailed {
+			t.Errorf("exit %d, want %d (a failed threshold, as a local run)", code, exitFailed)
+		}
+		doc := jsonSummary(t, stdout)
+		if len(doc.Thresholds) != 1 || doc.Thresholds[0].Pass || !doc.Thresholds[0].Aborted {
+			t.Errorf("thresholds %+v, want http_reqs failed and aborted", doc.Thresholds)
+		}
+		finals := finalsOf(t, logs, workers)
+		if len(finals) != workers {
+			t.Fatalf("%d final lines, want %d: every worker stops gracefully and writes one", len(finals), workers)
+		}
+		share := int64(rate * secs / workers)
+		for w, f := range finals {
+			t.Logf("worker %d: %d iterations of its %d, %s", w, f.Sent, share, f.End)
+			if f.Sent >= share/2 {
+				t.Errorf("worker %d sent %d iterations of its %d: not stopped early", w, f.Sent, share)
+			}
+		}
+		for w := range workers {
+			if !ended[fmt.Sprint(w)] {
+				t.Errorf("worker %d's pod was not seen ended (Succeeded, exit code 0) before the cleanup", w)
+			}
+		}
+		if took > secs*time.Second {
+			t.Errorf("the run took %s, the test's whole %ds", took, secs)
+		}
+		if !strings.Contains(stderr, "an abortOnFail threshold failed: stopping every worker") {
+			t.Errorf("stderr does not say the workers were stopped")
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("min-workers 3 with a worker lost", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		r := startDist(ctx, append(base, "--workers", "3", "--min-workers", "3", "--rate", "60", "--duration", "40s",
+			"--allow-actions", "--yes", url)...)
+		defer func() {
+			cancel()
+			<-r.done
+		}()
+		r.waitStderr(t, ctx, "3 of 3 workers reporting for two intervals", func(s string) bool {
+			return strings.Count(s, "· 3 of 3 workers reporting") >= 2
+		})
+		pods, err := c.Typed.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: distload.LabelRun})
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := ""
+		for _, p := range pods.Items {
+			if p.Annotations[distload.IndexAnnotation] == "1" {
+				victim = p.Name
+			}
+		}
+		if victim == "" {
+			t.Fatalf("no pod of worker 1 among %d", len(pods.Items))
+		}
+		began := time.Now()
+		if err := c.Typed.CoreV1().Pods(ns).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			t.Fatalf("the run did not end\n%s", r.stderr.String())
+		}
+		took := time.Since(began)
+		stderr := r.stderr.String()
+		t.Logf("exit %d %s after the delete\n%s%s", r.code, took.Round(100*time.Millisecond), r.stdout, stderr)
+		if r.code != exitFailed {
+			t.Errorf("exit %d, want %d", r.code, exitFailed)
+		}
+		for _, w := range []string{"worker 1 lost: pod " + victim + " deleted", "cockpit: failed: --min-workers 3: 2 of 3 workers left"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("stderr lacks %q", w)
+			}
+		}
+		if took > 30*time.Second {
+			t.Errorf("the run went on %s after the loss: not aborted", took)
+		}
+		if left := runLeftovers(t, c, ns); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+}

@@ -216,6 +216,7 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 		reason = loader.ReasonIterations
 	}
 	stopped := false
+	tooFew := "" // why --min-workers failed the run
 	var last loader.Snapshot
 	var status loader.MergeStatus
 	var final loader.MergedInterval
@@ -247,11 +248,15 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 				say("stop: %v", err)
 			}
 		}
-		if left := status.Workers - status.Lost; d.minWorkers > 0 && left < d.minWorkers && !stopped {
-			stopped = true
-			say("%d workers left, --min-workers %d: aborting", left, d.minWorkers)
-			_ = coord.Abort(ctx)
-			defer func() { err = errors.Join(err, fmt.Errorf("--min-workers %d: %s", d.minWorkers, status)) }()
+		if left := status.Workers - status.Lost; d.minWorkers > 0 && left < d.minWorkers && tooFew == "" {
+			tooFew = fmt.Sprintf("--min-workers %d: %d of %d workers left (%s)", d.minWorkers, left, status.Workers, status)
+			say("%s: aborting every worker", tooFew)
+			if !stopped {
+				stopped, reason = true, loader.ReasonStopped
+				if err := coord.Abort(ctx); err != nil {
+					say("abort: %v", err)
+				}
+			}
 		}
 		if u.Done {
 			final = u.Final
@@ -300,6 +305,9 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 	switch {
 	case reason == loader.ReasonCancelled:
 		return errors.New("interrupted: the summary covers the run up to the interruption")
+	case tooFew != "":
+		fmt.Fprintln(s.err, "cockpit: failed: "+tooFew)
+		return verdict{code: exitFailed}
 	case !last.Passed():
 		return verdict{code: exitFailed}
 	case last.Shortfall() != "":
