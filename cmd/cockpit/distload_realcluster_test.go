@@ -34,14 +34,22 @@ import (
 // checkout's.
 func workerImage(t *testing.T, c *realcluster.Cluster) string {
 	t.Helper()
+	tag, _ := workerImageAndBinary(t, c)
+	return tag
+}
+
+// workerImageAndBinary is workerImage, and the binary it holds (in a
+// directory of the test's).
+func workerImageAndBinary(t *testing.T, c *realcluster.Cluster) (tag, bin string) {
+	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cockpit")
+	bin = filepath.Join(dir, "cockpit")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	tag := fmt.Sprintf("cockpit.local/cockpit-distjob:t%d", time.Now().UnixNano())
+	tag = fmt.Sprintf("cockpit.local/cockpit-distjob:t%d", time.Now().UnixNano())
 	tarball := filepath.Join(dir, "cockpit.tar")
 	mk := exec.Command(filepath.Join(realcluster.Dir(), "tools", "mkimage"), "-tag", tag, "-o", tarball,
 		"-entrypoint", "/cockpit", "/cockpit="+bin)
@@ -51,7 +59,7 @@ func workerImage(t *testing.T, c *realcluster.Cluster) string {
 	if err := c.ImportImage(tarball); err != nil {
 		t.Fatal(err)
 	}
-	return tag
+	return tag, bin
 }
 
 // deployGravl runs the reference target as Deployment and Service "gravl".
