@@ -235,17 +235,22 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 			stopped, reason = true, loader.ReasonCancelled
 			_ = coord.Abort(context.WithoutCancel(ctx))
 		}
-		snap, abort, err := agg.Snapshot(time.Now(), u.Done, reason)
-		if err != nil {
-			_ = coord.Abort(context.WithoutCancel(ctx))
-			return err
-		}
-		last = snap
-		if abort && !stopped {
-			stopped, reason = true, loader.ReasonThreshold
-			say("an abortOnFail threshold failed: stopping every worker")
-			if err := coord.Stop(ctx); err != nil {
-				say("stop: %v", err)
+		// The snapshot — the thresholds, the progress — changes only with
+		// merged intervals: an update a worker's line brings without one
+		// (N a second) costs nothing more.
+		if len(u.Intervals) > 0 || u.Done || last.Seq == 0 {
+			snap, abort, err := agg.Snapshot(time.Now(), u.Done, reason)
+			if err != nil {
+				_ = coord.Abort(context.WithoutCancel(ctx))
+				return err
+			}
+			last = snap
+			if abort && !stopped {
+				stopped, reason = true, loader.ReasonThreshold
+				say("an abortOnFail threshold failed: stopping every worker")
+				if err := coord.Stop(ctx); err != nil {
+					say("stop: %v", err)
+				}
 			}
 		}
 		if left := status.Workers - status.Lost; d.minWorkers > 0 && left < d.minWorkers && tooFew == "" {
@@ -262,9 +267,9 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 			final = u.Final
 			break
 		}
-		if snap.Elapsed-printed >= time.Second {
-			printed = snap.Elapsed.Truncate(time.Second)
-			say("%s · %s", progressLine(snap, cfg.Executor), status)
+		if last.Elapsed-printed >= time.Second {
+			printed = last.Elapsed.Truncate(time.Second)
+			say("%s · %s", progressLine(last, cfg.Executor), status)
 		}
 	}
 	last.Done, last.Reason = true, reason
