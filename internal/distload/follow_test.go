@@ -45,4 +45,13 @@ func TestBlindClockStandsStillWhileAStreamIsBroken(t *testing.T) {
 	b.Mend(2)
 	at(31*time.Second + 3*time.Minute)
 	want(16*time.Second + 2*time.Minute)
+	// A lost worker's stream stops holding the clock, and breaks no more.
+	b.Break(3)
+	at(41*time.Second + 3*time.Minute)
+	b.Forget(3)
+	if b.Break(3) {
+		t.Fatal("a forgotten stream broke again")
+	}
+	at(51*time.Second + 3*time.Minute)
+	want(26*time.Second + 2*time.Minute)
 }

@@ -374,6 +374,7 @@ func (c *Coordinator) Follow(ctx context.Context, logs func(worker int, line []b
 			case lw := <-losts:
 				if !lost[lw.worker] {
 					lost[lw.worker] = true
+					clock.Forget(lw.worker) // its stream no longer holds the clock
 					got, err = m.Lose(lw.worker, lw.reason)
 					u.Notes = append(u.Notes, fmt.Sprintf("worker %d lost: %s", lw.worker, lw.reason))
 				}
@@ -434,13 +435,14 @@ type blindClock struct {
 
 	mu     sync.Mutex
 	broken map[int]bool
+	gone   map[int]bool  // lost workers: their streams no longer count
 	since  time.Time     // when the first of the broken streams broke
 	off    time.Duration // blind time of the outages over
 	now    func() time.Time
 }
 
 func newBlindClock(max time.Duration) *blindClock {
-	return &blindClock{max: max, broken: map[int]bool{}, now: time.Now}
+	return &blindClock{max: max, broken: map[int]bool{}, gone: map[int]bool{}, now: time.Now}
 }
 
 // blind is how long the current outage has stopped the clock (0: none).
@@ -464,7 +466,7 @@ func (b *blindClock) Now() time.Time {
 func (b *blindClock) Break(worker int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.broken[worker] {
+	if b.broken[worker] || b.gone[worker] {
 		return false
 	}
 	began := len(b.broken) == 0
@@ -479,6 +481,20 @@ func (b *blindClock) Break(worker int) bool {
 func (b *blindClock) Mend(worker int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.mend(worker)
+}
+
+// Forget mends worker's stream for good: the worker is lost, and the
+// merger goes on without it whatever its stream does.
+func (b *blindClock) Forget(worker int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gone[worker] = true
+	b.mend(worker)
+}
+
+// mend is Mend, b.mu held.
+func (b *blindClock) mend(worker int) bool {
 	if !b.broken[worker] {
 		return false
 	}
