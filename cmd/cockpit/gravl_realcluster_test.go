@@ -236,18 +236,34 @@ func TestGravlGoLiveOnRealCluster(t *testing.T) {
 		}
 	}
 	// kube-router enforces the policies: the backend admits the ingress
-	// controller's namespace only.
+	// controller's namespace only. A new pod's first moments can come
+	// before kube-router has programmed its rules (the race the check pod's
+	// window is for), so each pod tries 8 times, 0.5 s apart, and what
+	// counts is where it settles: its last 4 attempts.
 	backend, err := c.Typed.CoreV1().Services("gravl-prod").Get(ctx, "backend", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backendAddr := backend.Spec.ClusterIP + ":3000"
 	other := c.Namespace(t)
-	if got := fetchFromPod(t, c, other, backendAddr, "/health"); !strings.HasSuffix(got, "blocked") {
-		t.Errorf("from namespace %s, the backend answered (%s): the default deny is not enforced", other, got)
+	settled := func(attempts []string, want string) bool {
+		if len(attempts) < 8 {
+			return false
+		}
+		for _, a := range attempts[len(attempts)-4:] {
+			if a != want {
+				return false
+			}
+		}
+		return true
 	}
-	if got := fetchFromPod(t, c, "ingress-nginx", backendAddr, "/health"); got != "ok" {
-		t.Errorf("from ingress-nginx, the backend: %s, want ok (allow-from-ingress-to-backend)", got)
+	if got := fetchFromPod(t, c, other, backendAddr, "/health"); !settled(got, "blocked") {
+		t.Errorf("from namespace %s, the backend answered (attempts: %s): the default deny is not enforced", other, strings.Join(got, ", "))
+	} else {
+		t.Logf("from namespace %s: %s", other, strings.Join(got, ", "))
+	}
+	if got := fetchFromPod(t, c, "ingress-nginx", backendAddr, "/health"); !settled(got, "ok") {
+		t.Errorf("from ingress-nginx, the backend: %s, want ok (allow-from-ingress-to-backend)", strings.Join(got, ", "))
 	}
 }
 
@@ -439,21 +455,24 @@ func startIngressStandIn(t *testing.T, c *realcluster.Cluster) (caFile string) {
 }
 
 // fetchFromPod sends GET path to addr (IP:port) with busybox nc from a pod
-// of namespace ns and returns the response's last line (its body here), or
-// "blocked" when no answer came within 3 s (after nc's reason: kube-router
-// rejects what the policies do not admit). (Debian's static busybox has
-// no working wget, nor a resolver outside nslookup.)
-func fetchFromPod(t *testing.T, c *realcluster.Cluster, ns, addr, path string) string {
+// of namespace ns, 8 times 0.5 s apart, and returns each attempt's
+// outcome: "ok" (the body), or "blocked" when no answer came within 2 s
+// (kube-router rejects what the policies do not admit). (Debian's static
+// busybox has no working wget, nor a resolver outside nslookup.)
+func fetchFromPod(t *testing.T, c *realcluster.Cluster, ns, addr, path string) []string {
 	t.Helper()
 	name := fmt.Sprintf("fetch-%d", time.Now().UnixNano())
+	script := fmt.Sprintf(`i=0; while [ $i -lt 8 ]; do
+  if out=$(printf 'GET %s HTTP/1.0\r\n\r\n' | nc -w 2 %s 2>/dev/null) && [ -n "$out" ]; then echo "attempt: $(echo "$out" | tail -n 1)"; else echo "attempt: blocked"; fi
+  i=$((i+1)); sleep 0.5
+done`, path, strings.Replace(addr, ":", " ", 1))
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: ptr.To(int64(1)),
 			Containers: []corev1.Container{{Name: "c", Image: realcluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
-				Command: []string{"sh", "-c", fmt.Sprintf(`if out=$(printf 'GET %s HTTP/1.0\r\n\r\n' | nc -w 3 %s) && [ -n "$out" ]; then echo "$out" | tail -n 1; else echo blocked; fi 2>&1`,
-					path, strings.Replace(addr, ":", " ", 1))}}},
+				Command: []string{"sh", "-c", script}}},
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -469,7 +488,13 @@ func fetchFromPod(t *testing.T, c *realcluster.Cluster, ns, addr, path string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(logs))
+	var attempts []string
+	for _, l := range strings.Split(string(logs), "\n") {
+		if a, ok := strings.CutPrefix(l, "attempt: "); ok {
+			attempts = append(attempts, a)
+		}
+	}
+	return attempts
 }
 
 // copyTree copies a file, or a directory's files (one level), to dst.
