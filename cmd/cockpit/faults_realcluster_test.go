@@ -170,6 +170,32 @@ phases:
 		j.waitProbe(step, "recovery after the API server's restart", func(r probes.Result) bool { return r.Status == probes.StatusPass })
 	}
 
+	// The Deployment goes, and every pod of it: a pod left Failed while the
+	// kubelet was down keeps its IP in its status after the node has given
+	// the address to another pod, which a policy engine reading pod IPs
+	// (kube-router) may then take for the old one.
+	fg := metav1.DeletePropagationForeground
+	if err := c.Typed.AppsV1().Deployments(ns).Delete(ctx, "web", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := realclusterWait(ctx, "web's pods gone", func() error {
+		pods, err := c.Typed.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if n := len(pods.Items); n > 0 {
+			return fmt.Errorf("%d pods left", n)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+
+	// The node's other components lived through it all.
+	if dead := c.Exited(); len(dead) > 0 {
+		t.Errorf("components exited during the faults:\n%s", strings.Join(dead, "\n"))
+	}
+
 	// The operator ends the run; nothing of it is lost.
 	stopRun()
 	r := <-done

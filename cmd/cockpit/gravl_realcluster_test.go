@@ -259,6 +259,25 @@ func TestGravlGoLiveOnRealCluster(t *testing.T) {
 	}
 	if got := fetchFromPod(t, c, other, backendAddr, "/health"); !settled(got, "blocked") {
 		t.Errorf("from namespace %s, the backend answered (attempts: %s): the default deny is not enforced", other, strings.Join(got, ", "))
+		if log, err := os.ReadFile(filepath.Join(realcluster.StateDir(), "logs", "kube-router.log")); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+			t.Logf("the end of kube-router's log:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+		t.Logf("components exited: %q", c.Exited())
+		// Pods elsewhere whose status still holds a backend pod's IP.
+		if all, err := c.Typed.CoreV1().Pods("").List(ctx, metav1.ListOptions{}); err == nil {
+			ips := map[string][]string{}
+			for _, p := range all.Items {
+				if p.Status.PodIP != "" {
+					ips[p.Status.PodIP] = append(ips[p.Status.PodIP], fmt.Sprintf("%s/%s (%s)", p.Namespace, p.Name, p.Status.Phase))
+				}
+			}
+			for ip, pods := range ips {
+				if len(pods) > 1 {
+					t.Logf("pod IP %s is in the status of %d pods: %s", ip, len(pods), strings.Join(pods, ", "))
+				}
+			}
+		}
 	} else {
 		t.Logf("from namespace %s: %s", other, strings.Join(got, ", "))
 	}

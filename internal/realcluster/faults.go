@@ -25,8 +25,26 @@ func (c *Cluster) StopComponent(name string) error {
 // StartComponent starts a component StopComponent stopped, with the
 // arguments it had; its log goes on in the same file. The API server is
 // waited on until /readyz answers (its exit, with the end of its log, is the
-// error); for the others it returns once the process runs.
+// error), and kube-router is then restarted too: kube-router v2.1.0 was
+// seen, after API server restarts here, to go on running without
+// programming new pods' firewall rules (a default deny not enforced for
+// them), so the rig's policy engine starts again with fresh watches. For
+// the others it returns once the process runs.
 func (c *Cluster) StartComponent(name string) error {
+	if err := c.startComponent(name); err != nil {
+		return err
+	}
+	if name != "kube-apiserver" {
+		return nil
+	}
+	if err := c.StopComponent("kube-router"); err != nil {
+		return err
+	}
+	return c.startComponent("kube-router")
+}
+
+// startComponent is StartComponent without kube-router's restart.
+func (c *Cluster) startComponent(name string) error {
 	p, err := c.component(name)
 	if err != nil {
 		return err
@@ -87,4 +105,24 @@ func (c *Cluster) component(name string) (*proc, error) {
 		}
 	}
 	return nil, fmt.Errorf("realcluster: no component %q", name)
+}
+
+// Exited describes the node's components whose process has exited — each
+// with its exit and the end of its log — other than one StopComponent
+// stopped and StartComponent has not started again. A component that dies
+// after Start is found here.
+func (c *Cluster) Exited() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+			if !p.stopped.Load() {
+				out = append(out, p.exitErr().Error())
+			}
+		default:
+		}
+	}
+	return out
 }
