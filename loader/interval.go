@@ -340,3 +340,32 @@ func (o *owner) intervalThresholds(end time.Duration) []IntervalThreshold {
 	iv.lastTh = out
 	return out
 }
+
+// AddCounts adds iv's counters — requests, failures, errors, drops,
+// checks, bytes, due and sent, and the counts by status and error class —
+// to r. Histograms, times, VUs and rates are the caller's to combine.
+func (r *Interval) AddCounts(iv Interval) {
+	r.Requests += iv.Requests
+	r.Failed += iv.Failed
+	r.Errored += iv.Errored
+	r.Interrupted += iv.Interrupted
+	r.Dropped += iv.Dropped
+	r.ChecksPassed += iv.ChecksPassed
+	r.ChecksFailed += iv.ChecksFailed
+	r.BytesIn += iv.BytesIn
+	r.BytesOut += iv.BytesOut
+	r.Due += iv.Due
+	r.Sent += iv.Sent
+	for code, n := range iv.Status {
+		if r.Status == nil {
+			r.Status = map[int]int64{}
+		}
+		r.Status[code] += n
+	}
+	for class, n := range iv.Errors {
+		if r.Errors == nil {
+			r.Errors = map[string]int64{}
+		}
+		r.Errors[class] += n
+	}
+}

@@ -315,31 +315,9 @@ func (p *pendingInterval) add(worker int, iv *Interval, cor, raw []bucketCount) 
 		}
 	}
 	r := &p.rec
-	r.Requests += iv.Requests
-	r.Failed += iv.Failed
-	r.Errored += iv.Errored
-	r.Interrupted += iv.Interrupted
-	r.Dropped += iv.Dropped
-	r.ChecksPassed += iv.ChecksPassed
-	r.ChecksFailed += iv.ChecksFailed
-	r.BytesIn += iv.BytesIn
-	r.BytesOut += iv.BytesOut
+	r.AddCounts(*iv)
 	r.VUs += iv.VUs
 	r.TargetRate += iv.TargetRate
-	r.Due += iv.Due
-	r.Sent += iv.Sent
-	for code, n := range iv.Status {
-		if r.Status == nil {
-			r.Status = map[int]int64{}
-		}
-		r.Status[code] += n
-	}
-	for class, n := range iv.Errors {
-		if r.Errors == nil {
-			r.Errors = map[string]int64{}
-		}
-		r.Errors[class] += n
-	}
 	if worker >= 0 {
 		p.has[worker] = true
 	}

@@ -284,7 +284,7 @@ func watchControl(ctx context.Context, cs kubernetes.Interface, ns, name string,
 					errc <- kube.Err(err, call)
 					return
 				}
-				retryPause(ctx)
+				distload.RetryPause(ctx)
 				continue
 			case len(l.Items) == 0:
 				errc <- fmt.Errorf("configmap %s/%s: not found: the run is over", ns, name)
@@ -301,7 +301,7 @@ func watchControl(ctx context.Context, cs kubernetes.Interface, ns, name string,
 				errc <- kube.Err(err, call)
 				return
 			}
-			retryPause(ctx)
+			distload.RetryPause(ctx)
 			continue
 		}
 		failures = 0
@@ -320,17 +320,6 @@ func watchControl(ctx context.Context, cs kubernetes.Interface, ns, name string,
 				return
 			}
 		}
-	}
-}
-
-// retryPause waits a second before an API call is tried again (the API
-// server restarting), or until ctx is done. Callers bound their retries.
-func retryPause(ctx context.Context) {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 
@@ -366,24 +355,8 @@ func (t *workerTotal) add(iv loader.Interval) {
 	r := &t.rec
 	r.End = max(r.End, iv.End)
 	r.Time = iv.Time
-	r.Requests += iv.Requests
-	r.Failed += iv.Failed
-	r.Errored += iv.Errored
-	r.Interrupted += iv.Interrupted
-	r.Dropped += iv.Dropped
-	r.ChecksPassed += iv.ChecksPassed
-	r.ChecksFailed += iv.ChecksFailed
-	r.BytesIn += iv.BytesIn
-	r.BytesOut += iv.BytesOut
-	r.Due += iv.Due
-	r.Sent += iv.Sent
+	r.AddCounts(iv)
 	r.VUs = max(r.VUs, iv.VUs)
-	for k, v := range iv.Status {
-		r.Status[k] += v
-	}
-	for k, v := range iv.Errors {
-		r.Errors[k] += v
-	}
 }
 
 // total is the whole-run record: Index 0, Start 0, End the last

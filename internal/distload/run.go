@@ -565,7 +565,7 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, clock 
 			case err == nil && (p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded) && attempt > 1:
 				return // read once more after it ended: its whole log is in
 			case err != nil || attempt > 1:
-				retryPause(ctx)
+				RetryPause(ctx)
 			}
 			if attempt > 300 {
 				note("worker %d: gave up following pod %s's log after %s", worker, pod, time.Since(broke).Round(time.Second))
@@ -801,9 +801,10 @@ func (c *Coordinator) Cleanup(ctx context.Context, timeout time.Duration) error 
 	return errors.Join(errs...)
 }
 
-// retryPause waits a second before an API call is tried again, or until
-// ctx is done. Callers bound their retries.
-func retryPause(ctx context.Context) {
+// RetryPause waits a second before an API call is tried again (the API
+// server restarting), or until ctx is done; the coordinator and the
+// workers both use it. Callers bound their retries.
+func RetryPause(ctx context.Context) {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
