@@ -28,8 +28,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../buildcache.sh"
 prom=$(module_version github.com/prometheus/prometheus)
 am=$(module_version github.com/prometheus/alertmanager)
+# recipe: bump when the build changes without a version change (r2: the
+# client closure aligned with the other rigs, hack/align-deps.sh).
+recipe=2
 cache_dir "${COCKPIT_PROMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cockpit/promtest}" \
-  "prometheus-$prom-alertmanager-$am" prometheus alertmanager
+  "prometheus-$prom-alertmanager-$am-r$recipe" prometheus alertmanager
 echo "build.sh: building prometheus $prom and alertmanager $am into $dir" >&2
 
 ver=github.com/prometheus/common/version

@@ -58,8 +58,9 @@ certmgr=$(ver cert-manager github.com/cert-manager/cert-manager)
 for v in "$kube" "$ctrd" "$coredns" "$krouter" "$sealed" "$certmgr"; do
   [ -n "$v" ] || { log "cannot read the component versions from $here/*/go.mod"; exit 1; }
 done
-# recipe: bump when the build or an image changes without a version change.
-recipe=1
+# recipe: bump when the build or an image changes without a version change
+# (r2: the client closure aligned with the other rigs, hack/align-deps.sh).
+recipe=2
 root=${COCKPIT_REALCLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cockpit/realcluster}
 dir="$root/kube-$kube-containerd-$ctrd-coredns-$coredns-kube-router-$krouter-sealed-secrets-$sealed-r$recipe-$(go env GOOS)-$(go env GOARCH)"
 mkdir -p "$dir/bin" "$dir/images" "$dir/tools"
