@@ -116,6 +116,22 @@ func rateShare(whole loader.Config, rate float64, index, n int) (float64, error)
 	return part.Executor.Rate, nil
 }
 
+// vusShare is worker index's part of a whole-run VU count — a closed
+// model's VUs, or an open one's VU cap — split as Segment splits the
+// test's VUs and maxVUs (one formula for every whole quantity).
+func vusShare(whole loader.Config, vus, index, n int) (int, error) {
+	c := whole
+	c.Thresholds = nil
+	c.Executor.Kind, c.Executor.VUs, c.Executor.Stages = loader.ConstantVUs, vus, nil
+	c.Executor.Duration = max(c.Executor.Duration, time.Second)
+	c.Executor.Rate, c.Executor.PreAllocatedVUs, c.Executor.MaxVUs, c.Executor.Iterations = 0, 0, 0, 0
+	part, err := loader.Segment(c, index, n)
+	if err != nil {
+		return 0, fmt.Errorf("configmap key %s: %w", distload.KeyVUs, err)
+	}
+	return part.Executor.VUs, nil
+}
+
 // runWorker runs one worker: it waits for the start instant in the run's
 // ConfigMap, runs its part of the test from then, writes a line per
 // interval and a final line to out, and obeys the ConfigMap's controls.
@@ -248,6 +264,15 @@ func applyControl(logw io.Writer, ctl *loader.Control, hardStop func(), whole lo
 		}
 		if err != nil {
 			fmt.Fprintf(logw, "worker %d: rate: %v\n", index, err)
+		}
+	}
+	if next.VUs != prev.VUs && next.VUs > 0 {
+		part, err := vusShare(whole, next.VUs, index, next.Workers)
+		if err == nil {
+			err = ctl.SetVUs(part)
+		}
+		if err != nil {
+			fmt.Fprintf(logw, "worker %d: VUs: %v\n", index, err)
 		}
 	}
 }
