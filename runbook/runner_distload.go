@@ -234,7 +234,7 @@ func (r *Runner) runDistributed(ctx context.Context, rb *Runbook, st *Step, sl S
 				send(LoadInterval{Step: sl.Step, RunID: sl.RunID, Interval: iv.Interval, Workers: iv.Workers, Merged: iv.Merged, Missing: iv.Missing})
 			}
 			if r.OnLoad != nil {
-				r.OnLoad(sl.Step, snap)
+				r.OnLoad(sl.Step, withControls(snap, coord.Controls()))
 			}
 		}})
 	var out distload.Outcome
@@ -364,6 +364,32 @@ func judgeDistributed(out distload.Outcome, rep *LoadWorkersReport) probes.Resul
 		res.Message = rep.String() + "; " + res.Message
 	}
 	return res
+}
+
+// withControls completes a distributed run's merged snapshot with what
+// only the coordinator knows — the pause, and the VUs set during the run —
+// so that the cockpit's keys toggle and scale from the run's state: the
+// pause key resumes a paused run, the VU keys scale the VUs set. A closed
+// model's VUs not set during the run are the VUs the workers had alive.
+func withControls(snap loader.Snapshot, ctl distload.Control) loader.Snapshot {
+	snap.Paused = ctl.Paused
+	switch {
+	case ctl.VUs > 0 && snap.Executor.Open():
+		snap.MaxVUs = ctl.VUs
+	case ctl.VUs > 0:
+		snap.TargetVUs = ctl.VUs
+	case !snap.Executor.Open() && snap.TargetVUs == 0:
+		snap.TargetVUs = snap.VUs
+	}
+	return snap
+}
+
+// LoadRunning reports whether a load test — local, or distributed across
+// workers — runs for step: the operator's controls (ControlLoad) reach it.
+func (r *Runner) LoadRunning(step string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.loads[step] != nil || r.dists[step] != nil
 }
 
 // controlDistributed applies an operator's change to a step's running

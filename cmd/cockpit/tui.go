@@ -74,8 +74,8 @@ func (ss session) prepare() (*liveRun, error) {
 		Journal:  ss.journal,
 		Faults:   ss.faults,
 		LoadControl: func(step string) tui.LoadController {
-			if lr.runner.LoadControl(step) == nil {
-				return nil // no load test runs for it
+			if !lr.runner.LoadRunning(step) {
+				return nil // no load test runs for it, here or across workers
 			}
 			return journaledLoad{step: step, operator: ss.operator, ops: lr.ops, done: lr.runDone}
 		},

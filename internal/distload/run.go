@@ -31,6 +31,9 @@ type Coordinator struct {
 	spec Spec
 	objs Objects
 	pods map[int]string // worker index → its pod, once Running
+
+	mu  sync.Mutex
+	set Control // the controls set so far (Controls)
 }
 
 // New returns the coordinator of the run spec describes.
@@ -259,11 +262,26 @@ func (c *Coordinator) patch(ctx context.Context, data map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.cs.CoreV1().ConfigMaps(c.spec.Namespace).Patch(ctx, c.spec.Name, types.MergePatchType, b, metav1.PatchOptions{FieldManager: "cockpit"})
+	cm, err := c.cs.CoreV1().ConfigMaps(c.spec.Namespace).Patch(ctx, c.spec.Name, types.MergePatchType, b, metav1.PatchOptions{FieldManager: "cockpit"})
 	if err != nil {
 		return kube.Err(err, kube.Call{Verb: "patch", Resource: "configmaps", Namespace: c.spec.Namespace, Name: c.spec.Name})
 	}
+	if ctl, err := ParseControl(cm.Data); err == nil {
+		c.mu.Lock()
+		c.set = ctl
+		c.mu.Unlock()
+	}
 	return nil
+}
+
+// Controls returns the run's controls as the ConfigMap held them after
+// the coordinator's last change: paused or not, the rate and VUs set
+// during the run (0: the test's own), stop and abort. The merged intervals
+// cannot tell a pause; a cockpit that toggles it reads it here.
+func (c *Coordinator) Controls() Control {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.set
 }
 
 // SetStart sets the shared start instant the workers wait for.
