@@ -3,6 +3,7 @@ package distload
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cockpit-dev/cockpit/internal/kube"
@@ -647,58 +649,150 @@ func cmpErr(err error, alt string) string {
 }
 
 // watchPods reports the workers whose pods fail, are evicted or deleted
-// before their final line, with the kubelet's reason. It polls the run's
-// pods every second: a handful of pods, for the length of a test.
+// before their final line, in the cluster's words (lostReason). It
+// watches the run's pods — every change as it happens, so the state a pod
+// had just before it went (an eviction's DisruptionTarget condition) is
+// seen even when the pod is gone within a second — and lists them again
+// whenever the watch ends (the API server restarting): a pod gone
+// meanwhile is judged by the last state seen of it.
 func (c *Coordinator) watchPods(ctx context.Context, losts chan<- lostWorker) {
+	ns := c.spec.Namespace
+	byPod := map[string]int{}
+	for w, name := range c.pods {
+		byPod[name] = w
+	}
 	told := map[int]bool{}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
+	last := map[string]*corev1.Pod{} // each worker's pod as last seen
+	disrupted := map[string]string{} // its DisruptionTarget condition, once seen
+	judge := func(p *corev1.Pod, gone bool) bool {
+		w, ok := byPod[p.Name]
+		if !ok || told[w] {
+			return true
+		}
+		last[p.Name] = p
+		if d := disruption(p); d != "" {
+			disrupted[p.Name] = d
+		}
+		reason := lostReason(p, gone, disrupted[p.Name])
+		if reason == "" {
+			return true
+		}
+		told[w] = true
 		select {
+		case losts <- lostWorker{worker: w, reason: reason}:
+			return true
 		case <-ctx.Done():
-			return
-		case <-tick.C:
+			return false
 		}
-		pods, err := c.listPods(ctx)
+	}
+	lo := metav1.ListOptions{LabelSelector: LabelRun + "=" + c.spec.Name}
+	for ctx.Err() == nil {
+		l, err := c.cs.CoreV1().Pods(ns).List(ctx, lo)
 		if err != nil {
-			continue // the API server restarting: the next tick
+			RetryPause(ctx) // the API server restarting
+			continue
 		}
-		byName := map[string]*corev1.Pod{}
-		for i := range pods {
-			byName[pods[i].Name] = &pods[i]
+		seen := map[string]bool{}
+		for i := range l.Items {
+			seen[l.Items[i].Name] = true
+			if !judge(&l.Items[i], false) {
+				return
+			}
 		}
-		for w, name := range c.pods {
-			if told[w] {
+		for name := range byPod {
+			if seen[name] {
 				continue
 			}
-			p, ok := byName[name]
-			reason := ""
-			switch {
-			case !ok:
-				reason = fmt.Sprintf("pod %s deleted", name)
-			case p.DeletionTimestamp != nil:
-				reason = fmt.Sprintf("pod %s deleted", name)
-			case p.Status.Phase == corev1.PodFailed:
-				reason = fmt.Sprintf("pod %s failed", name)
-				if p.Status.Reason != "" {
-					reason += ": " + p.Status.Reason // Evicted
-				}
-				for _, cs := range p.Status.ContainerStatuses {
-					if t := cs.State.Terminated; t != nil {
-						reason += fmt.Sprintf(": %s, exit code %d", t.Reason, t.ExitCode) // OOMKilled
-					}
-				}
+			p := last[name]
+			if p == nil {
+				p = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}}
 			}
-			if reason != "" {
-				told[w] = true
-				select {
-				case losts <- lostWorker{worker: w, reason: reason}:
-				case <-ctx.Done():
-					return
+			if !judge(p, true) {
+				return
+			}
+		}
+		wo := lo
+		wo.ResourceVersion = l.ResourceVersion
+		w, err := c.cs.CoreV1().Pods(ns).Watch(ctx, wo)
+		if err != nil {
+			RetryPause(ctx)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				break // an error (resource version too old): list again
+			}
+			if !judge(p, ev.Type == watch.Deleted) {
+				w.Stop()
+				return
+			}
+		}
+		w.Stop()
+	}
+}
+
+// lostReason says why pod p no longer runs its worker, in the cluster's
+// words, or "" while it does (or it ended by itself, Succeeded). gone is
+// a pod deleted from the API server; p is then its last state seen. A pod
+// evicted through the Eviction API (what kubectl drain does) is not
+// marked Failed: it is deleted gracefully, and only its DisruptionTarget
+// condition says why (EvictionByEvictionAPI). A pod the kubelet evicted
+// for node pressure fails with reason Evicted and the kubelet's message;
+// a container the kernel killed for its memory limit terminates with
+// OOMKilled and exit code 137. disrupted is the pod's DisruptionTarget
+// condition as seen earlier, for a last state that no longer has it.
+func lostReason(p *corev1.Pod, gone bool, disrupted string) string {
+	var s string
+	switch {
+	case gone:
+		s = fmt.Sprintf("pod %s deleted", p.Name)
+	case p.DeletionTimestamp != nil:
+		s = fmt.Sprintf("pod %s deleted", p.Name)
+		if g := p.DeletionGracePeriodSeconds; g != nil {
+			s += fmt.Sprintf(" (grace period %ds)", *g)
+		}
+	case p.Status.Phase == corev1.PodFailed:
+		s = fmt.Sprintf("pod %s failed", p.Name)
+	default:
+		return ""
+	}
+	if p.Status.Reason != "" {
+		s += ": " + p.Status.Reason // Evicted
+		if m := strings.TrimSpace(p.Status.Message); m != "" {
+			s += ": " + m
+		}
+	}
+	if p.Status.Phase == corev1.PodFailed {
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil {
+				s += fmt.Sprintf("; container %s terminated: %s, exit code %d", cs.Name, t.Reason, t.ExitCode) // OOMKilled, 137
+				if m := strings.TrimSpace(t.Message); m != "" {
+					s += ": " + m
 				}
 			}
 		}
 	}
+	if d := cmp.Or(disruption(p), disrupted); d != "" {
+		s += "; " + d
+	}
+	return s
+}
+
+// disruption is pod p's DisruptionTarget condition as the cluster wrote
+// it ("DisruptionTarget: EvictionByEvictionAPI: Eviction API: evicting"),
+// or "".
+func disruption(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			s := string(c.Type) + ": " + c.Reason
+			if m := strings.TrimSpace(c.Message); m != "" {
+				s += ": " + m
+			}
+			return s
+		}
+	}
+	return ""
 }
 
 // Kinds lists what a run creates, as kubectl names them: Cleanup checks
