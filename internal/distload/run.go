@@ -513,6 +513,13 @@ func (b *blindClock) Forget(worker int) {
 	b.mend(worker)
 }
 
+// Gone reports whether worker was forgotten: lost to the merger.
+func (b *blindClock) Gone(worker int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gone[worker]
+}
+
 // mend is Mend, b.mu held.
 func (b *blindClock) mend(worker int) bool {
 	if !b.broken[worker] {
@@ -572,6 +579,9 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, clock 
 	}()
 	for attempt := 0; ctx.Err() == nil && !final; attempt++ {
 		if attempt > 0 {
+			if clock.Gone(worker) {
+				return // lost: its pod failed or went, nothing waits for its stream
+			}
 			if broke.IsZero() {
 				broke = time.Now()
 				clock.Break(worker)
@@ -736,7 +746,8 @@ func (c *Coordinator) watchPods(ctx context.Context, losts chan<- lostWorker) {
 // words, or "" while it does (or it ended by itself, Succeeded). gone is
 // a pod deleted from the API server; p is then its last state seen. A pod
 // evicted through the Eviction API (what kubectl drain does) is not
-// marked Failed: it is deleted gracefully, and only its DisruptionTarget
+// marked Evicted: it is deleted gracefully (its container stopped, the
+// kubelet ends it Failed with no reason), and only its DisruptionTarget
 // condition says why (EvictionByEvictionAPI). A pod the kubelet evicted
 // for node pressure fails with reason Evicted and the kubelet's message;
 // a container the kernel killed for its memory limit terminates with
