@@ -615,7 +615,15 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, clock 
 			if !ok {
 				continue
 			}
-			if !broke.IsZero() {
+			t, terr := time.Parse(time.RFC3339Nano, string(ts))
+			// sinceTime is inclusive: a stream followed again repeats its
+			// last line. Only a line after it says the stream is back — a
+			// dead container's log repeats that line and ends.
+			if !broke.IsZero() && (terr != nil || since == nil || t.After(since.Time)) {
+				if clock.Gone(worker) {
+					rc.Close()
+					return
+				}
 				note("worker %d: pod %s's log followed again from %s after %s; repeated lines are dropped",
 					worker, pod, sinceText(since), time.Since(broke).Round(100*time.Millisecond))
 				broke, why = time.Time{}, nil
@@ -623,7 +631,7 @@ func (c *Coordinator) follow(ctx context.Context, worker int, pod string, clock 
 					note("log streams: every one followed again")
 				}
 			}
-			if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
+			if terr == nil {
 				since = &metav1.Time{Time: t}
 			}
 			if !bytes.HasPrefix(rest, []byte(loader.WorkerMarker)) {
