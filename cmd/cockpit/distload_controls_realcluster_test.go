@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/distload"
 	"github.com/cockpit-dev/cockpit/internal/realcluster"
 	"github.com/cockpit-dev/cockpit/loader"
+	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook"
 )
 
 // drivenRun is a distributed run driven in the test's process by a
@@ -330,6 +334,157 @@ func TestDistributedLoadControlsOnRealCluster(t *testing.T) {
 		if r.err != nil || r.out.Status.Lost > 0 {
 			t.Errorf("the run ended with %v, %s", r.err, r.out.Status)
 		}
+	})
+
+	t.Run("the cockpit's keys: through the runbook runner", func(t *testing.T) {
+		t.Parallel()
+		// The TUI's route, short of the key presses: its LoadController
+		// (journaledLoad) sends the engine a LoadControl, journaled, which
+		// the runner applies to the step's coordinator.
+		rb, err := parseRunbook(distRunbook(t, ns, image, workers, 60, 40, ""), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		journal := filepath.Join(t.TempDir(), "journal.jsonl")
+		sess, err := openJournal(rb, journal, false, "ci", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Journal.Close()
+		pilot, err := runbook.NewAutopilot(rb, runbook.AutopilotOptions{Operator: "ci", ConfirmActions: true, AllowActions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc := probes.NewKubeClusters(probes.KubeconfigOptions{Path: c.Kubeconfig})
+		defer kc.Close()
+		var mu sync.Mutex
+		var pausedSeen, resumedSeen bool
+		r := &runbook.Runner{Journal: sess.Journal, Env: probes.Env{Kube: kc.Cluster}, Operator: "ci", WorkerImage: image,
+			Autopilot: pilot, AllowActions: true, OnLoad: func(step string, snap loader.Snapshot) {
+				mu.Lock()
+				defer mu.Unlock()
+				pausedSeen = pausedSeen || snap.Paused
+				resumedSeen = resumedSeen || (pausedSeen && !snap.Paused)
+			}}
+		ops := make(chan runbook.Event)
+		runDone := make(chan struct{})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		var final runbook.State
+		var runErr error
+		go func() {
+			defer close(runDone)
+			final, runErr = r.Run(ctx, sess.State, sess.Pending, ops)
+		}()
+		defer func() {
+			cancel()
+			<-runDone
+		}()
+		// waitJournal waits until cond holds of the step's journaled
+		// intervals.
+		waitJournal := func(what string, cond func(ivs []runbook.LoadInterval) bool) []runbook.LoadInterval {
+			t.Helper()
+			var ivs []runbook.LoadInterval
+			if err := realclusterWait(ctx, what, func() error {
+				select {
+				case <-runDone:
+					return nil
+				default:
+				}
+				ivs = journaled[runbook.LoadInterval](journalEvents(journal))
+				if !cond(ivs) {
+					return errors.New("not yet")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-runDone:
+				t.Fatalf("waiting for %s: the run ended first (%v, %s)", what, runErr, final.Outcome)
+			default:
+			}
+			return ivs
+		}
+		complete := func(iv runbook.LoadInterval) bool { return iv.Merged == workers && len(iv.Missing) == 0 }
+		waitJournal("two complete intervals", func(ivs []runbook.LoadInterval) bool {
+			n := 0
+			for _, iv := range ivs {
+				if complete(iv) && iv.Interval.Sent > 0 {
+					n++
+				}
+			}
+			return n >= 2
+		})
+		if !r.LoadRunning("peak") {
+			t.Fatal("the runner says no load test runs for the step: the cockpit's keys would be off")
+		}
+		keys := journaledLoad{step: "peak", operator: "ci", ops: ops, done: runDone}
+		if err := keys.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		ivs := waitJournal("two complete intervals in a row with nothing sent", func(ivs []runbook.LoadInterval) bool {
+			for i := 1; i < len(ivs); i++ {
+				if complete(ivs[i-1]) && complete(ivs[i]) && ivs[i-1].Interval.Sent == 0 && ivs[i].Interval.Sent == 0 {
+					return true
+				}
+			}
+			return false
+		})
+		resumeFrom := ivs[len(ivs)-1].Interval.Index + 1
+		if err := keys.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		waitJournal("a complete interval sending again", func(ivs []runbook.LoadInterval) bool {
+			for _, iv := range ivs {
+				if iv.Interval.Index >= resumeFrom && complete(iv) && iv.Interval.Sent > 0 {
+					return true
+				}
+			}
+			return false
+		})
+		if err := keys.SetRate(90); err != nil {
+			t.Fatal(err)
+		}
+		ivs = waitJournal("two complete intervals at 90/s", func(ivs []runbook.LoadInterval) bool {
+			n := 0
+			for _, iv := range ivs {
+				if complete(iv) && iv.Interval.TargetRate == 90 {
+					n++
+				}
+			}
+			return n >= 2
+		})
+		last := ivs[len(ivs)-1].Interval
+		t.Logf("journaled interval %d: target %g/s, sent %d in %s", last.Index, last.TargetRate, last.Sent, last.Span())
+		keys.Stop()
+		select {
+		case <-runDone:
+		case <-ctx.Done():
+			t.Fatal("the run did not end after the stop key")
+		}
+		if runErr != nil {
+			t.Fatal(runErr)
+		}
+		evs := journalEvents(journal)
+		// Stopped by the key, the step fails as a local one does: the
+		// thresholds judged only the part that ran.
+		if res := journaled[runbook.LoadResult](evs); len(res) != 1 || !strings.Contains(res[0].Result.Message, "stopped by the operator") {
+			t.Errorf("load results %+v: want one, stopped by the operator", res)
+		}
+		var ctls []string
+		for _, lc := range journaled[runbook.LoadControl](evs) {
+			ctls = append(ctls, lc.Op)
+		}
+		if want := []string{runbook.LoadPause, runbook.LoadResume, runbook.LoadRate, runbook.LoadStop}; !slices.Equal(ctls, want) {
+			t.Errorf("journaled load controls %v, want %v", ctls, want)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !pausedSeen || !resumedSeen {
+			t.Errorf("the cockpit's snapshots: paused seen %v, resumed after %v — its pause key would not toggle", pausedSeen, resumedSeen)
+		}
+		t.Logf("run %s: %s", final.Outcome, final.Reason)
 	})
 
 	t.Run("closed model: VUs", func(t *testing.T) {
