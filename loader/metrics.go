@@ -501,8 +501,9 @@ func latencyOf(h *hdr.Histogram) Latency {
 	}
 }
 
-// stats renders the view.
-func (v *view) stats() Stats {
+// counts renders the view's span and counts, without the counts by
+// status nor the latencies.
+func (v *view) counts() Stats {
 	c := &v.c
 	st := Stats{
 		Span:         v.span,
@@ -515,7 +516,6 @@ func (v *view) stats() Stats {
 		ChecksFailed: c.checksFailed,
 		BytesIn:      c.bytesIn,
 		BytesOut:     c.bytesOut,
-		Status:       maps.Clone(c.status),
 		Errors: ErrorCounts{
 			Refused: c.classes[ClassRefused], Timeout: c.classes[ClassTimeout], Reset: c.classes[ClassReset],
 			DNS: c.classes[ClassDNS], TLS: c.classes[ClassTLS], Protocol: c.classes[ClassProtocol],
@@ -523,11 +523,18 @@ func (v *view) stats() Stats {
 			CheckFailed: c.classes[ClassCheckFailed],
 		},
 	}
-	if st.Status == nil {
-		st.Status = map[int]int64{}
-	}
 	if v.span > 0 {
 		st.Rate = float64(c.requests) / v.span.Seconds()
+	}
+	return st
+}
+
+// stats renders the view.
+func (v *view) stats() Stats {
+	st := v.counts()
+	st.Status = maps.Clone(v.c.status)
+	if st.Status == nil {
+		st.Status = map[int]int64{}
 	}
 	st.Latency = latencyOf(v.hist(seriesLatency))
 	if v.a.open {
@@ -545,65 +552,14 @@ func (v *view) stats() Stats {
 	return st
 }
 
-// value aggregates a threshold's metric over the view: the value in the
-// metric's unit, and whether there were samples.
+// value aggregates a threshold's metric over the view (ThresholdValue).
 func (v *view) value(t threshold.Threshold) (float64, bool) {
-	c := &v.c
-	ratio := func(num, den int64) (float64, bool) {
-		if den == 0 {
-			return 0, false
+	st := v.counts()
+	return ThresholdValue(t, &st, func(metric string) *hdr.Histogram {
+		s, ok := trendSeries[metric]
+		if !ok {
+			return nil
 		}
-		return float64(num) / float64(den), true
-	}
-	counter := func(n int64) (float64, bool) {
-		if t.Agg.Func == threshold.Count {
-			return float64(n), true
-		}
-		if v.span <= 0 {
-			return 0, false
-		}
-		return float64(n) / v.span.Seconds(), true
-	}
-	switch t.Metric {
-	case "http_req_failed":
-		return ratio(c.failed, c.requests)
-	case "errors":
-		return ratio(c.errored, c.requests)
-	case "checks":
-		return ratio(c.checksPassed, c.checksPassed+c.checksFailed)
-	case "http_reqs", "iterations":
-		return counter(c.requests)
-	case "dropped_iterations":
-		return counter(c.dropped)
-	case "data_received":
-		return counter(c.bytesIn)
-	case "data_sent":
-		return counter(c.bytesOut)
-	}
-	s, ok := trendSeries[t.Metric]
-	if !ok {
-		return 0, false
-	}
-	h := v.hist(s)
-	n := h.TotalCount()
-	if t.Agg.Func == threshold.Count {
-		return float64(n), true
-	}
-	if n == 0 {
-		return 0, false
-	}
-	ms := func(us int64) float64 { return float64(us) / 1000 }
-	switch t.Agg.Func {
-	case threshold.Avg:
-		return h.Mean() / 1000, true
-	case threshold.Min:
-		return ms(h.Min()), true
-	case threshold.Max:
-		return ms(h.Max()), true
-	case threshold.Med:
-		return ms(h.ValueAtQuantile(50)), true
-	case threshold.Percentile:
-		return ms(h.ValueAtQuantile(t.Agg.P)), true
-	}
-	return 0, false
+		return v.hist(s)
+	})
 }
