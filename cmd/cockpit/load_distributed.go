@@ -296,7 +296,7 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 	}
 	warn := ""
 	if n := agg.Incomplete(); n > 0 {
-		warn = fmt.Sprintf("%d of %d intervals were merged without a worker that owed them: the figures above are not the whole test's", n, len(agg.Intervals()))
+		warn = fmt.Sprintf("%d of %d intervals were merged without a worker that owed them: the figures above are not the whole test's", n, agg.Intervals())
 		fmt.Fprintf(w, "workers: %s\n", warn)
 	}
 	if fst, err := loader.MergeIntervals([]loader.Interval{final.Interval}); err == nil && len(final.Missing) == 0 {

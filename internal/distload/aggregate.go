@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/threshold"
 )
@@ -19,6 +17,12 @@ import (
 // on http_req_duration, http_req_failed, errors, checks, http_reqs,
 // iterations, dropped_iterations, data_received and data_sent are
 // evaluated; a threshold on another metric has no samples, and fails.
+//
+// The merged intervals are summed as they come (loader.IntervalSums): a
+// snapshot costs the same at the end of a long run as after its first
+// intervals, and the memory held is that of the longest window (the
+// WindowSize and the thresholds' windows), not the run's. The fields are
+// read at the first Add: set them before.
 type Aggregate struct {
 	// Thresholds are the test's, evaluated on the merged intervals.
 	Thresholds []threshold.Threshold
@@ -28,26 +32,52 @@ type Aggregate struct {
 	Iterations int64
 	WindowSize time.Duration
 
-	ivs        []loader.Interval
+	sums       *loader.IntervalSums
+	err        error // the first interval that did not decode
+	n          int
+	last       loader.Interval // Elapsed, VUs and TargetRate come from it
 	incomplete int
 	seq        int
 	peakVUs    int
 	aborted    []bool
 }
 
-// Add takes intervals merged by a loader.WorkerMerger, in order.
+// init creates the sums, keeping the intervals of the longest window.
+func (a *Aggregate) init() {
+	if a.sums != nil {
+		return
+	}
+	keep := a.WindowSize
+	for _, t := range a.Thresholds {
+		keep = max(keep, t.Window)
+	}
+	a.sums = loader.NewIntervalSums(keep)
+}
+
+// Add takes intervals merged by a loader.WorkerMerger, in order. It keeps
+// their Status and Errors maps while they are in a window: they must not
+// change. An interval whose histograms do not decode fails every
+// snapshot from then on.
 func (a *Aggregate) Add(ivs ...loader.MergedInterval) {
+	a.init()
 	for _, m := range ivs {
-		a.ivs = append(a.ivs, m.Interval)
+		a.n++
+		a.last = m.Interval
+		a.last.Latency, a.last.Raw = "", ""
 		a.peakVUs = max(a.peakVUs, m.VUs)
 		if !m.Complete() {
 			a.incomplete++
 		}
+		if a.err == nil {
+			if err := a.sums.Add(m.Interval); err != nil {
+				a.err = fmt.Errorf("merged intervals: %w", err)
+			}
+		}
 	}
 }
 
-// Intervals returns the merged intervals so far.
-func (a *Aggregate) Intervals() []loader.Interval { return a.ivs }
+// Intervals counts the intervals merged so far.
+func (a *Aggregate) Intervals() int { return a.n }
 
 // Incomplete counts the intervals merged without some worker that owed them.
 func (a *Aggregate) Incomplete() int { return a.incomplete }
@@ -57,36 +87,36 @@ func (a *Aggregate) Incomplete() int { return a.incomplete }
 // on them. An abortOnFail threshold that fails (after its delay) is
 // marked Aborted and abort is true: the caller stops the workers.
 func (a *Aggregate) Snapshot(now time.Time, done bool, reason loader.StopReason) (s loader.Snapshot, abort bool, err error) {
+	a.init()
 	a.seq++
 	s = loader.Snapshot{Seq: a.seq, Time: now, Done: done, Reason: reason, Executor: a.Executor,
 		Planned: a.Planned, Iterations: a.Iterations, WindowSize: a.WindowSize, PeakVUs: a.peakVUs}
-	if s.Total, err = loader.MergeIntervals(a.ivs); err != nil {
+	if a.err != nil {
+		return s, false, a.err
+	}
+	total := a.sums.Total()
+	s.Total = total.Stats()
+	win, err := a.sums.Window(a.WindowSize)
+	if err != nil {
 		return s, false, fmt.Errorf("merged intervals: %w", err)
 	}
-	if s.Window, err = loader.MergeIntervals(a.last(a.WindowSize)); err != nil {
-		return s, false, fmt.Errorf("merged intervals: %w", err)
-	}
-	if n := len(a.ivs); n > 0 {
-		last := a.ivs[n-1]
-		s.Elapsed, s.VUs, s.TargetRate = last.End, last.VUs, last.TargetRate
+	s.Window = win.Stats()
+	if a.n > 0 {
+		s.Elapsed, s.VUs, s.TargetRate = a.last.End, a.last.VUs, a.last.TargetRate
 	}
 	if a.Executor.Open() {
-		d := loader.Delivery{Active: s.Elapsed}
-		for _, iv := range a.ivs {
-			d.Due += iv.Due
-			d.Sent += iv.Sent
-			d.Dropped += iv.Dropped
-		}
-		s.Delivery = d
+		c := &total.Counts
+		s.Delivery = loader.Delivery{Active: s.Elapsed, Due: c.Due, Sent: c.Sent, Dropped: c.Dropped}
 	}
 	if a.aborted == nil {
 		a.aborted = make([]bool, len(a.Thresholds))
 	}
 	for i, t := range a.Thresholds {
-		v, ok, err := a.value(t)
+		span, err := a.sums.Window(t.Window)
 		if err != nil {
-			return s, false, err
+			return s, false, fmt.Errorf("threshold %s: %w", t, err)
 		}
+		v, ok := span.Value(t)
 		st := loader.ThresholdState{Threshold: t, Value: v, HasSamples: ok, Pass: t.Eval(v, ok), Aborted: a.aborted[i]}
 		if !done && t.AbortOnFail && ok && !st.Pass && s.Elapsed >= t.DelayAbortEval && !a.aborted[i] {
 			a.aborted[i], st.Aborted, abort = true, true, true
@@ -95,97 +125,4 @@ func (a *Aggregate) Snapshot(now time.Time, done bool, reason loader.StopReason)
 	}
 	s.Intervals = nil
 	return s, abort, nil
-}
-
-// last returns the intervals that end within d of the last one's end
-// (all of them when d is 0).
-func (a *Aggregate) last(d time.Duration) []loader.Interval {
-	n := len(a.ivs)
-	if d <= 0 || n == 0 {
-		return a.ivs
-	}
-	end := a.ivs[n-1].End
-	i := n
-	for i > 0 && a.ivs[i-1].End > end-d {
-		i--
-	}
-	return a.ivs[i:]
-}
-
-// value aggregates a threshold's metric over its window of the merged
-// intervals, as the loader does over its own.
-func (a *Aggregate) value(t threshold.Threshold) (float64, bool, error) {
-	ivs := a.last(t.Window)
-	st, err := loader.MergeIntervals(ivs)
-	if err != nil {
-		return 0, false, err
-	}
-	ratio := func(num, den int64) (float64, bool, error) {
-		if den == 0 {
-			return 0, false, nil
-		}
-		return float64(num) / float64(den), true, nil
-	}
-	counter := func(n int64) (float64, bool, error) {
-		if t.Agg.Func == threshold.Count {
-			return float64(n), true, nil
-		}
-		if st.Span <= 0 {
-			return 0, false, nil
-		}
-		return float64(n) / st.Span.Seconds(), true, nil
-	}
-	switch t.Metric {
-	case "http_req_failed":
-		return ratio(st.Failed, st.Requests)
-	case "errors":
-		return ratio(st.Errored, st.Requests)
-	case "checks":
-		return ratio(st.ChecksPassed, st.ChecksPassed+st.ChecksFailed)
-	case "http_reqs", "iterations":
-		return counter(st.Requests)
-	case "dropped_iterations":
-		return counter(st.Dropped)
-	case "data_received":
-		return counter(st.BytesIn)
-	case "data_sent":
-		return counter(st.BytesOut)
-	case "http_req_duration":
-	default:
-		return 0, false, nil // not carried by the intervals
-	}
-	h := loader.NewHistogram()
-	for _, iv := range ivs {
-		c, err := iv.LatencyHistogram()
-		if err != nil {
-			return 0, false, fmt.Errorf("interval %d: %w", iv.Index, err)
-		}
-		h.Merge(c)
-	}
-	return trendValue(t, h)
-}
-
-// trendValue aggregates a latency histogram (microseconds) in ms.
-func trendValue(t threshold.Threshold, h *hdr.Histogram) (float64, bool, error) {
-	n := h.TotalCount()
-	if t.Agg.Func == threshold.Count {
-		return float64(n), true, nil
-	}
-	if n == 0 {
-		return 0, false, nil
-	}
-	ms := func(us int64) float64 { return float64(us) / 1000 }
-	switch t.Agg.Func {
-	case threshold.Avg:
-		return h.Mean() / 1000, true, nil
-	case threshold.Min:
-		return ms(h.Min()), true, nil
-	case threshold.Max:
-		return ms(h.Max()), true, nil
-	case threshold.Med:
-		return ms(h.ValueAtQuantile(50)), true, nil
-	case threshold.Percentile:
-		return ms(h.ValueAtQuantile(t.Agg.P)), true, nil
-	}
-	return 0, false, nil
 }

@@ -185,7 +185,7 @@ func (d *Driver) Run(ctx context.Context) (Outcome, error) {
 		}
 	}
 	out.Last.Done, out.Last.Reason = true, reason
-	out.Intervals, out.Incomplete = len(agg.Intervals()), agg.Incomplete()
+	out.Intervals, out.Incomplete = agg.Intervals(), agg.Incomplete()
 	if runErr == nil && reason == loader.ReasonCancelled {
 		runErr = ctx.Err()
 	}
