@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"time"
@@ -14,14 +15,17 @@ import (
 // snapshots of a run rebuilt from its intervals (a distributed run's
 // coordinator): the whole run so far, and windows over its last
 // intervals. Each interval's histograms are decoded once, when it is
-// added, and its buckets added to the whole run's; the decoded buckets of
-// the intervals that end within Keep of the latest stay for the windows,
-// older ones are dropped. So an interval costs its buckets once, a window
-// the intervals in it, the whole run nothing more: neither the cost of a
-// snapshot nor the memory held grows with the run.
+// added; its buckets are added to the whole run's and to each window's,
+// and kept, compactly, while it is within Keep of the latest interval's
+// end, so that a window can take them out again when the interval leaves
+// it. An interval costs its buckets, a handful of times; a snapshot the
+// histograms it reads and, for a window's counts, the intervals in it.
+// Neither grows with the run, nor does the memory held: that of the
+// intervals within Keep.
 //
 // Every span is exactly what MergeIntervals makes of the same intervals:
-// the counts summed, the histograms merged bucket for bucket.
+// the counts summed, the histograms merged bucket for bucket (bucket
+// counts are integers: taking an interval out of a window is exact).
 //
 // Windows hold the intervals that end within d of the latest End, which
 // takes a run's Ends to be non-decreasing, as a merged run's are: an
@@ -32,23 +36,42 @@ type IntervalSums struct {
 	n       int
 	end     time.Duration // the latest End
 	total   IntervalSpan
-	tail    []keptInterval // a ring: the intervals within keep of end
-	first   int            // the oldest's position in tail
+	tail    []keptInterval // a ring: the intervals within keep of end, oldest at first
+	first   int
 	kept    int
-	windows map[time.Duration]*IntervalSpan
-	stale   bool // windows were computed before the last Add
+	windows []*window // by length, as first asked for
 	dec     countsDecoder
 	cor     []bucketCount // the interval being added's
 	raw     []bucketCount
 }
 
-// keptInterval is an interval of the tail: its counts and span, its
-// histograms as the buckets they populate.
+// keptInterval is an interval of the tail: its counts and span, and its
+// histograms' buckets, compact (appendCompact), the corrected then the
+// raw.
 type keptInterval struct {
-	end      time.Duration // non-decreasing (IntervalSums)
-	iv       Interval      // without Latency and Raw
-	cor, raw []bucketCount
-	closed   bool // no Raw: raw is cor's
+	end     time.Duration // non-decreasing (IntervalSums)
+	iv      Interval      // without Latency and Raw
+	buckets []byte
+	corLen  int  // the corrected histogram's bytes of buckets
+	closed  bool // no Raw: the raw histogram is the corrected one
+}
+
+// cor and raw return the interval's compact buckets.
+func (k *keptInterval) cor() []byte { return k.buckets[:k.corLen] }
+func (k *keptInterval) raw() []byte {
+	if k.closed {
+		return k.cor()
+	}
+	return k.buckets[k.corLen:]
+}
+
+// window is a window of the last d: its histograms follow each Add,
+// its counts are summed again when asked for after one.
+type window struct {
+	d     time.Duration
+	from  int // the number (from 0, in the run) of its oldest interval
+	span  IntervalSpan
+	stale bool // its counts predate the last Add
 }
 
 // NewIntervalSums returns sums whose windows may reach keep back from the
@@ -60,46 +83,69 @@ func NewIntervalSums(keep time.Duration) *IntervalSums {
 // Add adds the run's next interval, decoding its histograms. An interval
 // that does not decode is not added: the error wraps ErrHistogram. Add
 // keeps iv's Status and Errors maps while iv is within Keep: they must
-// not change. Add invalidates the spans returned before it.
+// not change. Add changes the spans returned before it.
 func (s *IntervalSums) Add(iv Interval) error {
 	var err error
 	if s.cor, err = s.dec.decode(s.cor[:0], iv.Latency); err != nil {
 		return fmt.Errorf("interval %d latency: %w", iv.Index, err)
 	}
 	closed := iv.Raw == ""
+	raw := s.cor
 	if !closed {
 		if s.raw, err = s.dec.decode(s.raw[:0], iv.Raw); err != nil {
 			return fmt.Errorf("interval %d raw: %w", iv.Index, err)
 		}
+		raw = s.raw
 	}
 	iv.Latency, iv.Raw = "", ""
 	if s.n == 0 || iv.End > s.end {
 		s.end = iv.End
 	}
 	s.n++
-	k := keptInterval{end: s.end, iv: iv, cor: s.cor, raw: s.raw, closed: closed}
-	s.total.add(&k)
-	s.stale = true
+	s.total.addBuckets(s.cor, raw)
+	s.total.addCounts(&iv)
 	if s.keep == 0 {
 		return nil
-	}
-	for s.kept > 0 && s.tail[s.first].end <= s.end-s.keep {
-		s.first = (s.first + 1) % len(s.tail)
-		s.kept--
 	}
 	if s.kept == len(s.tail) {
 		s.grow()
 	}
-	slot := &s.tail[(s.first+s.kept)%len(s.tail)]
-	// The slot's buckets are an interval's that left the tail: reuse them.
-	k.cor = append(slot.cor[:0], s.cor...)
-	k.raw = slot.raw[:0]
+	k := &s.tail[(s.first+s.kept)%len(s.tail)]
+	// The slot's buckets were an interval's that left the tail: reuse them.
+	k.buckets = appendCompact(k.buckets[:0], s.cor)
+	k.corLen = len(k.buckets)
 	if !closed {
-		k.raw = append(k.raw, s.raw...)
+		k.buckets = appendCompact(k.buckets, s.raw)
 	}
-	*slot = k
+	k.end, k.iv, k.closed = s.end, iv, closed
 	s.kept++
+	for _, w := range s.windows {
+		w.span.addBuckets(s.cor, raw)
+		w.expire(s)
+	}
+	for s.kept > 0 && s.tail[s.first].end <= s.end-s.keep {
+		s.tail[s.first].iv = Interval{}
+		s.first = (s.first + 1) % len(s.tail)
+		s.kept--
+	}
 	return nil
+}
+
+// at returns the kept interval numbered i in the run.
+func (s *IntervalSums) at(i int) *keptInterval {
+	return &s.tail[(s.first+i-(s.n-s.kept))%len(s.tail)]
+}
+
+// expire takes out of w the intervals that left it, and marks its counts
+// out of date.
+func (w *window) expire(s *IntervalSums) {
+	for ; w.from < s.n && s.at(w.from).end <= s.end-w.d; w.from++ {
+		k := s.at(w.from)
+		addCompact(w.span.cor, k.cor(), -1)
+		addCompact(w.span.raw, k.raw(), -1)
+		w.span.hcor, w.span.hraw = nil, nil
+	}
+	w.stale = true
 }
 
 // grow doubles the tail's ring, the oldest interval first.
@@ -122,8 +168,9 @@ func (s *IntervalSums) Total() *IntervalSpan { return &s.total }
 
 // Window is the intervals that end within d of the latest interval's
 // end, valid until the next Add; the whole run when d <= 0. A window
-// longer than Keep is refused: its oldest intervals may have been
-// dropped.
+// longer than Keep is refused: its oldest intervals may be gone. The
+// first call for a length sums the intervals kept; from then on, each
+// Add updates the window's histograms.
 func (s *IntervalSums) Window(d time.Duration) (*IntervalSpan, error) {
 	if d <= 0 {
 		return &s.total, nil
@@ -131,33 +178,59 @@ func (s *IntervalSums) Window(d time.Duration) (*IntervalSpan, error) {
 	if d > s.keep {
 		return nil, fmt.Errorf("a window of %s is longer than the %s of intervals kept", d, s.keep)
 	}
-	if s.stale {
-		for _, w := range s.windows {
-			w.valid = false
+	var w *window
+	for _, x := range s.windows {
+		if x.d == d {
+			w = x
 		}
-		s.stale = false
 	}
-	w := s.windows[d]
 	if w == nil {
-		if s.windows == nil {
-			s.windows = map[time.Duration]*IntervalSpan{}
+		w = &window{d: d, from: s.n - s.kept}
+		w.span.arrays()
+		for i := w.from; i < s.n; i++ {
+			k := s.at(i)
+			addCompact(w.span.cor, k.cor(), 1)
+			addCompact(w.span.raw, k.raw(), 1)
 		}
-		w = &IntervalSpan{}
-		s.windows[d] = w
+		w.expire(s)
+		s.windows = append(s.windows, w)
 	}
-	if w.valid {
-		return w, nil
+	if w.stale {
+		p := &w.span
+		clear(p.Counts.Status)
+		clear(p.Counts.Errors)
+		p.Counts = Interval{Status: p.Counts.Status, Errors: p.Counts.Errors}
+		p.Intervals, p.Span = 0, 0
+		for i := w.from; i < s.n; i++ {
+			p.addCounts(&s.at(i).iv)
+		}
+		w.stale = false
 	}
-	w.reset()
-	i := s.kept
-	for i > 0 && s.tail[(s.first+i-1)%len(s.tail)].end > s.end-d {
-		i--
+	return &w.span, nil
+}
+
+// appendCompact appends buckets, in ascending index order, as uvarint
+// pairs: the index less the previous one's, the count.
+func appendCompact(dst []byte, buckets []bucketCount) []byte {
+	var prev int32
+	for _, b := range buckets {
+		dst = binary.AppendUvarint(dst, uint64(b.idx-prev))
+		dst = binary.AppendUvarint(dst, uint64(b.n))
+		prev = b.idx
 	}
-	for ; i < s.kept; i++ {
-		w.add(&s.tail[(s.first+i)%len(s.tail)])
+	return dst
+}
+
+// addCompact adds sign times the compact buckets b to counts.
+func addCompact(counts []int64, b []byte, sign int64) {
+	var idx uint64
+	for len(b) > 0 {
+		var d, c uint64
+		d, b = uvarint(b)
+		c, b = uvarint(b)
+		idx += d
+		counts[idx] += sign * int64(c)
 	}
-	w.valid = true
-	return w, nil
 }
 
 // IntervalSpan is the merge of consecutive intervals of a run (an
@@ -175,35 +248,28 @@ type IntervalSpan struct {
 
 	cor, raw   []int64        // counts arrays of the loader's geometry, nil while empty
 	hcor, hraw *hdr.Histogram // built from them on demand, nil when out of date
-	valid      bool           // a window's: computed since the last Add
 }
 
-// add merges a decoded interval into the span.
-func (p *IntervalSpan) add(k *keptInterval) {
+// arrays allocates the span's counts arrays.
+func (p *IntervalSpan) arrays() {
 	if p.cor == nil {
 		p.cor, p.raw = make([]int64, loaderCounts()), make([]int64, loaderCounts())
 	}
-	addBuckets(p.cor, k.cor)
-	if k.closed {
-		addBuckets(p.raw, k.cor)
-	} else {
-		addBuckets(p.raw, k.raw)
-	}
-	p.Intervals++
-	p.Span += k.iv.Span()
-	p.Counts.AddCounts(k.iv)
+}
+
+// addBuckets merges an interval's histograms into the span's.
+func (p *IntervalSpan) addBuckets(cor, raw []bucketCount) {
+	p.arrays()
+	addBuckets(p.cor, cor)
+	addBuckets(p.raw, raw)
 	p.hcor, p.hraw = nil, nil
 }
 
-// reset empties the span, keeping its arrays.
-func (p *IntervalSpan) reset() {
-	clear(p.cor)
-	clear(p.raw)
-	clear(p.Counts.Status)
-	clear(p.Counts.Errors)
-	p.Intervals, p.Span = 0, 0
-	p.Counts = Interval{Status: p.Counts.Status, Errors: p.Counts.Errors}
-	p.hcor, p.hraw = nil, nil
+// addCounts adds an interval's counts and span to the span's.
+func (p *IntervalSpan) addCounts(iv *Interval) {
+	p.Intervals++
+	p.Span += iv.Span()
+	p.Counts.AddCounts(*iv)
 }
 
 // Latency is the span's http_req_duration histogram (microseconds), which

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -111,4 +112,67 @@ func BenchmarkAggregateSnapshot(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAggregateMemory shows the Aggregate's memory does not grow with
+// the run: 100 workers' merged intervals replayed for 3600 intervals, a
+// snapshot after each as Driver.Run takes them, HeapInuse after a full GC
+// at interval 600 and at 3600 (the intervals handed on and dropped, as
+// the coordinator does once it has journaled them). The windows are those
+// of BenchmarkAggregateSnapshot (10 s and 30 s). The benchmark fails when
+// the heap at 3600 is 256 KiB or more above the heap at 600. encoded-B is
+// what the intervals' encoded histograms alone weigh over the 3600: what
+// keeping every interval held.
+//
+//	go test ./internal/distload -run '^$' -bench BenchmarkAggregateMemory -benchtime 1x
+func BenchmarkAggregateMemory(b *testing.B) {
+	const workers, n, flat = 100, 3600, 256 << 10
+	ths := []threshold.Threshold{}
+	for _, l := range []string{"http_req_duration: p(95)<500", "http_req_duration: p(99)<1000 over 30s"} {
+		t, err := threshold.ParseLine(l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ths = append(ths, t)
+	}
+	pool := benchPool(b, workers)
+	var h600, h3600 uint64
+	var encoded int64
+	for range b.N {
+		a := &Aggregate{Thresholds: ths, Executor: loader.ConstantArrivalRate, Planned: 2 * time.Hour, WindowSize: 10 * time.Second}
+		encoded = 0
+		for k := range n {
+			m := merged(pool, k, workers)
+			encoded += int64(len(m.Latency) + len(m.Raw))
+			a.Add(m)
+			if _, _, err := a.Snapshot(time.Unix(0, 0), false, ""); err != nil {
+				b.Fatal(err)
+			}
+			switch k + 1 {
+			case 600:
+				h600 = heapInuse()
+			case n:
+				h3600 = heapInuse()
+			}
+		}
+		if a.Intervals() != n {
+			b.Fatalf("%d intervals, want %d", a.Intervals(), n)
+		}
+	}
+	b.ReportMetric(float64(h600), "heap-600-B")
+	b.ReportMetric(float64(h3600), "heap-3600-B")
+	b.ReportMetric(float64(int64(h3600)-int64(h600)), "growth-B")
+	b.ReportMetric(float64(encoded), "encoded-B")
+	if int64(h3600)-int64(h600) >= flat {
+		b.Errorf("heap not flat: %d B at interval 600, %d B at 3600 (%+d B); flat is < %d B", h600, h3600, int64(h3600)-int64(h600), flat)
+	}
+}
+
+// heapInuse is HeapInuse after a full collection.
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
