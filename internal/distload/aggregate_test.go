@@ -3,6 +3,7 @@ package distload
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -61,13 +62,25 @@ func (r *reference) snapshot(t *testing.T, now time.Time, done bool, reason load
 	r.seq++
 	s := loader.Snapshot{Seq: r.seq, Time: now, Done: done, Reason: reason, Executor: r.exec,
 		Planned: time.Hour, Iterations: 7, WindowSize: r.window, PeakVUs: r.peakVUs}
-	var err error
-	if s.Total, err = loader.MergeIntervals(r.ivs); err != nil {
-		t.Fatal(err)
+	// Spans over the same intervals share their merge (of this snapshot).
+	stats, hists := map[time.Duration]loader.Stats{}, map[time.Duration]*hdr.Histogram{}
+	merge := func(d time.Duration) loader.Stats {
+		if d < 0 {
+			d = 0
+		}
+		st, ok := stats[d]
+		if !ok {
+			var err error
+			if st, err = loader.MergeIntervals(r.last(d)); err != nil {
+				t.Fatal(err)
+			}
+			stats[d] = st
+		}
+		return st
 	}
-	if s.Window, err = loader.MergeIntervals(r.last(r.window)); err != nil {
-		t.Fatal(err)
-	}
+	s.Total, s.Window = merge(0), merge(r.window)
+	// Each its own Status map, as two merges make.
+	s.Window.Status = maps.Clone(s.Window.Status)
 	if n := len(r.ivs); n > 0 {
 		s.Elapsed, s.VUs, s.TargetRate = r.ivs[n-1].End, r.ivs[n-1].VUs, r.ivs[n-1].TargetRate
 	}
@@ -84,17 +97,9 @@ func (r *reference) snapshot(t *testing.T, now time.Time, done bool, reason load
 		r.aborted = make([]bool, len(r.ths))
 	}
 	abort := false
-	// Thresholds over the same window share its merge (of this snapshot).
-	stats, hists := map[time.Duration]loader.Stats{}, map[time.Duration]*hdr.Histogram{}
 	for i, th := range r.ths {
 		ivs := r.last(th.Window)
-		st, ok := stats[th.Window]
-		if !ok {
-			if st, err = loader.MergeIntervals(ivs); err != nil {
-				t.Fatal(err)
-			}
-			stats[th.Window] = st
-		}
+		st := merge(th.Window)
 		v, ok := loader.ThresholdValue(th, &st, func(metric string) *hdr.Histogram {
 			if metric != "http_req_duration" {
 				return nil
@@ -242,7 +247,7 @@ func TestAggregateMatchesMergingFromScratch(t *testing.T) {
 			var end time.Duration
 			k := 0
 			aborts := 0
-			const steps = 45
+			const steps = 24
 			for step := range steps {
 				// Driver.Run adds what each update brought: none, one or several.
 				var ivs []loader.MergedInterval
