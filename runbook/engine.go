@@ -287,7 +287,7 @@ func (e *engine) apply(ev Event) {
 		return
 	}
 	switch ev := ev.(type) {
-	case LoadInterval:
+	case LoadInterval, LoadControlFailed:
 		return // evidence for the report: it changes no state, even late
 	case ActionCleaned:
 		e.actionCleaned(ev) // what a run left is taken back after it ends too

@@ -261,7 +261,8 @@ var eventTypes = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for _, ev := range []Event{Started{}, Tick{}, RunStep{}, RunPhase{}, ProbeResult{}, LoadResult{},
 		LoadControl{}, LoadInterval{}, Confirmed{}, Skipped{}, Overridden{}, Advance{}, Aborted{}, Resumed{},
-		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}, LoadWorkersChanged{}} {
+		ActionPlanned{}, ActionDone{}, UndoRequested{}, ActionUndone{}, ActionCleaned{}, AccessReviewed{}, LoadWorkersChanged{},
+		LoadControlFailed{}} {
 		m[ev.EventType()] = reflect.TypeOf(ev)
 	}
 	return m

@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -275,6 +276,7 @@ func TestRunnerLoadControl(t *testing.T) {
 		{Step: "load", Op: LoadPause, Operator: "lead"},
 		{Step: "load", Op: LoadResume, Operator: "lead"},
 		{Step: "load", Op: LoadVUs, Value: 3, Operator: "lead"},
+		{Step: "load", Op: LoadVUs, Value: 100_001, Operator: "lead"}, // past the loader's limit: not applied
 		{Step: "load", Op: LoadStop, Operator: "lead"},
 	} {
 		ops <- ev
@@ -317,13 +319,24 @@ func TestRunnerLoadControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
+	var failed []LoadControlFailed
 	for _, rec := range rr.Records {
-		if rec.Type == "load.control" {
+		switch rec.Type {
+		case "load.control":
 			n++
+		case "load.control.failed":
+			var f LoadControlFailed
+			if err := json.Unmarshal(rec.Payload, &f); err != nil {
+				t.Fatal(err)
+			}
+			failed = append(failed, f)
 		}
 	}
-	if n != 5 {
-		t.Errorf("%d load.control records journaled, want 5 (the refused one too)", n)
+	if n != 6 {
+		t.Errorf("%d load.control records journaled, want 6 (the refused one too)", n)
+	}
+	if len(failed) != 1 || failed[0].Op != LoadVUs || failed[0].Value != 100_001 || !strings.Contains(failed[0].Error, "VUs must be > 0 and at most 100000, got 100001") {
+		t.Errorf("load.control.failed records %+v, want the loader's refusal of 100001 VUs", failed)
 	}
 }
 

@@ -17,7 +17,7 @@ const (
 	LineDecision LineKind = iota // the operator's (or the autopilot's) event: start, resume, confirm, skip, override, undo, load control, abort, a re-run
 	LineResult                   // a probe's or load test's result
 	LinePlan                     // an action's dry run
-	LineAction                   // an action's execution, undo or cleanup the engine took; a phase's access review
+	LineAction                   // an action's execution, undo or cleanup the engine took; a phase's access review; a load control not applied
 	LineStatus                   // a step's status changed
 	LinePhase                    // a phase entered or left, the run finished
 	LineRefused                  // the engine refused the event
@@ -157,12 +157,10 @@ func (n *narrator) event(ev Event, effects []Effect) {
 		}
 	case LoadControl:
 		if !refused {
-			what := "load " + ev.Op
-			if ev.Op == LoadRate || ev.Op == LoadVUs {
-				what += fmt.Sprintf(" %g", ev.Value)
-			}
-			n.add(LineDecision, n.phaseOf(ev.Step), ev.Step, what+" by "+ev.Operator)
+			n.add(LineDecision, n.phaseOf(ev.Step), ev.Step, loadControlWhat(ev.Op, ev.Value)+" by "+ev.Operator)
 		}
+	case LoadControlFailed:
+		n.add(LineAction, n.phaseOf(ev.Step), ev.Step, ev.what()+" NOT APPLIED: "+ev.Error)
 	case Aborted:
 		n.add(LineDecision, n.phase(), "", fmt.Sprintf("aborted by %s: %s", ev.Operator, ev.Reason))
 	case ProbeResult:
@@ -243,4 +241,13 @@ func prefixed(sep, s string) string {
 		return ""
 	}
 	return sep + s
+}
+
+// loadControlWhat names a load control: "load pause", "load rate 90".
+func loadControlWhat(op string, value float64) string {
+	what := "load " + op
+	if op == LoadRate || op == LoadVUs {
+		what += fmt.Sprintf(" %g", value)
+	}
+	return what
 }

@@ -252,8 +252,8 @@ func (r *Runner) execute(ctx context.Context, wg *sync.WaitGroup, s State, effec
 			continue
 		}
 		if cl, ok := eff.(ControlLoad); ok {
-			if !r.controlDistributed(cl) {
-				r.controlLoad(cl)
+			if !r.controlDistributed(ctx, wg, cl, results) {
+				r.controlLoad(ctx, cl, results)
 			}
 			continue
 		}
@@ -348,24 +348,34 @@ func (r *Runner) startLoad(ctx context.Context, wg *sync.WaitGroup, s State, sl 
 
 // controlLoad applies an operator's change to a running load test; the
 // loader lists it among its snapshots' events. The engine has checked the
-// change against the executor, so what can still fail is a run that ended
-// meanwhile — its result is on its way, and the change is moot.
-func (r *Runner) controlLoad(cl ControlLoad) {
+// change against the executor; a run that ended meanwhile makes it moot
+// (its result is on its way). Any other refusal — a rate or VU count past
+// the loader's limits — comes back as LoadControlFailed, journaled beside
+// the operator's decision.
+func (r *Runner) controlLoad(ctx context.Context, cl ControlLoad, results chan<- Event) {
 	ctl := r.LoadControl(cl.Step)
 	if ctl == nil {
 		return // finished meanwhile: its result is on its way
 	}
+	var err error
 	switch cl.Op {
 	case LoadPause:
-		_ = ctl.Pause()
+		err = ctl.Pause()
 	case LoadResume:
-		_ = ctl.Resume()
+		err = ctl.Resume()
 	case LoadRate:
-		_ = ctl.SetRate(cl.Value)
+		err = ctl.SetRate(cl.Value)
 	case LoadVUs:
-		_ = ctl.SetVUs(int(cl.Value))
+		err = ctl.SetVUs(int(cl.Value))
 	case LoadStop:
 		ctl.Stop()
+	}
+	if err == nil || errors.Is(err, loader.ErrNotRunning) {
+		return
+	}
+	select {
+	case results <- LoadControlFailed{Step: cl.Step, Op: cl.Op, Value: cl.Value, Error: err.Error()}:
+	case <-ctx.Done():
 	}
 }
 

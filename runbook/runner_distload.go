@@ -394,28 +394,42 @@ func (r *Runner) LoadRunning(step string) bool {
 
 // controlDistributed applies an operator's change to a step's running
 // distributed load test through its ConfigMap; false when none runs.
-func (r *Runner) controlDistributed(cl ControlLoad) bool {
+func (r *Runner) controlDistributed(ctx context.Context, wg *sync.WaitGroup, cl ControlLoad, results chan<- Event) bool {
 	r.mu.Lock()
 	d := r.dists[cl.Step]
 	r.mu.Unlock()
 	if d == nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultPlanTimeout)
-	defer cancel()
-	c := d.Coordinator()
-	switch cl.Op {
-	case LoadPause:
-		_ = c.SetPaused(ctx, true)
-	case LoadResume:
-		_ = c.SetPaused(ctx, false)
-	case LoadRate:
-		_ = c.SetRate(ctx, cl.Value)
-	case LoadVUs:
-		_ = c.SetVUs(ctx, int(cl.Value))
-	case LoadStop:
-		_ = d.Stop(ctx)
-	}
+	// The patch goes to the API server: off the runner's loop, so an
+	// outage delays the change, not the cockpit. One that fails is told.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultPlanTimeout)
+		defer cancel()
+		c := d.Coordinator()
+		var err error
+		switch cl.Op {
+		case LoadPause:
+			err = c.SetPaused(pctx, true)
+		case LoadResume:
+			err = c.SetPaused(pctx, false)
+		case LoadRate:
+			err = c.SetRate(pctx, cl.Value)
+		case LoadVUs:
+			err = c.SetVUs(pctx, int(cl.Value))
+		case LoadStop:
+			err = d.Stop(pctx)
+		}
+		if err == nil {
+			return
+		}
+		select {
+		case results <- LoadControlFailed{Step: cl.Step, Op: cl.Op, Value: cl.Value, Error: err.Error()}:
+		case <-ctx.Done():
+		}
+	}()
 	return true
 }
 

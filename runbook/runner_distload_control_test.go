@@ -2,6 +2,9 @@ package runbook
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,7 +33,25 @@ func TestControlLoadReachesTheWorkersConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = coord.Cleanup(context.Background(), DefaultLoadCleanupTimeout) })
-	if r.LoadRunning("load") || r.controlDistributed(ControlLoad{Step: "load", Op: LoadPause}) {
+	results := make(chan Event, 8)
+	// control applies cl as the runner does, waits for its patch, and
+	// returns whether the distributed run took it and what failed.
+	control := func(cl ControlLoad) (taken bool, failed []LoadControlFailed) {
+		t.Helper()
+		var wg sync.WaitGroup
+		taken = r.controlDistributed(ctx, &wg, cl, results)
+		wg.Wait()
+		for len(results) > 0 {
+			ev := <-results
+			f, ok := ev.(LoadControlFailed)
+			if !ok {
+				t.Fatalf("%s: the runner sent %T", cl.Op, ev)
+			}
+			failed = append(failed, f)
+		}
+		return taken, failed
+	}
+	if taken, _ := control(ControlLoad{Step: "load", Op: LoadPause}); r.LoadRunning("load") || taken {
 		t.Fatal("a load test runs before its driver is registered")
 	}
 	r.dists = map[string]*distload.Driver{"load": distload.NewDriver(coord, distload.DriveOptions{})}
@@ -61,8 +82,12 @@ func TestControlLoadReachesTheWorkersConfigMap(t *testing.T) {
 		{LoadStop, 0, func(c distload.Control) bool { return c.Stop && !c.Abort }},
 	}
 	for _, tt := range tests {
-		if !r.controlDistributed(ControlLoad{Step: "load", Op: tt.op, Value: tt.value}) {
+		taken, failed := control(ControlLoad{Step: "load", Op: tt.op, Value: tt.value})
+		if !taken {
 			t.Fatalf("%s: not taken as the distributed run's", tt.op)
+		}
+		if len(failed) > 0 {
+			t.Errorf("%s: said to have failed: %+v", tt.op, failed)
 		}
 		if c := read(); !tt.want(c) {
 			t.Errorf("after %s %v the ConfigMap holds %+v", tt.op, tt.value, c)
@@ -84,5 +109,15 @@ func TestControlLoadReachesTheWorkersConfigMap(t *testing.T) {
 	}
 	if s := withControls(loader.Snapshot{Executor: loader.ConstantVUs, VUs: 4}, distload.Control{}); s.Paused || s.TargetVUs != 4 {
 		t.Errorf("closed snapshot without controls set: paused %v, target VUs %d; want not paused, the 4 alive", s.Paused, s.TargetVUs)
+	}
+	// A control that cannot reach the workers is told, in the API
+	// server's words, not lost: here the run's ConfigMap is gone.
+	if err := cp.Typed.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, failed := control(ControlLoad{Step: "load", Op: LoadRate, Value: 90})
+	want := fmt.Sprintf("configmaps %q not found", name)
+	if len(failed) != 1 || failed[0].Op != LoadRate || failed[0].Value != 90 || !strings.Contains(failed[0].Error, want) {
+		t.Errorf("rate 90 with the ConfigMap deleted: failures %+v, want one for rate 90 saying %s", failed, want)
 	}
 }
