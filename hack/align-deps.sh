@@ -27,15 +27,23 @@ check=0
 [ "${1:-}" = -check ] && check=1
 
 # The closure: the modules the client packages import, as the real-cluster
-# module (Kubernetes' own pins) resolves them.
-closure=$(cd "$here/realcluster" && CGO_ENABLED=0 go list -e -deps -f '{{with .Module}}{{.Path}}{{end}}' \
-  k8s.io/client-go/kubernetes k8s.io/client-go/tools/cache k8s.io/client-go/tools/clientcmd \
-  k8s.io/client-go/dynamic k8s.io/client-go/tools/leaderelection k8s.io/client-go/tools/record | sort -u)
+# module (Kubernetes' own pins) resolves them, and the server libraries a
+# controller may build (cert-manager): they must be at apimachinery's
+# version, or they do not compile together.
+closure=$(cd "$here/realcluster" && {
+  CGO_ENABLED=0 go list -e -deps -f '{{with .Module}}{{.Path}}{{end}}' \
+    k8s.io/client-go/kubernetes k8s.io/client-go/tools/cache k8s.io/client-go/tools/clientcmd \
+    k8s.io/client-go/dynamic k8s.io/client-go/tools/leaderelection k8s.io/client-go/tools/record
+  printf '%s\n' k8s.io/apiserver k8s.io/component-base k8s.io/apiextensions-apiserver k8s.io/kms
+} | sort -u)
 
 # selected: "module version dir", each closure module each module builds with.
 selected=$(for m in "${mods[@]}"; do
   [[ $skip == *" $m "* ]] && continue
-  (cd "$here/$m" && CGO_ENABLED=0 go list -e -deps -f '{{with .Module}}{{.Path}} {{.Version}}{{end}}' all) |
+  # The version built: a replaced module's replacement (the Kubernetes
+  # staging modules are required as v0.0.0 and replaced).
+  (cd "$here/$m" && CGO_ENABLED=0 go list -e -deps \
+    -f '{{with .Module}}{{.Path}} {{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}{{end}}' all) |
     sort -u | awk -v d="$m" '{print $1, $2, d}'
 done | awk 'NR==FNR {c[$1]=1; next} c[$1]' <(echo "$closure") -)
 
