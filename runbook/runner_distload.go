@@ -74,10 +74,20 @@ func (r *Runner) distCoordinator(rb *Runbook, st *Step, name string) (*distload.
 	if err != nil {
 		return nil, cfg, err
 	}
-	w := st.Load.Workers
-	image := cmpOr(w.Image, r.WorkerImage)
+	coord, err := st.Load.Workers.NewCoordinator(cs, name, ns, r.WorkerImage, cfg, args)
+	return coord, cfg, err
+}
+
+// NewCoordinator returns the coordinator of a run of these workers named
+// name in namespace ns: the test cfg, which each worker reads as args
+// (LoadStep.WorkerArgs) and splits; image when the block names none; its
+// pods placed by the block's nodeSelector and tolerations. `cockpit load`
+// builds its distributed runs here too, from a load file's workers: or
+// its flags.
+func (w *LoadWorkers) NewCoordinator(cs kubernetes.Interface, name, ns, image string, cfg loader.Config, args []string) (*distload.Coordinator, error) {
+	image = cmpOr(w.Image, image)
 	if image == "" {
-		return nil, cfg, errors.New("workers.image: none given, and the cockpit has no default worker image")
+		return nil, errors.New("workers.image: none given, and the cockpit has no default worker image")
 	}
 	grace := cfg.Executor.GracefulStop
 	if grace == 0 {
@@ -92,7 +102,7 @@ func (r *Runner) distCoordinator(rb *Runbook, st *Step, name string) (*distload.
 		CPU: w.Resources.CPU, Memory: w.Resources.Memory}
 	coord, err := distload.New(cs, spec)
 	if err != nil {
-		return nil, cfg, err
+		return nil, err
 	}
 	var tols []corev1.Toleration
 	for _, t := range w.Tolerations {
@@ -100,7 +110,7 @@ func (r *Runner) distCoordinator(rb *Runbook, st *Step, name string) (*distload.
 			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds})
 	}
 	coord.Place(w.NodeSelector, tols)
-	return coord, cfg, nil
+	return coord, nil
 }
 
 // plannedOf is a test's planned length: its duration, or its stages'.
@@ -355,8 +365,14 @@ func judgeDistributed(out distload.Outcome, rep *LoadWorkersReport) probes.Resul
 	res.Summary += " · " + fmt.Sprintf("%d of %d workers reporting", rep.Reporting, rep.Workers)
 	switch {
 	case out.BelowMin != "":
+		// JudgeLoad reads the run's ReasonStopped as the operator's stop:
+		// here too few workers were left, and the thresholds judged the
+		// part that ran.
+		th := len(out.Last.Thresholds)
+		failed := int(res.Values["thresholds_failed"])
 		res.Status = probes.StatusFail
-		res.Message = "minWorkers: " + out.BelowMin + "; " + res.Message
+		res.Message = fmt.Sprintf("%s: the run was aborted after %s; %d of %d threshold(s) passed on the part that ran",
+			out.BelowMin, shortDuration(out.Last.Elapsed), th-failed, th)
 	case !rep.Complete():
 		if res.Status == probes.StatusPass {
 			res.Status = probes.StatusWarn

@@ -1,8 +1,8 @@
 package distload
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -52,13 +52,20 @@ type DriveOptions struct {
 	Window     time.Duration
 	// StartTimeout bounds the wait for every pod to be Running.
 	StartTimeout time.Duration
-	// MinWorkers aborts the run when fewer workers are left (0: never).
-	MinWorkers int
+	// MinWorkers aborts the run when fewer workers are left (0: never);
+	// MinWorkersName is how the caller's input names it in what is said
+	// ("--min-workers"; default "minWorkers").
+	MinWorkers     int
+	MinWorkersName string
 	// Say, when set, receives what is worth telling: the pods' start,
 	// the start instant, workers lost, the abort.
 	Say func(format string, args ...any)
-	// OnUpdate, when set, receives every merged snapshot with who is
-	// reporting, and the intervals merged since the last one.
+	// OnUpdate, when set, receives every new snapshot with who is
+	// reporting, and the intervals merged since the last one. A snapshot
+	// is taken only when intervals were merged (and on the first and the
+	// last update): the thresholds and the progress change with them
+	// only, and a worker's line that merges nothing costs nothing more.
+	// The last one is Done.
 	OnUpdate func(snap loader.Snapshot, status loader.MergeStatus, intervals []loader.MergedInterval)
 	// Logs, when set, receives every worker's stream line.
 	Logs func(worker int, line []byte)
@@ -66,7 +73,10 @@ type DriveOptions struct {
 
 // Outcome is how a driven run ended.
 type Outcome struct {
-	// Last is the final snapshot (Done, with its Reason).
+	// Last is the final snapshot (Done, with its Reason): ReasonStopped
+	// when the operator stopped the run or it was aborted for want of
+	// workers (BelowMin), ReasonThreshold when an abortOnFail threshold
+	// stopped it, ReasonCancelled when ctx ended it.
 	Last loader.Snapshot
 	// Status says who reported; Final is the workers' own final records
 	// merged.
@@ -74,8 +84,9 @@ type Outcome struct {
 	Final  loader.MergedInterval
 	// Intervals merged, and how many lack a worker that owed them.
 	Intervals, Incomplete int
-	// BelowMin is set when the run was aborted because fewer than
-	// MinWorkers workers were left: why.
+	// BelowMin is set when fewer than MinWorkers workers were left — the
+	// run was aborted then, unless its workers were already stopping:
+	// "--min-workers 3: 2 of 3 workers left (…)".
 	BelowMin string
 }
 
@@ -111,25 +122,36 @@ func (d *Driver) say(format string, args ...any) {
 }
 
 // Run drives the run (see Driver). An error is a run that could not start
-// or whose merge failed; a run cut short by ctx returns its outcome so
-// far with loader.ReasonCancelled and ctx's error.
+// (Outcome.Last has no Reason then) or whose merge failed; a run cut
+// short by ctx returns its outcome so far with loader.ReasonCancelled and
+// ctx's error.
 func (d *Driver) Run(ctx context.Context) (Outcome, error) {
 	c, o := d.c, d.opts
-	var out Outcome
 	if err := c.WaitRunning(ctx, o.StartTimeout, func(st string) { d.say("%s", st) }); err != nil {
-		return out, err
+		return Outcome{}, err
 	}
 	start := time.Now().Add(2 * time.Second)
 	if err := c.SetStart(ctx, start); err != nil {
-		return out, err
+		return Outcome{}, err
 	}
 	d.say("every worker Running: the test starts at %s", start.Format("15:04:05.000"))
+	return d.drive(ctx, c.Follow(ctx, o.Logs))
+}
+
+// drive is Run once the workers started: it merges updates until the
+// last, and tells the workers to stop or abort when the run must end.
+func (d *Driver) drive(ctx context.Context, updates <-chan Update) (Outcome, error) {
+	c, o := d.c, d.opts
+	var out Outcome
 	agg := &Aggregate{Thresholds: o.Thresholds, Executor: o.Executor, Planned: o.Planned, Iterations: o.Iterations, WindowSize: o.Window}
 	reason := loader.ReasonDuration
 	if o.Iterations > 0 {
 		reason = loader.ReasonIterations
 	}
-	halted := false // the workers were told to stop or abort
+	// halted: the workers were told to stop or abort — by a threshold,
+	// the operator, too few workers or ctx — and the first of them names
+	// the run's reason.
+	halted := false
 	abort := func(why string) {
 		halted = true
 		d.say("%s", why)
@@ -138,11 +160,13 @@ func (d *Driver) Run(ctx context.Context) (Outcome, error) {
 		}
 	}
 	var runErr error
-	for u := range c.Follow(ctx, o.Logs) {
+	snapped := false
+	for u := range updates {
 		for _, n := range u.Notes {
 			d.say("%s", n)
 		}
 		agg.Add(u.Intervals...)
+		out.Intervals += len(u.Intervals)
 		out.Status = u.Status
 		if u.Err != nil && ctx.Err() == nil {
 			abort("the merge failed: aborting every worker")
@@ -150,34 +174,43 @@ func (d *Driver) Run(ctx context.Context) (Outcome, error) {
 			break
 		}
 		if ctx.Err() != nil && reason != loader.ReasonCancelled {
-			reason = loader.ReasonCancelled
-			abort("cancelled: aborting every worker")
+			if !halted {
+				abort("cancelled: aborting every worker")
+			}
+			reason, halted = loader.ReasonCancelled, true
 		}
-		if d.stopped.Load() && reason != loader.ReasonStopped && reason != loader.ReasonCancelled {
+		if d.stopped.Load() && !halted {
 			reason, halted = loader.ReasonStopped, true
 		}
-		snap, thresholdAbort, err := agg.Snapshot(time.Now(), u.Done, reason)
-		if err != nil {
-			abort("the merged data cannot be read: aborting every worker")
-			runErr = err
-			break
-		}
-		if thresholdAbort && !halted {
-			halted, reason = true, loader.ReasonThreshold
-			d.say("an abortOnFail threshold failed: stopping every worker")
-			if err := c.Stop(ctx); err != nil {
-				d.say("stop: %v", err)
+		if len(u.Intervals) > 0 || u.Done || !snapped {
+			snapped = true
+			snap, thresholdAbort, err := agg.Snapshot(time.Now(), u.Done, reason)
+			if err != nil {
+				abort("the merged data cannot be read: aborting every worker")
+				runErr = err
+				break
+			}
+			out.Last = snap
+			if thresholdAbort && !halted {
+				halted, reason = true, loader.ReasonThreshold
+				d.say("an abortOnFail threshold failed: stopping every worker")
+				if err := c.Stop(ctx); err != nil {
+					d.say("stop: %v", err)
+				}
+			}
+			if o.OnUpdate != nil {
+				o.OnUpdate(snap, u.Status, u.Intervals)
 			}
 		}
 		if left := u.Status.Workers - u.Status.Lost; o.MinWorkers > 0 && left < o.MinWorkers && out.BelowMin == "" {
-			out.BelowMin = fmt.Sprintf("%d of %d workers left, fewer than minWorkers %d: %s", left, u.Status.Workers, o.MinWorkers, u.Status)
-			if !halted {
+			out.BelowMin = fmt.Sprintf("%s %d: %d of %d workers left (%s)", cmp.Or(o.MinWorkersName, "minWorkers"),
+				o.MinWorkers, left, u.Status.Workers, u.Status)
+			if halted {
+				d.say("%s: the workers were already told to stop", out.BelowMin)
+			} else {
 				abort(out.BelowMin + ": aborting every worker")
+				reason = loader.ReasonStopped
 			}
-		}
-		out.Last = snap
-		if o.OnUpdate != nil {
-			o.OnUpdate(snap, u.Status, u.Intervals)
 		}
 		if u.Done {
 			out.Final = u.Final
@@ -185,9 +218,9 @@ func (d *Driver) Run(ctx context.Context) (Outcome, error) {
 		}
 	}
 	out.Last.Done, out.Last.Reason = true, reason
-	out.Intervals, out.Incomplete = agg.Intervals(), agg.Incomplete()
+	out.Incomplete = agg.Incomplete()
 	if runErr == nil && reason == loader.ReasonCancelled {
 		runErr = ctx.Err()
 	}
-	return out, errors.Join(runErr)
+	return out, runErr
 }
