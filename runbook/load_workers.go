@@ -182,15 +182,22 @@ func (l *LoadStep) workerErrors(cfg loader.Config, ok bool) []pathError {
 		add("requests", "", "with workers: the weights add up to %d; at most %d (each URL is repeated weight times)", total, maxWeightedURLs)
 	}
 	if len(errs) == 0 && ok {
-		for i := 0; i < w.Count; i++ {
-			if _, err := loader.Segment(cfg, i, w.Count); err != nil {
-				pe := loaderFieldError(err)
-				errs = append(errs, pathError{"workers.count", "", fmt.Sprintf("the test cannot be split %d ways: %s: %s", w.Count, pe.path, pe.msg)})
-				break
-			}
-		}
+		errs = l.splitErrors(cfg)
 	}
 	return errs
+}
+
+// splitErrors checks that the valid test cfg can be split across the
+// workers (loader.Segment).
+func (l *LoadStep) splitErrors(cfg loader.Config) []pathError {
+	n := l.Workers.Count
+	for i := 0; i < n; i++ {
+		if _, err := loader.Segment(cfg, i, n); err != nil {
+			pe := loaderFieldError(err)
+			return []pathError{{"workers.count", "", fmt.Sprintf("the test cannot be split %d ways: %s: %s", n, pe.path, pe.msg)}}
+		}
+	}
+	return nil
 }
 
 func cmpOr(s, def string) string {

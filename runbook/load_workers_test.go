@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -135,12 +136,83 @@ func TestParseLoadWorkersErrors(t *testing.T) {
 	}
 }
 
-// A load file's workers: is refused, not ignored: `cockpit load` reads
-// its workers from flags.
-func TestParseLoadFileWorkersRefused(t *testing.T) {
-	_, err := ParseLoad("l.yaml", []byte("duration: 1s\nrequests: [{url: http://127.0.0.1:1/}]\nworkers: {count: 2}\n"), Options{LookupEnv: env(nil)})
-	if err == nil || !strings.Contains(err.Error(), "workers: cockpit load does not read workers: from a load file yet") {
-		t.Errorf("err = %v", err)
+// A load file carries the same workers: block as a runbook's load step
+// (`cockpit load --config FILE` then runs distributed); its args are the
+// step's.
+func TestParseLoadFileWorkers(t *testing.T) {
+	step, err := ParseLoad("l.yaml", []byte(`executor: constant-arrival-rate
+rate: 40
+duration: 5s
+baseURL: http://gravl.ns.svc:8080
+requests: [{url: /}]
+workers:
+  count: 2
+  namespace: lt
+  image: cockpit.local/cockpit:dev
+  imagePullPolicy: Never
+  resources: {cpu: 100m, memory: 64Mi}
+  nodeSelector: {pool: load}
+  tolerations: [{key: dedicated, operator: Equal, value: load, effect: NoSchedule}]
+  minWorkers: 1
+  startTimeout: 30s
+`), Options{LookupEnv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := step.Workers
+	if !step.Distributed() || w.Count != 2 || w.Namespace != "lt" || w.ImagePullPolicy != "Never" || w.Resources.Memory != "64Mi" ||
+		w.NodeSelector["pool"] != "load" || len(w.Tolerations) != 1 || w.MinWorkers != 1 || w.StartTimeout.String() != "30s" {
+		t.Errorf("workers = %+v", w)
+	}
+	args, err := step.WorkerArgs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(args, " "); !strings.Contains(got, "--rate=40") || !strings.HasSuffix(got, "-- http://gravl.ns.svc:8080/") {
+		t.Errorf("worker args %q", got)
+	}
+}
+
+// A load file's workers: is checked as a runbook's, every problem at its
+// file:line:col; cluster: is refused — a load file has no clusters:.
+func TestParseLoadFileWorkersErrors(t *testing.T) {
+	const test = "executor: constant-arrival-rate\nrate: 40\nduration: 5s\nrequests: [{url: \"http://127.0.0.1:1/\"}]\n"
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"cluster has no meaning", test + "workers: {count: 2, cluster: prod}\n",
+			[]string{`l.yaml:5:21: workers.cluster: a load file has no clusters: to name (hint: --context NAME picks the kubeconfig context`}},
+		{"count zero", test + "workers: {count: 0}\n", []string{`l.yaml:5:11: workers.count: must be at least 1, got 0`}},
+		{"unknown field", test + "workers: {count: 2, replicas: 3}\n", []string{`l.yaml:5:21: workers.replicas: unknown field "replicas"`}},
+		{"several at once", test + "workers:\n  count: 2\n  minWorkers: 3\n  imagePullPolicy: Sometimes\n  resources: {cpu: lots}\n", []string{
+			`l.yaml:7:3: workers.minWorkers: 3 is more than count 2`,
+			`l.yaml:8:3: workers.imagePullPolicy: unknown pull policy "Sometimes"`,
+			`l.yaml:9:15: workers.resources.cpu: "lots"`,
+		}},
+		{"checks cannot be split", strings.Replace(test, `[{url: "http://127.0.0.1:1/"}]`, `[{url: "http://127.0.0.1:1/", checks: {status: [200]}}]`, 1) +
+			"workers: {count: 2}\n", []string{`l.yaml:4:41: requests[0].checks: checks cannot be split across workers yet`}},
+		{"threshold the workers do not carry", test + "thresholds: {http_req_connecting: [\"p(95)<10\"]}\nworkers: {count: 2}\n",
+			[]string{`l.yaml:5:14: thresholds.http_req_connecting: the workers' merged intervals do not carry http_req_connecting`}},
+		{"cannot split", strings.Replace(test, "rate: 40", "rate: 1", 1) + "workers: {count: 4}\n",
+			[]string{`l.yaml:5:11: workers.count: the test cannot be split 4 ways`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseLoad("l.yaml", []byte(tt.src), Options{LookupEnv: env(nil)})
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("err = %v, want an ErrorList", err)
+			}
+			if len(list) != len(tt.want) {
+				t.Errorf("%d problems, want %d:\n%v", len(list), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if i < len(list) && !strings.HasPrefix(list[i].Error(), w) {
+					t.Errorf("problem %d:\n got %s\nwant %s…", i, list[i].Error(), w)
+				}
+			}
+		})
 	}
 }
 

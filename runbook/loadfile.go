@@ -36,7 +36,10 @@ type loadFile struct {
 // wrong types are errors), ${name} from vars: or Options.Vars and
 // ${env:NAME} from the environment expanded in every string, and the result
 // validated as a loader configuration with cacert relative to the file's
-// directory. Unlike a runbook's load step, thresholds are optional. On any
+// directory. Unlike a runbook's load step, thresholds are optional. A
+// workers: block (LoadWorkers) runs the test on the pods of an Indexed Job,
+// as a runbook's does; its cluster: is refused (a load file has no
+// clusters:: the command line's kubeconfig context is used). On any
 // problem the error is an ErrorList holding every problem found, each at
 // file:line:col with its path ("requests[1].url").
 func ParseLoadFile(path string, opts Options) (*LoadStep, error) {
@@ -109,9 +112,11 @@ func (l *LoadStep) LoadConfig(base string) (loader.Config, error) {
 
 func (l *LoadStep) loadConfig(base string) (loader.Config, []*LoadFieldError) {
 	cfg, errs := l.config(base)
-	if l.Workers != nil {
-		errs = append(errs, pathError{"workers", "use `cockpit load --workers N` and its flags, or a runbook's load: step",
-			"cockpit load does not read workers: from a load file yet"})
+	if l.Workers != nil && l.Workers.Cluster != "" {
+		// A runbook's cluster: names an entry of its clusters:, which a
+		// load file has not.
+		errs = append(errs, pathError{"workers.cluster", "--context NAME picks the kubeconfig context, -n or workers.namespace the namespace",
+			"a load file has no clusters: to name"})
 	}
 	var out []*LoadFieldError
 	skipped := false
@@ -128,6 +133,10 @@ func (l *LoadStep) loadConfig(base string) (loader.Config, []*LoadFieldError) {
 		if err := cfg.Validate(); err != nil {
 			e := loaderFieldError(err)
 			out = append(out, &LoadFieldError{Path: e.path, Hint: e.hint, Msg: e.msg})
+		} else if l.Workers != nil {
+			for _, e := range l.splitErrors(cfg) {
+				out = append(out, &LoadFieldError{Path: e.path, Hint: e.hint, Msg: e.msg})
+			}
 		}
 	}
 	return cfg, out
