@@ -17,7 +17,7 @@ const (
 	LineDecision LineKind = iota // the operator's (or the autopilot's) event: start, resume, confirm, skip, override, undo, load control, abort, a re-run
 	LineResult                   // a probe's or load test's result
 	LinePlan                     // an action's dry run
-	LineAction                   // an action's execution, undo or cleanup the engine took; a phase's access review; a load control not applied
+	LineAction                   // an action's execution, undo or cleanup the engine took; a phase's access review; a distributed load run's objects created or deleted; a load control not applied
 	LineStatus                   // a step's status changed
 	LinePhase                    // a phase entered or left, the run finished
 	LineRefused                  // the engine refused the event
@@ -189,6 +189,10 @@ func (n *narrator) event(ev Event, effects []Effect) {
 		}
 	case AccessReviewed:
 		n.addResult(LineAction, ev.Phase, "", "access review", ev.Result.Summary, ev.Result.Message)
+	case LoadWorkersChanged:
+		// A distributed load run's objects created or deleted — the
+		// cleanup's result included, what is left named when it failed.
+		n.addResult(LineAction, n.phaseOf(ev.Step), ev.Step, "load workers "+ev.What, ev.Result.Summary, ev.Result.Message)
 	}
 }
 

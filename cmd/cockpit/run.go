@@ -264,8 +264,9 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 			line("%s", ln.What)
 		}
 	}
-	// What a line does not hold: the objects an action touched, a dry
-	// run's diff, the permissions an access review found missing.
+	// What a line does not hold: the objects an action or a distributed
+	// load run touched, a dry run's diff, the permissions an access
+	// review found missing.
 	switch ev := at.Event.(type) {
 	case runbook.ActionPlanned:
 		l.objects(line, ev.Result)
@@ -277,6 +278,8 @@ func (l *eventLog) observe(s runbook.State, at runbook.At, effects []runbook.Eff
 	case runbook.ActionUndone:
 		l.objects(line, ev.Result)
 	case runbook.ActionCleaned:
+		l.objects(line, ev.Result)
+	case runbook.LoadWorkersChanged:
 		l.objects(line, ev.Result)
 	case runbook.AccessReviewed:
 		for _, it := range ev.Result.Items {
