@@ -192,7 +192,7 @@ func (n *narrator) event(ev Event, effects []Effect) {
 	case LoadWorkersChanged:
 		// A distributed load run's objects created or deleted — the
 		// cleanup's result included, what is left named when it failed.
-		n.addResult(LineAction, n.phaseOf(ev.Step), ev.Step, "load workers "+ev.What, ev.Result.Summary, ev.Result.Message)
+		n.addResult(LineAction, n.phaseOf(ev.Step), ev.Step, "load workers", ev.Result.Summary, ev.Result.Message)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cockpit-dev/cockpit/probes"
+	"github.com/cockpit-dev/cockpit/runbook/actions"
 )
 
 // One narration for every front end: each event's lines, with the step
@@ -42,5 +43,35 @@ func TestNarrate(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("narration:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A distributed load run's objects created and deleted are narrated as
+// actions, the cleanup's failure with what is left.
+func TestNarrateLoadWorkers(t *testing.T) {
+	m := newSim(t, closingRunbook)
+	m.do(Started{Operator: "lead", Headless: true})
+	tests := []struct {
+		ev   LoadWorkersChanged
+		want string
+	}{
+		{LoadWorkersChanged{Step: "smoke", Run: "lt/cockpit-load-1", What: LoadCreated, Result: actions.Result{Result: probes.Result{
+			Status: probes.StatusPass, Summary: "created load run cockpit-load-1 in lt: 2 worker(s)"}}},
+			"deploy|smoke|load workers: created load run cockpit-load-1 in lt: 2 worker(s)|"},
+		{LoadWorkersChanged{Step: "smoke", Run: "lt/cockpit-load-1", What: LoadDeleted, Result: actions.Result{Result: probes.Result{
+			Status: probes.StatusFail, Summary: "load run cockpit-load-1 in lt: not everything was deleted", Message: "still there after 1m0s: pods/x"}}},
+			"deploy|smoke|load workers: load run cockpit-load-1 in lt: not everything was deleted|still there after 1m0s: pods/x"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, ln := range Narrate(m.s, m.s, At{Time: m.now, Event: tt.ev}, nil) {
+			if ln.Kind != LineAction {
+				t.Errorf("%q: kind %d, want LineAction", ln.Text(), ln.Kind)
+			}
+			got = append(got, ln.Phase+"|"+ln.Step+"|"+ln.Text()+"|"+ln.Detail)
+		}
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("narration %q, want %q", got, tt.want)
+		}
 	}
 }

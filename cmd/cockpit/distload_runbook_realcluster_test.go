@@ -58,9 +58,9 @@ phases:
 
 	t.Run("two workers", func(t *testing.T) {
 		journal := filepath.Join(t.TempDir(), "rw.journal.jsonl")
-		code, stdout, stderr := cockpit(t, "run", rb, "--kubeconfig", c.Kubeconfig, "--journal", journal,
+		code, stdout, stderr0 := cockpit(t, "run", rb, "--kubeconfig", c.Kubeconfig, "--journal", journal,
 			"--operator", "ci", "--allow-actions", "--auto-confirm-actions")
-		t.Logf("exit %d\n%s%s", code, stdout, stderr)
+		t.Logf("exit %d\n%s%s", code, stdout, stderr0)
 		if code != exitOK {
 			t.Errorf("exit %d, want %d (GO)", code, exitOK)
 		}
@@ -139,6 +139,27 @@ phases:
 			"ConfigMap/" + run + " deleted", "Job/" + run + " deleted", "deleted load run " + name + " in " + ns + ": nothing labelled"} {
 			if !strings.Contains(md, want) {
 				t.Errorf("the sign-off lacks %q", want)
+			}
+		}
+		// The headless log names each object as it is created and
+		// deleted, and the cleanup's result.
+		logged := map[string]bool{}
+		for _, ln := range strings.Split(stderr0, "\n") {
+			for _, k := range []string{"ConfigMap", "ServiceAccount", "Role", "RoleBinding", "Job"} {
+				for _, op := range []string{"created", "deleted"} {
+					if f := strings.Fields(ln); len(f) == 3 && f[1] == k+"/"+run && f[2] == op {
+						logged[k+" "+op] = true
+					}
+				}
+			}
+		}
+		if len(logged) != 10 {
+			t.Errorf("the run log names %d of the 10 creations and deletions: %v", len(logged), logged)
+		}
+		for _, want := range []string{"load workers created load run " + name + " in " + ns + ": 2 worker(s)",
+			"load workers deleted load run " + name + " in " + ns + ": nothing labelled"} {
+			if !strings.Contains(stderr0, want) {
+				t.Errorf("the run log lacks %q", want)
 			}
 		}
 		if left := runLeftovers(t, c, ns); len(left) > 0 {

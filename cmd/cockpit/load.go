@@ -101,6 +101,24 @@ file's values: --vus (preAllocatedVUs for an arrival-rate executor),
 file's; URL arguments, -m, -H and --body are refused with --config (the
 requests are the file's).
 
+A load file may carry a runbook load: step's workers: block (count,
+namespace, image, imagePullPolicy, resources, nodeSelector, tolerations,
+minWorkers, startTimeout; not cluster: — a load file has no clusters:, the
+kubeconfig context is --context's): the run is then distributed, exactly as
+with --workers. The workers' flags override the file's workers: as the
+test's flags override the test: --workers (count), --min-workers, --image,
+--image-pull-policy, --worker-cpu, --worker-memory (resources), --start-timeout,
+and -n (namespace). --workers N with a file without workers: distributes
+the file's test. Values read from ${env:…} cannot go to the workers (they
+would be written to a ConfigMap in the cluster).
+
+--workers N splits the test across N pods of an Indexed Job in the cluster
+(the kubeconfig's context and namespace; the image is the cockpit's own,
+running "cockpit load-worker"): the objects are dry-run on the server and
+shown; --allow-actions creates them (after a confirmation, or --yes), runs
+the test with the workers' streams merged into the same progress, summary,
+thresholds and exit code, and deletes every object however the run ends.
+
 On a terminal the run is shown in a full-screen load view: live sparklines
 of p50/p95/p99, requests/s and errors, threshold badges, corrected vs raw
 latency, and the run's events. Keys: p pause/resume, + and - the rate (open
@@ -115,7 +133,8 @@ stdout.`,
   cockpit load --rate 200 --duration 1m --vus 20 --max-vus 100 http://127.0.0.1:8080/api/exercises
   cockpit load -m POST -H 'Content-Type: application/json' --body @order.json https://staging.example/api/orders
   cockpit load --output json --hdr-log run.hlog --vus 4 --duration 10s http://127.0.0.1:8080/
-  cockpit load --config baseline.yaml --var api=http://127.0.0.1:8080 --duration 10s`,
+  cockpit load --config baseline.yaml --var api=http://127.0.0.1:8080 --duration 10s
+  cockpit load --config peak.yaml --workers 8 -n loadtest --allow-actions`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case opts.config != "" && len(args) > 0:
@@ -128,10 +147,29 @@ stdout.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("workers") {
-				return runDistributed(cmd.Context(), s, g, opts, dist, args, cmd.Flags())
+			flags := cmd.Flags()
+			if opts.config != "" {
+				cfg, t, err := fileConfig(opts, dist, flags)
+				switch {
+				case err != nil:
+					return err
+				case t != nil:
+					return runDistributed(cmd.Context(), s, g, opts, dist, *t)
+				}
+				return runLoad(cmd.Context(), s, opts, cfg)
 			}
-			return runLoad(cmd.Context(), s, opts, args, cmd.Flags())
+			if flags.Changed("workers") {
+				t, err := flagsDistTest(opts, dist, args, flags)
+				if err != nil {
+					return err
+				}
+				return runDistributed(cmd.Context(), s, g, opts, dist, t)
+			}
+			cfg, err := loadConfig(opts, args, flags.Changed("vus"))
+			if err != nil {
+				return err
+			}
+			return runLoad(cmd.Context(), s, opts, cfg)
 		},
 	}
 	bindLoadFlags(cmd.Flags(), opts)
@@ -326,26 +364,65 @@ func flagOf(fe *loader.FieldError, open bool) string {
 }
 
 // fileConfig reads a --config load file and applies the flags given on the
-// command line over its values. Errors name FILE:LINE:COL and the field, or
-// the flag, and are invalid input (exit 2).
-func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) {
+// command line over its values. A file with workers:, or --workers, makes
+// the run distributed: the test comes back as a distTest, the workers'
+// flags (--workers, --min-workers, --image, …) over the file's workers:.
+// Errors name FILE:LINE:COL and the field, or the flag, and are invalid
+// input (exit 2).
+func fileConfig(opts *loadOptions, d *distOptions, flags *pflag.FlagSet) (loader.Config, *distTest, error) {
 	if opts.output != "text" && opts.output != "json" {
-		return loader.Config{}, invalidInputf("--output: want text or json, got %q", opts.output)
+		return loader.Config{}, nil, invalidInputf("--output: want text or json, got %q", opts.output)
 	}
 	for _, name := range []string{"method", "header", "body"} {
 		if flags.Changed(name) {
-			return loader.Config{}, invalidInputf("--%s cannot be used with --config: the requests come from %s", name, opts.config)
+			return loader.Config{}, nil, invalidInputf("--%s cannot be used with --config: the requests come from %s", name, opts.config)
 		}
 	}
-	step, err := runbook.ParseLoadFile(opts.config, runbook.Options{Vars: opts.vars, LookupEnv: os.LookupEnv})
+	// Values read from ${env:…} are secrets: they never go to the workers'
+	// ConfigMap.
+	var secrets []string
+	lookup := func(name string) (string, bool) {
+		v, ok := os.LookupEnv(name)
+		if ok && v != "" {
+			secrets = append(secrets, v)
+		}
+		return v, ok
+	}
+	step, err := runbook.ParseLoadFile(opts.config, runbook.Options{Vars: opts.vars, LookupEnv: lookup})
 	if err != nil {
 		var list runbook.ErrorList
 		if errors.As(err, &list) {
-			return loader.Config{}, invalidInput(fmt.Errorf("%d problem(s) in %s:\n%w", len(list), opts.config, err))
+			return loader.Config{}, nil, invalidInput(fmt.Errorf("%d problem(s) in %s:\n%w", len(list), opts.config, err))
 		}
-		return loader.Config{}, invalidInputf("--config: %w", err)
+		return loader.Config{}, nil, invalidInputf("--config: %w", err)
 	}
-	// The flags given override the file: field (first path element) → flag.
+	cfg, err := overrideFile(step, opts, d, flags)
+	if err != nil || !step.Distributed() {
+		return cfg, nil, err
+	}
+	args, err := step.WorkerArgs()
+	if err != nil {
+		return cfg, nil, invalidInputf("%s: %w", opts.config, err)
+	}
+	for _, sec := range secrets {
+		for _, a := range args {
+			if strings.Contains(a, sec) {
+				return cfg, nil, invalidInputf("%s: the test carries a value read from ${env:…}: it would be written to the workers' ConfigMap in the cluster; workers: cannot take secrets yet", opts.config)
+			}
+		}
+	}
+	minName := "workers.minWorkers"
+	if flags.Changed("min-workers") {
+		minName = "--min-workers"
+	}
+	return cfg, &distTest{cfg: cfg, args: args, workers: *step.Workers, minName: minName}, nil
+}
+
+// overrideFile applies the flags given over a load file's step and builds
+// its configuration, the file and the flags validated together.
+func overrideFile(step *runbook.LoadStep, opts *loadOptions, d *distOptions, flags *pflag.FlagSet) (loader.Config, error) {
+	// The flags given override the file: field (its path, or its first
+	// element) → flag.
 	byFlag := map[string]string{}
 	set := func(flag, field string, apply func() error) error {
 		if !flags.Changed(flag) {
@@ -361,7 +438,7 @@ func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) 
 	dur := func(p *runbook.Duration, v time.Duration) func() error {
 		return func() error { *p = runbook.Duration(v); return nil }
 	}
-	err = errors.Join(
+	err := errors.Join(
 		set("vus", vusField, func() error {
 			if vusField == "vus" {
 				step.VUs = opts.vus
@@ -398,6 +475,30 @@ func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) 
 			return err
 		}),
 	)
+	if flags.Changed("workers") && step.Workers == nil {
+		step.Workers = &runbook.LoadWorkers{}
+	}
+	if step.Workers == nil {
+		for _, name := range []string{"min-workers", "image", "image-pull-policy", "worker-cpu", "worker-memory", "start-timeout",
+			"allow-actions", "yes", "worker-logs"} {
+			if flags.Changed(name) {
+				return loader.Config{}, invalidInputf("--%s applies to a distributed run: give --workers N, or workers: in %s", name, opts.config)
+			}
+		}
+	}
+	if w := step.Workers; w != nil {
+		// Like the test's, the workers' flags override the file's
+		// workers: (kubectl's -n too: runDistributed).
+		err = errors.Join(err,
+			set("workers", "workers.count", func() error { w.Count = d.workers; return nil }),
+			set("min-workers", "workers.minWorkers", func() error { w.MinWorkers = d.minWorkers; return nil }),
+			set("image", "workers.image", func() error { w.Image = d.image; return nil }),
+			set("image-pull-policy", "workers.imagePullPolicy", func() error { w.ImagePullPolicy = d.pullPolicy; return nil }),
+			set("worker-cpu", "workers.resources.cpu", func() error { w.Resources.CPU = d.cpu; return nil }),
+			set("worker-memory", "workers.resources.memory", func() error { w.Resources.Memory = d.memory; return nil }),
+			set("start-timeout", "workers.startTimeout", func() error { w.StartTimeout = runbook.Duration(d.startTimeout); return nil }),
+		)
+	}
 	if err != nil {
 		return loader.Config{}, invalidInput(err)
 	}
@@ -406,6 +507,9 @@ func fileConfig(opts *loadOptions, flags *pflag.FlagSet) (loader.Config, error) 
 		var fe *runbook.LoadFieldError
 		if !errors.As(err, &fe) {
 			return cfg, invalidInputf("%s: %w", opts.config, err)
+		}
+		if flag, ok := byFlag[fe.Path]; ok { // workers.count, workers.resources.cpu, …
+			return cfg, invalidInputf("%s: %s", flag, fe.Msg)
 		}
 		field, _, _ := strings.Cut(strings.SplitN(fe.Path, "[", 2)[0], ".")
 		if field == "rate" && byFlag["rate"] == "" {
@@ -444,17 +548,8 @@ func parseThresholds(lines []string) ([]threshold.Threshold, error) {
 	return out, nil
 }
 
-func runLoad(ctx context.Context, s streams, opts *loadOptions, urls []string, flags *pflag.FlagSet) error {
-	var cfg loader.Config
-	var err error
-	if opts.config != "" {
-		cfg, err = fileConfig(opts, flags)
-	} else {
-		cfg, err = loadConfig(opts, urls, flags.Changed("vus"))
-	}
-	if err != nil {
-		return err
-	}
+// runLoad runs the test cfg in this process.
+func runLoad(ctx context.Context, s streams, opts *loadOptions, cfg loader.Config) error {
 	if opts.hdrLog != "" {
 		f, err := os.Create(opts.hdrLog)
 		if err != nil {

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/distload"
 	"github.com/cockpit-dev/cockpit/loader"
 	"github.com/cockpit-dev/cockpit/loader/report"
+	"github.com/cockpit-dev/cockpit/runbook"
 )
 
 // distOptions are the flags of a distributed `cockpit load --workers N`.
@@ -40,7 +43,7 @@ func defaultWorkerImage() string {
 }
 
 func bindDistFlags(f *pflag.FlagSet, o *distOptions) {
-	f.IntVar(&o.workers, "workers", 0, "split the test across N pods of an Indexed Job in the cluster (needs --allow-actions; without it the plan is shown)")
+	f.IntVar(&o.workers, "workers", 0, "split the test across N pods of an Indexed Job in the cluster (needs --allow-actions; without it the plan is shown); with --config, overrides the file's workers.count")
 	f.IntVar(&o.minWorkers, "min-workers", 0, "with --workers: abort when fewer workers are left (default: go on with any, and say so)")
 	f.StringVar(&o.image, "image", "", "with --workers: the workers' image (default: "+defaultWorkerImage()+")")
 	f.StringVar(&o.pullPolicy, "image-pull-policy", "IfNotPresent", "with --workers: the workers' imagePullPolicy (Always, IfNotPresent, Never)")
@@ -78,66 +81,95 @@ func workerArgs(flags *pflag.FlagSet, urls []string) []string {
 	return append(append(args, "--"), urls...)
 }
 
-// runDistributed is `cockpit load --workers N`: the test split across the
-// pods of an Indexed Job, their streams merged into the same live progress,
-// thresholds, summary and exit code as a local run.
-func runDistributed(ctx context.Context, s streams, g *globalOptions, opts *loadOptions, d *distOptions, urls []string, flags *pflag.FlagSet) error {
+// distTest is a distributed run's test: its configuration as the
+// coordinator judges it (thresholds, window), the workers' arguments, and
+// the workers: block that says where they run — a load file's, with the
+// flags given over it, or the flags'.
+type distTest struct {
+	cfg     loader.Config
+	args    []string
+	workers runbook.LoadWorkers
+	// minName names the minimum of workers in what is said:
+	// "--min-workers", or the load file's "workers.minWorkers".
+	minName string
+}
+
+// flagsDistTest is the distributed test of `cockpit load --workers N
+// URL...`: the flags' test, and the workers the flags describe.
+func flagsDistTest(opts *loadOptions, d *distOptions, urls []string, flags *pflag.FlagSet) (distTest, error) {
 	switch {
-	case opts.config != "":
-		return invalidInputf("--config cannot be used with --workers yet: give the test as flags and URLs")
 	case opts.cacert != "":
-		return invalidInputf("--cacert cannot be used with --workers yet: the workers have no copy of the file")
-	case opts.hdrLog != "":
-		return invalidInputf("--hdr-log cannot be used with --workers")
+		return distTest{}, invalidInputf("--cacert cannot be used with --workers yet: the workers have no copy of the file")
 	case strings.HasPrefix(opts.body, "@"):
-		return invalidInputf("--body @FILE cannot be used with --workers yet: give the body inline")
+		return distTest{}, invalidInputf("--body @FILE cannot be used with --workers yet: give the body inline")
 	case d.workers < 1:
-		return invalidInputf("--workers: must be at least 1, got %d", d.workers)
+		return distTest{}, invalidInputf("--workers: must be at least 1, got %d", d.workers)
 	case d.minWorkers > d.workers:
-		return invalidInputf("--min-workers: %d is more than --workers %d", d.minWorkers, d.workers)
+		return distTest{}, invalidInputf("--min-workers: %d is more than --workers %d", d.minWorkers, d.workers)
 	}
 	pull := corev1.PullPolicy(d.pullPolicy)
 	if pull != corev1.PullAlways && pull != corev1.PullIfNotPresent && pull != corev1.PullNever {
-		return invalidInputf("--image-pull-policy: want Always, IfNotPresent or Never, got %q", d.pullPolicy)
+		return distTest{}, invalidInputf("--image-pull-policy: want Always, IfNotPresent or Never, got %q", d.pullPolicy)
 	}
 	cfg, err := loadConfig(opts, urls, flags.Changed("vus"))
 	if err != nil {
-		return err
+		return distTest{}, err
 	}
 	for i := 0; i < d.workers; i++ {
 		if _, err := loader.Segment(cfg, i, d.workers); err != nil {
 			var fe *loader.FieldError
 			if errors.As(err, &fe) {
-				return invalidInputf("--workers %d: %s: %w", d.workers, flagOf(fe, cfg.Executor.Kind.Open()), fe.Err)
+				return distTest{}, invalidInputf("--workers %d: %s: %w", d.workers, flagOf(fe, cfg.Executor.Kind.Open()), fe.Err)
 			}
-			return invalidInputf("--workers %d: %w", d.workers, err)
+			return distTest{}, invalidInputf("--workers %d: %w", d.workers, err)
 		}
 	}
-	planned := plannedDuration(cfg.Executor)
+	w := runbook.LoadWorkers{Count: d.workers, Image: d.image, ImagePullPolicy: d.pullPolicy, MinWorkers: d.minWorkers,
+		Resources: runbook.LoadWorkerResources{CPU: d.cpu, Memory: d.memory}, StartTimeout: runbook.Duration(d.startTimeout)}
+	return distTest{cfg: cfg, args: workerArgs(flags, urls), workers: w, minName: "--min-workers"}, nil
+}
+
+// runDistributed is `cockpit load --workers N`, or `cockpit load --config
+// FILE` of a file with workers:: the test split across the pods of an
+// Indexed Job, their streams merged into the same live progress,
+// thresholds, summary and exit code as a local run.
+func runDistributed(ctx context.Context, s streams, g *globalOptions, opts *loadOptions, d *distOptions, t distTest) error {
+	if opts.hdrLog != "" {
+		return invalidInputf("--hdr-log cannot be used with --workers")
+	}
 	rc, ctxName, err := g.kube.restConfig()
 	if err != nil {
 		return invalidInputf("--workers: %w", err)
 	}
+	// -n, else the file's workers.namespace, else the context's.
 	ns, _, err := g.kube.clientConfig().Namespace()
 	if err != nil {
 		return invalidInputf("--namespace: %w", err)
+	}
+	if g.kube.namespace == "" && t.workers.Namespace != "" {
+		ns = t.workers.Namespace
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("--workers: %w", err)
 	}
-	spec := distload.Spec{Name: distload.NewName(), Namespace: ns, Image: cmp.Or(d.image, defaultWorkerImage()),
-		PullPolicy: pull, Workers: d.workers, Args: workerArgs(flags, urls), Planned: planned,
-		StartTimeout: d.startTimeout, Grace: cfg.Executor.GracefulStop, CPU: d.cpu, Memory: d.memory}
-	coord, err := distload.New(cs, spec)
+	coord, err := t.workers.NewCoordinator(cs, distload.NewName(), ns, defaultWorkerImage(), t.cfg, t.args)
 	if err != nil {
 		return invalidInputf("--workers: %w", err)
 	}
+	spec := coord.Spec()
 	say := func(format string, args ...any) { fmt.Fprintf(s.err, "cockpit: "+format+"\n", args...) }
 	say("distributed run %s: %d workers (image %s) in namespace %s of context %s", spec.Name, spec.Workers, spec.Image, ns, ctxName)
-	objs, _ := distload.Build(spec) // New built them already
+	objs := coord.Objects()
 	say("plan (server-side dry run): Indexed Job, completions = parallelism = %d, activeDeadlineSeconds %d, ttlSecondsAfterFinished %d",
 		spec.Workers, *objs.Job.Spec.ActiveDeadlineSeconds, *objs.Job.Spec.TTLSecondsAfterFinished)
+	if pod := objs.Job.Spec.Template.Spec; len(pod.NodeSelector) > 0 || len(pod.Tolerations) > 0 {
+		var sel []string
+		for _, k := range slices.Sorted(maps.Keys(pod.NodeSelector)) {
+			sel = append(sel, k+"="+pod.NodeSelector[k])
+		}
+		say("the workers' pods: nodeSelector {%s}, %d toleration(s)", strings.Join(sel, ", "), len(pod.Tolerations))
+	}
 	refused := false
 	for _, it := range coord.Plan(ctx) {
 		say("  %s", it)
@@ -179,13 +211,14 @@ func runDistributed(ctx context.Context, s streams, g *globalOptions, opts *load
 			_, _ = f.Write(append(line, '\n'))
 		}
 	}
-	return distributedRun(ctx, s, say, coord, cfg, opts, d, logs)
+	return distributedRun(ctx, s, say, coord, t, opts, logs)
 }
 
-// distributedRun creates the run, runs it and deletes everything.
+// distributedRun creates the run, drives it (distload.Driver), prints its
+// summary and deletes everything.
 func distributedRun(ctx context.Context, s streams, say func(string, ...any), coord *distload.Coordinator,
-	cfg loader.Config, opts *loadOptions, d *distOptions, logs func(int, []byte)) (err error) {
-	spec := coord.Spec()
+	t distTest, opts *loadOptions, logs func(int, []byte)) (err error) {
+	spec, cfg := coord.Spec(), t.cfg
 	defer func() {
 		// The run's context may be cancelled (ctrl+c): cleanup gets its own.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
@@ -201,86 +234,29 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 		return err
 	}
 	say("created configmap, serviceaccount, role, rolebinding and job.batch %s", spec.Name)
-	if err := coord.WaitRunning(ctx, d.startTimeout, func(st string) { say("%s", st) }); err != nil {
-		return err
-	}
-	start := time.Now().Add(2 * time.Second)
-	if err := coord.SetStart(ctx, start); err != nil {
-		return err
-	}
-	say("every worker Running: the test starts at %s", start.Format("15:04:05.000"))
-	agg := &distload.Aggregate{Thresholds: cfg.Thresholds, Executor: cfg.Executor.Kind, Planned: plannedDuration(cfg.Executor),
-		Iterations: cfg.Executor.Iterations, WindowSize: cfg.Window}
-	reason := loader.ReasonDuration
-	if cfg.Executor.Iterations > 0 {
-		reason = loader.ReasonIterations
-	}
-	stopped := false
-	tooFew := "" // why --min-workers failed the run
-	var last loader.Snapshot
-	var status loader.MergeStatus
-	var final loader.MergedInterval
 	printed := time.Duration(0)
-	for u := range coord.Follow(ctx, logs) {
-		for _, n := range u.Notes {
-			say("%s", n)
-		}
-		agg.Add(u.Intervals...)
-		status = u.Status
-		if u.Err != nil && ctx.Err() == nil {
-			_ = coord.Abort(context.WithoutCancel(ctx))
-			return fmt.Errorf("merge: %w", u.Err)
-		}
-		if ctx.Err() != nil && !stopped {
-			stopped, reason = true, loader.ReasonCancelled
-			_ = coord.Abort(context.WithoutCancel(ctx))
-		}
-		// The snapshot — the thresholds, the progress — changes only with
-		// merged intervals: an update a worker's line brings without one
-		// (N a second) costs nothing more.
-		if len(u.Intervals) > 0 || u.Done || last.Seq == 0 {
-			snap, abort, err := agg.Snapshot(time.Now(), u.Done, reason)
-			if err != nil {
-				_ = coord.Abort(context.WithoutCancel(ctx))
-				return err
+	driver := distload.NewDriver(coord, distload.DriveOptions{Thresholds: cfg.Thresholds, Executor: cfg.Executor.Kind,
+		Planned: plannedDuration(cfg.Executor), Iterations: cfg.Executor.Iterations, Window: cfg.Window,
+		StartTimeout: spec.StartTimeout, MinWorkers: t.workers.MinWorkers, MinWorkersName: t.minName, Say: say, Logs: logs,
+		OnUpdate: func(snap loader.Snapshot, status loader.MergeStatus, _ []loader.MergedInterval) {
+			if !snap.Done && snap.Elapsed-printed >= time.Second {
+				printed = snap.Elapsed.Truncate(time.Second)
+				say("%s · %s", progressLine(snap, cfg.Executor), status)
 			}
-			last = snap
-			if abort && !stopped {
-				stopped, reason = true, loader.ReasonThreshold
-				say("an abortOnFail threshold failed: stopping every worker")
-				if err := coord.Stop(ctx); err != nil {
-					say("stop: %v", err)
-				}
-			}
-		}
-		if left := status.Workers - status.Lost; d.minWorkers > 0 && left < d.minWorkers && tooFew == "" {
-			tooFew = fmt.Sprintf("--min-workers %d: %d of %d workers left (%s)", d.minWorkers, left, status.Workers, status)
-			say("%s: aborting every worker", tooFew)
-			if !stopped {
-				stopped, reason = true, loader.ReasonStopped
-				if err := coord.Abort(ctx); err != nil {
-					say("abort: %v", err)
-				}
-			}
-		}
-		if u.Done {
-			final = u.Final
-			break
-		}
-		if last.Elapsed-printed >= time.Second {
-			printed = last.Elapsed.Truncate(time.Second)
-			say("%s · %s", progressLine(last, cfg.Executor), status)
-		}
+		}})
+	out, err := driver.Run(ctx)
+	if err != nil && out.Last.Reason != loader.ReasonCancelled {
+		return err
 	}
-	last.Done, last.Reason = true, reason
-	var out error
+	last, status := out.Last, out.Status
+	var werr error
 	if opts.output == "json" {
-		out = report.WriteJSON(s.out, last)
+		werr = report.WriteJSON(s.out, last)
 	} else {
-		out = report.Summary(s.out, last)
+		werr = report.Summary(s.out, last)
 	}
-	if out != nil {
-		return out
+	if werr != nil {
+		return werr
 	}
 	w := s.out
 	if opts.output == "json" {
@@ -295,11 +271,11 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 		fmt.Fprintf(w, "workers: %d repeated lines dropped (log streams followed again), %d lines late for their interval\n", dups, late)
 	}
 	warn := ""
-	if n := agg.Incomplete(); n > 0 {
-		warn = fmt.Sprintf("%d of %d intervals were merged without a worker that owed them: the figures above are not the whole test's", n, agg.Intervals())
+	if out.Incomplete > 0 {
+		warn = fmt.Sprintf("%d of %d intervals were merged without a worker that owed them: the figures above are not the whole test's", out.Incomplete, out.Intervals)
 		fmt.Fprintf(w, "workers: %s\n", warn)
 	}
-	if fst, err := loader.MergeIntervals([]loader.Interval{final.Interval}); err == nil && len(final.Missing) == 0 {
+	if fst, err := loader.MergeIntervals([]loader.Interval{out.Final.Interval}); err == nil && len(out.Final.Missing) == 0 {
 		agree := "agree"
 		if fst.Requests != last.Total.Requests || fst.Latency != last.Total.Latency {
 			agree = "differ (lines came late or were lost)"
@@ -308,10 +284,10 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 			report.Duration(fst.Latency.P50), report.Duration(fst.Latency.P95), report.Duration(fst.Latency.P99), agree)
 	}
 	switch {
-	case reason == loader.ReasonCancelled:
+	case last.Reason == loader.ReasonCancelled:
 		return errors.New("interrupted: the summary covers the run up to the interruption")
-	case tooFew != "":
-		fmt.Fprintln(s.err, "cockpit: failed: "+tooFew)
+	case out.BelowMin != "":
+		fmt.Fprintln(s.err, "cockpit: failed: "+out.BelowMin)
 		return verdict{code: exitFailed}
 	case !last.Passed():
 		return verdict{code: exitFailed}
