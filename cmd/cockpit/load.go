@@ -118,6 +118,7 @@ running "cockpit load-worker"): the objects are dry-run on the server and
 shown; --allow-actions creates them (after a confirmation, or --yes), runs
 the test with the workers' streams merged into the same progress, summary,
 thresholds and exit code, and deletes every object however the run ends.
+Its progress is a line a second on stderr, with who is reporting.
 
 On a terminal the run is shown in a full-screen load view: live sparklines
 of p50/p95/p99, requests/s and errors, threshold badges, corrected vs raw
