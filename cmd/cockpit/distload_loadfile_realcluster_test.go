@@ -8,17 +8,14 @@ import (
 	"github.com/cockpit-dev/cockpit/internal/realcluster"
 )
 
-// TestDistributedLoadFileOnRealCluster: `cockpit load --config FILE` of a
-// load file with workers: runs distributed as `--workers` does — the
-// file's two workers, in the file's namespace, from the file's image,
-// against the reference target in the cluster: both report to the end,
-// the delivered rate is within 2 % of the target, the workers' own totals
-// agree with the merged intervals, and nothing of the run is left.
-func TestDistributedLoadFileOnRealCluster(t *testing.T) {
-	c := realcluster.Start(t)
-	ns := c.Namespace(t)
-	image := workerImage(t, c)
-	deployGravl(t, c, ns)
+// loadFileOnRealCluster is a subtest of TestDistributedLoadOnRealCluster
+// (its image and reference target): `cockpit load --config FILE` of a load
+// file with workers: runs distributed as `--workers` does — the file's two
+// workers, in the file's namespace, from the file's image: both report to
+// the end, the delivered rate is within 2 % of the target, the workers'
+// own totals agree with the merged intervals, and nothing of the run is
+// left.
+func loadFileOnRealCluster(t *testing.T, c *realcluster.Cluster, ns, image string) {
 	const rate, secs = 60, 5
 	file := writeLoadFile(t, fmt.Sprintf(`executor: constant-arrival-rate
 rate: %d

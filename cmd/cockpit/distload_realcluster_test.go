@@ -147,8 +147,8 @@ func finalsOf(t *testing.T, dir string, n int) []loader.Interval {
 // test from this checkout's image in three pods of an Indexed Job against
 // the reference target in the cluster; the delivered rate is within 2 %
 // of the target, the merged percentiles are exactly those of the workers'
-// own final histograms merged, and nothing of the run is left. Then the
-// failure modes: a missing image, a worker too big for the node, a worker
+// own final histograms merged, and nothing of the run is left; a load
+// file's workers: runs the same way. Then the failure modes: a missing image, a worker too big for the node, a worker
 // pod deleted mid-run.
 func TestDistributedLoadOnRealCluster(t *testing.T) {
 	c := realcluster.Start(t)
@@ -211,6 +211,8 @@ func TestDistributedLoadOnRealCluster(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	})
+
+	t.Run("a load file's workers", func(t *testing.T) { loadFileOnRealCluster(t, c, ns, image) })
 
 	t.Run("missing image", func(t *testing.T) {
 		args := append(append([]string{}, base...), "--workers", "2", "--rate", "20", "--duration", "5s", "--allow-actions", "--yes", url)
