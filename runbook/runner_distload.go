@@ -371,7 +371,7 @@ func judgeDistributed(out distload.Outcome, rep *LoadWorkersReport) probes.Resul
 		th := len(out.Last.Thresholds)
 		failed := int(res.Values["thresholds_failed"])
 		res.Status = probes.StatusFail
-		res.Message = fmt.Sprintf("%s: the run was aborted after %s; %d of %d threshold(s) passed on the part that ran",
+		res.Message = fmt.Sprintf("minWorkers: %s; the run was aborted after %s; %d of %d threshold(s) passed on the part that ran",
 			out.BelowMin, shortDuration(out.Last.Elapsed), th-failed, th)
 	case !rep.Complete():
 		if res.Status == probes.StatusPass {

@@ -237,7 +237,10 @@ func distributedRun(ctx context.Context, s streams, say func(string, ...any), co
 	printed := time.Duration(0)
 	driver := distload.NewDriver(coord, distload.DriveOptions{Thresholds: cfg.Thresholds, Executor: cfg.Executor.Kind,
 		Planned: plannedDuration(cfg.Executor), Iterations: cfg.Executor.Iterations, Window: cfg.Window,
-		StartTimeout: spec.StartTimeout, MinWorkers: t.workers.MinWorkers, MinWorkersName: t.minName, Say: say, Logs: logs,
+		StartTimeout: spec.StartTimeout, MinWorkers: t.workers.MinWorkers, Say: say, Logs: logs,
+		BelowMinWords: func(min, left int, st loader.MergeStatus) string {
+			return fmt.Sprintf("%s %d: %d of %d workers left (%s)", t.minName, min, left, st.Workers, st)
+		},
 		OnUpdate: func(snap loader.Snapshot, status loader.MergeStatus, _ []loader.MergedInterval) {
 			if !snap.Done && snap.Elapsed-printed >= time.Second {
 				printed = snap.Elapsed.Truncate(time.Second)

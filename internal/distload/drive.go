@@ -1,7 +1,6 @@
 package distload
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -52,11 +51,12 @@ type DriveOptions struct {
 	Window     time.Duration
 	// StartTimeout bounds the wait for every pod to be Running.
 	StartTimeout time.Duration
-	// MinWorkers aborts the run when fewer workers are left (0: never);
-	// MinWorkersName is how the caller's input names it in what is said
-	// ("--min-workers"; default "minWorkers").
-	MinWorkers     int
-	MinWorkersName string
+	// MinWorkers aborts the run when fewer workers are left (0: never).
+	// BelowMinWords, when set, words Outcome.BelowMin as the caller's
+	// input names the minimum ("--min-workers 3: 2 of 3 workers left
+	// (…)"); by default "2 of 3 workers left, fewer than minWorkers 3: …".
+	MinWorkers    int
+	BelowMinWords func(minWorkers, left int, status loader.MergeStatus) string
 	// Say, when set, receives what is worth telling: the pods' start,
 	// the start instant, workers lost, the abort.
 	Say func(format string, args ...any)
@@ -85,8 +85,8 @@ type Outcome struct {
 	// Intervals merged, and how many lack a worker that owed them.
 	Intervals, Incomplete int
 	// BelowMin is set when fewer than MinWorkers workers were left — the
-	// run was aborted then, unless its workers were already stopping:
-	// "--min-workers 3: 2 of 3 workers left (…)".
+	// run was aborted then, unless its workers were already stopping —
+	// in the words of DriveOptions.BelowMinWords.
 	BelowMin string
 }
 
@@ -203,8 +203,11 @@ func (d *Driver) drive(ctx context.Context, updates <-chan Update) (Outcome, err
 			}
 		}
 		if left := u.Status.Workers - u.Status.Lost; o.MinWorkers > 0 && left < o.MinWorkers && out.BelowMin == "" {
-			out.BelowMin = fmt.Sprintf("%s %d: %d of %d workers left (%s)", cmp.Or(o.MinWorkersName, "minWorkers"),
-				o.MinWorkers, left, u.Status.Workers, u.Status)
+			if o.BelowMinWords != nil {
+				out.BelowMin = o.BelowMinWords(o.MinWorkers, left, u.Status)
+			} else {
+				out.BelowMin = fmt.Sprintf("%d of %d workers left, fewer than minWorkers %d: %s", left, u.Status.Workers, o.MinWorkers, u.Status)
+			}
 			if halted {
 				d.say("%s: the workers were already told to stop", out.BelowMin)
 			} else {

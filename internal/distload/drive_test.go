@@ -102,7 +102,9 @@ func TestDriverDrive(t *testing.T) {
 				{Status: status(0)}, {Intervals: []loader.MergedInterval{interval(t, 2, 5)}, Status: status(0)},
 				{Status: status(0), Done: true}}
 		}, snapshots: 4, intervals: 3, reason: loader.ReasonDuration},
-		{name: "too few workers left aborts them", opts: DriveOptions{MinWorkers: 3, MinWorkersName: "--min-workers"},
+		{name: "too few workers left aborts them", opts: DriveOptions{MinWorkers: 3, BelowMinWords: func(min, left int, st loader.MergeStatus) string {
+			return fmt.Sprintf("--min-workers %d: %d of %d workers left (%s)", min, left, st.Workers, st)
+		}},
 			updates: func(t *testing.T) []Update {
 				iv := interval(t, 1, 5)
 				iv.Missing = []int{1}
@@ -112,16 +114,16 @@ func TestDriverDrive(t *testing.T) {
 			}, snapshots: 3, intervals: 2, incomplete: 1, reason: loader.ReasonStopped,
 			belowMin: "--min-workers 3: 2 of 3 workers left (", abortKey: "true",
 			said: "--min-workers 3: 2 of 3 workers left (2 of 3 workers reporting"},
-		{name: "the minimum named as a runbook names it", opts: DriveOptions{MinWorkers: 3},
+		{name: "the minimum worded by default, as a runbook names it", opts: DriveOptions{MinWorkers: 3},
 			updates: func(t *testing.T) []Update {
 				return []Update{{Status: status(1), Done: true}}
-			}, snapshots: 1, reason: loader.ReasonStopped, belowMin: "minWorkers 3: 2 of 3 workers left", abortKey: "true"},
+			}, snapshots: 1, reason: loader.ReasonStopped, belowMin: "2 of 3 workers left, fewer than minWorkers 3: ", abortKey: "true"},
 		{name: "an abortOnFail threshold stops the workers; too few later does not abort them",
 			opts: DriveOptions{Thresholds: []threshold.Threshold{failFast}, MinWorkers: 3},
 			updates: func(t *testing.T) []Update {
 				return []Update{{Intervals: []loader.MergedInterval{interval(t, 0, 10), interval(t, 1, 10)}, Status: status(0)},
 					{Status: status(1)}, {Status: status(1), Done: true}}
-			}, snapshots: 2, intervals: 2, reason: loader.ReasonThreshold, belowMin: "minWorkers 3: 2 of 3", stopKey: "true",
+			}, snapshots: 2, intervals: 2, reason: loader.ReasonThreshold, belowMin: "2 of 3 workers left, fewer than minWorkers 3", stopKey: "true",
 			said: "the workers were already told to stop", not: "aborting every worker"},
 		{name: "the operator's stop", stop: true, updates: func(t *testing.T) []Update {
 			return []Update{{Intervals: []loader.MergedInterval{interval(t, 0, 5)}, Status: status(0)}, {Status: status(0), Done: true}}
