@@ -63,6 +63,10 @@ type Interval struct {
 	Errors map[string]int64 `json:"errors,omitempty"`
 	// VUs is the number of VUs alive when the interval closed.
 	VUs int `json:"vus"`
+	// MaxVUs is an open model's VU cap when the interval closed (the
+	// workers' caps summed, merged): what a run rebuilt from its intervals
+	// reports as vus_max.
+	MaxVUs int `json:"maxVus,omitempty"`
 	// Open models: TargetRate is the schedule's rate (iterations per
 	// second) as read before the collection that closed the interval — 0
 	// once the run is stopping; Due
@@ -275,6 +279,9 @@ func (o *owner) closeInterval(end time.Duration, final bool) {
 		Requests: iv.c.requests, Failed: iv.c.failed, Errored: iv.c.errored, Interrupted: iv.c.interrupted,
 		Dropped: iv.c.dropped, ChecksPassed: iv.c.checksPassed, ChecksFailed: iv.c.checksFailed,
 		BytesIn: iv.c.bytesIn, BytesOut: iv.c.bytesOut}
+	if r.cfg.Executor.Kind.Open() {
+		rec.MaxVUs = int(r.maxVUs.Load())
+	}
 	if len(iv.c.status) > 0 {
 		rec.Status = maps.Clone(iv.c.status)
 	}

@@ -135,6 +135,13 @@ func TestIntervalsMergeToTheRunExactly(t *testing.T) {
 				if ivs[0].TargetRate != 100 {
 					t.Errorf("target rate %g", ivs[0].TargetRate)
 				}
+				for _, iv := range ivs {
+					if iv.MaxVUs != last.MaxVUs || iv.MaxVUs < 1 {
+						t.Errorf("interval %d: VU cap %d, the run's %d", iv.Index, iv.MaxVUs, last.MaxVUs)
+					}
+				}
+			} else if ivs[0].MaxVUs != 0 {
+				t.Errorf("closed model: interval VU cap %d, want none", ivs[0].MaxVUs)
 			}
 			// The threshold fails from the first interval on: it is
 			// written once, and the last state written is the run's.

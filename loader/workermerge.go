@@ -317,6 +317,7 @@ func (p *pendingInterval) add(worker int, iv *Interval, cor, raw []bucketCount) 
 	r := &p.rec
 	r.AddCounts(*iv)
 	r.VUs += iv.VUs
+	r.MaxVUs += iv.MaxVUs
 	r.TargetRate += iv.TargetRate
 	if worker >= 0 {
 		p.has[worker] = true

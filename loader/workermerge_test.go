@@ -149,7 +149,8 @@ func TestWorkerMergeSumsCounts(t *testing.T) {
 	b.Start, b.End, b.Time = 2*time.Millisecond, time.Second+3*time.Millisecond, a.Time.Add(3*time.Millisecond)
 	b.Status = map[int]int64{200: 27, 404: 3}
 	b.Errors = map[string]int64{"http_4xx": 3}
-	b.VUs, b.TargetRate = 6, 20
+	b.VUs, b.TargetRate, b.MaxVUs = 6, 20, 9
+	a.MaxVUs = 8
 	m, _ := NewWorkerMerger(2, MergerOptions{Clock: newFakeClock()})
 	if out, _ := m.Add(WorkerLine{Worker: 0, Workers: 2, Interval: &a}); len(out) != 0 {
 		t.Fatalf("emitted %d intervals before worker 1 reported", len(out))
@@ -163,7 +164,7 @@ func TestWorkerMergeSumsCounts(t *testing.T) {
 	want := Interval{Index: 0, Start: 0, End: time.Second + 3*time.Millisecond, Time: b.Time,
 		Requests: 40, Failed: 4, Errored: 6, BytesIn: 4000, BytesOut: 100,
 		Status: map[int]int64{200: 35, 503: 2, 404: 3}, Errors: map[string]int64{"http_5xx": 2, "check_failed": 1, "http_4xx": 3},
-		VUs: 10, TargetRate: 30, Due: 22, Sent: 20, Dropped: 2}
+		VUs: 10, MaxVUs: 17, TargetRate: 30, Due: 22, Sent: 20, Dropped: 2}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("merged\n got %+v\nwant %+v", g, want)
 	}

@@ -164,7 +164,7 @@ func (l WorkerLine) check() error {
 	case iv.Latency == "":
 		return bad(path+".latency", "is required")
 	case iv.Requests < 0 || iv.Failed < 0 || iv.Errored < 0 || iv.Interrupted < 0 || iv.Dropped < 0 ||
-		iv.ChecksPassed < 0 || iv.ChecksFailed < 0 || iv.BytesIn < 0 || iv.BytesOut < 0 || iv.VUs < 0 ||
+		iv.ChecksPassed < 0 || iv.ChecksFailed < 0 || iv.BytesIn < 0 || iv.BytesOut < 0 || iv.VUs < 0 || iv.MaxVUs < 0 ||
 		iv.Due < 0 || iv.Sent < 0:
 		return bad(path, "a count is negative")
 	}

@@ -39,6 +39,7 @@ type Aggregate struct {
 	incomplete int
 	seq        int
 	peakVUs    int
+	maxVUs     int // the highest VU cap the merged intervals carried (open models)
 	aborted    []bool
 }
 
@@ -65,6 +66,7 @@ func (a *Aggregate) Add(ivs ...loader.MergedInterval) {
 		a.last = m.Interval
 		a.last.Latency, a.last.Raw = "", ""
 		a.peakVUs = max(a.peakVUs, m.VUs)
+		a.maxVUs = max(a.maxVUs, m.MaxVUs)
 		if !m.Complete() {
 			a.incomplete++
 		}
@@ -105,6 +107,7 @@ func (a *Aggregate) Snapshot(now time.Time, done bool, reason loader.StopReason)
 		s.Elapsed, s.VUs, s.TargetRate = a.last.End, a.last.VUs, a.last.TargetRate
 	}
 	if a.Executor.Open() {
+		s.MaxVUs = a.maxVUs // vus_max: the workers' caps summed, at their highest
 		c := &total.Counts
 		s.Delivery = loader.Delivery{Active: s.Elapsed, Due: c.Due, Sent: c.Sent, Dropped: c.Dropped}
 	}

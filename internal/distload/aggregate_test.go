@@ -341,3 +341,37 @@ func TestAggregateBadInterval(t *testing.T) {
 		t.Fatalf("Intervals %d, want 3", a.Intervals())
 	}
 }
+
+// An open model's vus_max is the VU cap the merged intervals carried (the
+// workers' caps summed) at its highest — never 0 for a run whose workers
+// had one; a closed model's snapshot carries none.
+func TestAggregateMaxVUs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, tc := range []struct {
+		open bool
+		caps []int
+		want int
+	}{
+		{true, []int{30, 30, 20, 30}, 30}, // a worker lost for an interval, then back
+		{true, []int{10, 25}, 25},         // the cap raised (VUs set)
+		{false, []int{0, 0}, 0},
+	} {
+		kind := loader.ConstantVUs
+		if tc.open {
+			kind = loader.ConstantArrivalRate
+		}
+		a := &Aggregate{Executor: kind, WindowSize: 10 * time.Second}
+		for k, c := range tc.caps {
+			iv := randomInterval(t, rng, k, time.Duration(k)*time.Second, tc.open)
+			iv.MaxVUs = c
+			a.Add(iv)
+		}
+		s, _, err := a.Snapshot(time.Now(), true, loader.ReasonDuration)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.MaxVUs != tc.want {
+			t.Errorf("%s, caps %v: MaxVUs %d, want %d", kind, tc.caps, s.MaxVUs, tc.want)
+		}
+	}
+}
