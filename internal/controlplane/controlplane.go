@@ -90,8 +90,11 @@ var shared struct {
 // $KUBEBUILDER_ASSETS when set, else the cache directory build.sh fills.
 func AssetsDir() string {
 	return toolcache.Dir("KUBEBUILDER_ASSETS", "COCKPIT_ENVTEST_CACHE", "envtest",
-		fmt.Sprintf("kube-%s-etcd-%s-%s-%s", KubernetesVersion, EtcdVersion, runtime.GOOS, runtime.GOARCH))
+		fmt.Sprintf("kube-%s-etcd-%s-r%d-%s-%s", KubernetesVersion, EtcdVersion, recipe, runtime.GOOS, runtime.GOARCH))
 }
+
+// recipe is hack/envtest/build.sh's recipe number, part of the cache key.
+const recipe = 2
 
 // Required reports whether a missing or broken control plane must fail the
 // test run rather than skip it.

@@ -2,8 +2,10 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,6 +39,13 @@ func TestVersionsMatchToolsModule(t *testing.T) {
 		if got := string(m[1]); got != want {
 			t.Errorf("hack/envtest/go.mod pins %s %s, controlplane expects %s", mod, got, want)
 		}
+	}
+	script, err := os.ReadFile("../../hack/envtest/build.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("\nrecipe=%d\n", recipe); !strings.Contains(string(script), want) {
+		t.Errorf("hack/envtest/build.sh does not set %q: the cache keys differ", strings.TrimSpace(want))
 	}
 }
 

@@ -37,8 +37,11 @@ const StartTimeout = 60 * time.Second
 // $COCKPIT_PROMTEST_BIN when set, else the cache directory build.sh fills.
 func BinDir() string {
 	return toolcache.Dir("COCKPIT_PROMTEST_BIN", "COCKPIT_PROMTEST_CACHE", "promtest",
-		fmt.Sprintf("prometheus-%s-alertmanager-%s-%s-%s", PrometheusVersion, AlertmanagerVersion, runtime.GOOS, runtime.GOARCH))
+		fmt.Sprintf("prometheus-%s-alertmanager-%s-r%d-%s-%s", PrometheusVersion, AlertmanagerVersion, recipe, runtime.GOOS, runtime.GOARCH))
 }
+
+// recipe is hack/promtest/build.sh's recipe number, part of the cache key.
+const recipe = 2
 
 // Required reports whether missing binaries must fail the test rather than
 // skip it.

@@ -2,9 +2,11 @@ package promtest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +27,13 @@ func TestVersionsMatchGoMod(t *testing.T) {
 		if got := string(m[1]); got != want {
 			t.Errorf("hack/promtest/go.mod has %s %s, the constant says %s: update both", mod, got, want)
 		}
+	}
+	script, err := os.ReadFile("../../hack/promtest/build.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("\nrecipe=%d\n", recipe); !strings.Contains(string(script), want) {
+		t.Errorf("hack/promtest/build.sh does not set %q: the cache keys differ", strings.TrimSpace(want))
 	}
 }
 

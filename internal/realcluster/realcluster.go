@@ -35,7 +35,7 @@ const (
 	// build.sh rebuilds a binary of another version in place.
 	CertManagerVersion = "v1.21.2"
 	// recipe is build.sh's recipe number, part of the cache key.
-	recipe = 1
+	recipe = 2
 )
 
 // BuildCommand is what a developer runs to build the rig.
