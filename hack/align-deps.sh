@@ -22,7 +22,12 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mods=(.. envtest promtest realcluster realcluster/containerd realcluster/coredns realcluster/kube-router
   realcluster/sealed-secrets realcluster/cert-manager)
-skip=" ${ALIGN_SKIP:-} "
+# kube-router v2.1.0 is left out: built on the client-go of its release
+# (v0.29), it enforces the rig's NetworkPolicies as tested; aligned on
+# v0.37 it compiled, but a cold `make test` saw the gravl backend's
+# allow-from-ingress policy not in force when the validate phase began
+# (502s through the ingress stand-in), and that was not investigated.
+skip=" ${ALIGN_SKIP-realcluster/kube-router} "
 check=0
 [ "${1:-}" = -check ] && check=1
 
