@@ -900,11 +900,23 @@ func (c *Coordinator) Leftovers(ctx context.Context) ([]string, error) {
 	return out, add("rolebindings.rbac.authorization.k8s.io", names(metas), err)
 }
 
+// EndGrace bounds how long Cleanup lets a started run's pods end by
+// themselves before it deletes them: a worker that wrote its final line
+// (its test over, stopped or aborted) exits, and the kubelet reports its
+// pod Succeeded a moment later.
+const EndGrace = 10 * time.Second
+
 // Cleanup deletes everything the run created — the Job (its pods with
 // it, in the background), the RoleBinding, Role, ServiceAccount and
 // ConfigMap — and waits, for at most timeout, until nothing with the
-// run's label is left. An error names what is left.
+// run's label is left. An error names what is left. When every worker
+// had started, their pods are first given EndGrace to end by themselves,
+// so a run that ended is not cut short in its last moment and its Job
+// completes as the cluster sees it.
 func (c *Coordinator) Cleanup(ctx context.Context, timeout time.Duration) error {
+	if c.spec.Workers > 0 && len(c.pods) == c.spec.Workers {
+		c.awaitEnded(ctx, EndGrace)
+	}
 	ns, name := c.spec.Namespace, c.spec.Name
 	bg := metav1.DeletePropagationBackground
 	del := metav1.DeleteOptions{PropagationPolicy: &bg}
@@ -930,6 +942,28 @@ func (c *Coordinator) Cleanup(ctx context.Context, timeout time.Duration) error 
 		errs = append(errs, fmt.Errorf("still there after %s: %s", timeout, strings.Join(left, ", ")))
 	}
 	return errors.Join(errs...)
+}
+
+// awaitEnded waits, for at most d, until every worker's pod has ended
+// (Succeeded or Failed) or is gone. An API error is waited through: the
+// deletion that follows says what is left.
+func (c *Coordinator) awaitEnded(ctx context.Context, d time.Duration) {
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, d, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.listPods(ctx)
+		if err != nil {
+			return false, nil
+		}
+		phase := map[string]corev1.PodPhase{}
+		for i := range pods {
+			phase[pods[i].Name] = pods[i].Status.Phase
+		}
+		for _, name := range c.pods {
+			if p, ok := phase[name]; ok && p != corev1.PodSucceeded && p != corev1.PodFailed {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 }
 
 // RetryPause waits a second before an API call is tried again (the API
