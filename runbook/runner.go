@@ -370,7 +370,15 @@ func (r *Runner) controlLoad(ctx context.Context, cl ControlLoad, results chan<-
 	case LoadStop:
 		ctl.Stop()
 	}
-	if err == nil || errors.Is(err, loader.ErrNotRunning) {
+	if errors.Is(err, loader.ErrNotRunning) {
+		return
+	}
+	controlFailed(ctx, cl, err, results)
+}
+
+// controlFailed sends a control's failure, if any, as LoadControlFailed.
+func controlFailed(ctx context.Context, cl ControlLoad, err error, results chan<- Event) {
+	if err == nil {
 		return
 	}
 	select {

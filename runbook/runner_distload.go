@@ -438,13 +438,7 @@ func (r *Runner) controlDistributed(ctx context.Context, wg *sync.WaitGroup, cl 
 		case LoadStop:
 			err = d.Stop(pctx)
 		}
-		if err == nil {
-			return
-		}
-		select {
-		case results <- LoadControlFailed{Step: cl.Step, Op: cl.Op, Value: cl.Value, Error: err.Error()}:
-		case <-ctx.Done():
-		}
+		controlFailed(ctx, cl, err, results)
 	}()
 	return true
 }
