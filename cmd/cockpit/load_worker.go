@@ -104,32 +104,38 @@ func workerConfig(c distload.Control, index int) (loader.Config, error) {
 // rateShare is worker index's part of a whole-run rate, split as Segment
 // splits the test's.
 func rateShare(whole loader.Config, rate float64, index, n int) (float64, error) {
-	c := whole
-	c.Thresholds = nil
-	c.Executor.Kind, c.Executor.Rate, c.Executor.Stages = loader.ConstantArrivalRate, rate, nil
-	c.Executor.Duration = max(c.Executor.Duration, time.Second)
-	c.Executor.PreAllocatedVUs, c.Executor.MaxVUs, c.Executor.Iterations = 0, 0, 0
-	part, err := loader.Segment(c, index, n)
-	if err != nil {
-		return 0, fmt.Errorf("configmap key %s: %w", distload.KeyRate, err)
-	}
-	return part.Executor.Rate, nil
+	part, err := shareOf(whole, index, n, distload.KeyRate, func(e *loader.Executor) {
+		e.Kind, e.Rate = loader.ConstantArrivalRate, rate
+	})
+	return part.Rate, err
 }
 
 // vusShare is worker index's part of a whole-run VU count — a closed
 // model's VUs, or an open one's VU cap — split as Segment splits the
 // test's VUs and maxVUs (one formula for every whole quantity).
 func vusShare(whole loader.Config, vus, index, n int) (int, error) {
+	part, err := shareOf(whole, index, n, distload.KeyVUs, func(e *loader.Executor) {
+		e.Kind, e.VUs = loader.ConstantVUs, vus
+	})
+	return part.VUs, err
+}
+
+// shareOf splits one whole-run quantity as Segment splits the test: the
+// test reduced to the executor set leaves (no stages, rates, VUs or
+// iterations but its own), worker index's part of it. key names the
+// ConfigMap key the quantity came from, in an error.
+func shareOf(whole loader.Config, index, n int, key string, set func(*loader.Executor)) (loader.Executor, error) {
 	c := whole
 	c.Thresholds = nil
-	c.Executor.Kind, c.Executor.VUs, c.Executor.Stages = loader.ConstantVUs, vus, nil
-	c.Executor.Duration = max(c.Executor.Duration, time.Second)
-	c.Executor.Rate, c.Executor.PreAllocatedVUs, c.Executor.MaxVUs, c.Executor.Iterations = 0, 0, 0, 0
+	e := &c.Executor
+	e.Stages, e.Rate, e.VUs, e.PreAllocatedVUs, e.MaxVUs, e.Iterations = nil, 0, 0, 0, 0, 0
+	e.Duration = max(e.Duration, time.Second)
+	set(e)
 	part, err := loader.Segment(c, index, n)
 	if err != nil {
-		return 0, fmt.Errorf("configmap key %s: %w", distload.KeyVUs, err)
+		return loader.Executor{}, fmt.Errorf("configmap key %s: %w", key, err)
 	}
-	return part.Executor.VUs, nil
+	return part.Executor, nil
 }
 
 // runWorker runs one worker: it waits for the start instant in the run's
